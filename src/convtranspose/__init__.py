@@ -1,0 +1,67 @@
+"""convtranspose: PyTorch-exact transposed convolution on NumPy.
+
+Layers
+    :class:`ConvTranspose1d`, :class:`ConvTranspose2d`, :class:`ConvTranspose3d`
+Functions
+    :func:`conv_transpose` (N-d), :func:`conv_transpose1d`, :func:`conv_transpose2d`,
+    :func:`conv_transpose3d`, and the gradients :func:`conv_transpose_backward`,
+    :func:`conv_transpose_input_grad`, :func:`conv_transpose_weight_grad`,
+    :func:`conv_transpose_bias_grad`
+Shape arithmetic
+    :func:`output_size`, :func:`output_size_range`, :func:`output_padding_for`
+
+Output size per spatial dimension::
+
+    out = (in - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+"""
+
+from .errors import (
+    ConvTransposeError,
+    DTypeError,
+    OutputSizeError,
+    ParameterError,
+    ParameterTypeError,
+    ShapeError,
+)
+from .functional import (
+    conv_transpose,
+    conv_transpose1d,
+    conv_transpose2d,
+    conv_transpose3d,
+    conv_transpose_backward,
+    conv_transpose_bias_grad,
+    conv_transpose_input_grad,
+    conv_transpose_weight_grad,
+)
+from .modules import ConvTranspose1d, ConvTranspose2d, ConvTranspose3d, ConvTransposeNd
+from .shape import output_padding_for, output_size, output_size_range
+from .spec import ConvTransposeSpec, make_spec
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConvTranspose1d",
+    "ConvTranspose2d",
+    "ConvTranspose3d",
+    "ConvTransposeNd",
+    "conv_transpose",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
+    "conv_transpose_backward",
+    "conv_transpose_input_grad",
+    "conv_transpose_weight_grad",
+    "conv_transpose_bias_grad",
+    "output_size",
+    "output_size_range",
+    "output_padding_for",
+    "ConvTransposeSpec",
+    "make_spec",
+    "ConvTransposeError",
+    "ParameterError",
+    "ParameterTypeError",
+    "ShapeError",
+    "OutputSizeError",
+    "DTypeError",
+    "__version__",
+]

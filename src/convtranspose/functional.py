@@ -1,0 +1,495 @@
+"""Functional API: ``conv_transpose`` (N-d), ``conv_transpose1d/2d/3d`` and their gradients.
+
+Semantics are PyTorch's (``torch.nn.functional.conv_transpose*d``). Shapes::
+
+    input   (N, C_in, *S_in)  or unbatched (C_in, *S_in)
+    weight  (C_in, C_out / groups, *kernel)
+    bias    (C_out,)
+    output  (N, C_out, *S_out), per dimension
+            S_out = (S_in - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+
+Beyond PyTorch, every function also takes ``output_size`` (PyTorch has it only on the module).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+
+from . import engine
+from .errors import DTypeError, ParameterError, ShapeError
+from .shape import resolve_output_padding, spatial_output_shape
+from .spec import ConvTransposeSpec, IntOrTuple, make_spec
+
+__all__ = [
+    "conv_transpose",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
+    "conv_transpose_backward",
+    "conv_transpose_input_grad",
+    "conv_transpose_weight_grad",
+    "conv_transpose_bias_grad",
+]
+
+_SUPPORTED = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+
+
+# --------------------------------------------------------------------------------------------
+# Operand checking
+# --------------------------------------------------------------------------------------------
+
+
+def _as_float_array(name: str, value: object) -> np.ndarray:
+    """``value`` as an ndarray of a supported float dtype (no copy when it already is one)."""
+    array = value if isinstance(value, np.ndarray) else np.asarray(value)
+    if array.dtype not in _SUPPORTED:
+        raise DTypeError(
+            f"{name} must be a floating-point array of dtype float16, float32 or float64, "
+            f"got dtype {array.dtype}"
+        )
+    return array
+
+
+def _compute_dtype(dtype: np.dtype) -> np.dtype:
+    """float16 is computed in float32 (NumPy has no fast half-precision GEMM)."""
+    return np.dtype(np.float32) if dtype == np.float16 else dtype
+
+
+def _check_same_dtype(arrays: dict[str, Optional[np.ndarray]]) -> np.dtype:
+    present = {name: a.dtype for name, a in arrays.items() if a is not None}
+    dtypes = set(present.values())
+    if len(dtypes) > 1:
+        listed = ", ".join(f"{name} is {dtype}" for name, dtype in present.items())
+        raise DTypeError(f"all operands must have the same dtype, but {listed}")
+    return dtypes.pop()
+
+
+def _check_weight(op: str, weight: np.ndarray, ndim: Optional[int]) -> int:
+    """Validate the weight's rank and sizes; return the number of spatial dimensions."""
+    if ndim is None:
+        if weight.ndim < 3:
+            raise ShapeError(
+                f"{op}: weight must have shape (in_channels, out_channels / groups, *kernel) with at "
+                f"least one kernel dimension, got weight of shape {weight.shape}"
+            )
+        ndim = weight.ndim - 2
+    elif weight.ndim != ndim + 2:
+        raise ShapeError(
+            f"{op}: expected a {ndim + 2}-d weight of shape (in_channels, out_channels / groups, "
+            f"{', '.join(['k'] * ndim)}), got weight of shape {weight.shape}"
+        )
+    if any(size < 1 for size in weight.shape):
+        raise ShapeError(f"{op}: every weight dimension must be positive, got weight of shape {weight.shape}")
+    return ndim
+
+
+def _check_input(op: str, x: np.ndarray, ndim: int) -> bool:
+    """Validate the input's rank; return True if it is unbatched."""
+    if x.ndim not in (ndim + 1, ndim + 2):
+        raise ShapeError(
+            f"{op}: expected a {ndim + 1}-d (unbatched) or {ndim + 2}-d (batched) input, "
+            f"got input of shape {x.shape}"
+        )
+    unbatched = x.ndim == ndim + 1
+    non_batch = x.shape if unbatched else x.shape[1:]
+    if any(size < 1 for size in non_batch):
+        raise ShapeError(
+            f"{op}: input channels and spatial sizes must be positive (only the batch may be empty), "
+            f"got input of shape {x.shape}"
+        )
+    return unbatched
+
+
+def _check_channels(op: str, x_channels: int, weight: np.ndarray, spec: ConvTransposeSpec) -> None:
+    if weight.shape[0] != x_channels:
+        raise ShapeError(
+            f"{op}: weight.shape[0] (in_channels) must equal the input's channel count, got weight of "
+            f"shape {weight.shape} for an input with {x_channels} channels"
+        )
+    if x_channels % spec.groups != 0:
+        raise ParameterError(
+            f"{op}: groups must divide in_channels, got groups={spec.groups} for in_channels={x_channels}"
+        )
+
+
+def _check_bias(op: str, bias: np.ndarray, out_channels: int) -> None:
+    if bias.shape != (out_channels,):
+        raise ShapeError(
+            f"{op}: bias must have shape ({out_channels},) (out_channels = weight.shape[1] * groups), "
+            f"got bias of shape {bias.shape}"
+        )
+
+
+@dataclass(frozen=True)
+class _Operands:
+    """Validated, batched operands in the compute dtype, plus what is needed to undo batching."""
+
+    x: np.ndarray
+    weight: np.ndarray
+    bias: Optional[np.ndarray]
+    spec: ConvTransposeSpec
+    unbatched: bool
+    result_dtype: np.dtype
+    output_spatial: tuple[int, ...]
+
+
+def _make_spec(op, ndim, x_spatial, kernel, stride, padding, output_padding, groups, dilation, output_size):
+    spec = make_spec(
+        ndim, stride=stride, padding=padding, output_padding=output_padding, dilation=dilation, groups=groups
+    )
+    if output_size is not None:
+        if any(spec.output_padding):
+            raise ParameterError(
+                f"{op}: pass either output_size or output_padding, not both "
+                f"(got output_size={output_size!r}, output_padding={spec.output_padding})"
+            )
+        spec = spec.with_output_padding(resolve_output_padding(x_spatial, kernel, spec, output_size))
+    return spec
+
+
+def _prepare(
+    op: str,
+    input: object,
+    weight: object,
+    bias: object,
+    stride: IntOrTuple,
+    padding: IntOrTuple,
+    output_padding: IntOrTuple,
+    groups: int,
+    dilation: IntOrTuple,
+    output_size: Optional[Sequence[int]],
+    ndim: Optional[int] = None,
+) -> _Operands:
+    x = _as_float_array("input", input)
+    w = _as_float_array("weight", weight)
+    b = None if bias is None else _as_float_array("bias", bias)
+    ndim = _check_weight(op, w, ndim)
+    unbatched = _check_input(op, x, ndim)
+    dtype = _check_same_dtype({"input": x, "weight": w, "bias": b})
+
+    x_spatial, kernel = x.shape[-ndim:], w.shape[2:]
+    spec = _make_spec(op, ndim, x_spatial, kernel, stride, padding, output_padding, groups, dilation, output_size)
+    _check_channels(op, x.shape[-ndim - 1], w, spec)
+    if b is not None:
+        _check_bias(op, b, w.shape[1] * spec.groups)
+    output_spatial = spatial_output_shape(x_spatial, kernel, spec)
+
+    compute = _compute_dtype(dtype)
+    if unbatched:
+        x = x[np.newaxis]
+    return _Operands(
+        x=x.astype(compute, copy=False),
+        weight=w.astype(compute, copy=False),
+        bias=None if b is None else b.astype(compute, copy=False),
+        spec=spec,
+        unbatched=unbatched,
+        result_dtype=dtype,
+        output_spatial=output_spatial,
+    )
+
+
+def _finish(array: np.ndarray, ops: _Operands) -> np.ndarray:
+    """Undo batching and the float16 promotion; always a fresh C-contiguous array."""
+    if ops.unbatched:
+        array = array[0]
+    return np.ascontiguousarray(array.astype(ops.result_dtype, copy=False))
+
+
+# --------------------------------------------------------------------------------------------
+# Forward
+# --------------------------------------------------------------------------------------------
+
+
+def conv_transpose(
+    input: np.ndarray,
+    weight: np.ndarray,
+    bias: Optional[np.ndarray] = None,
+    *,
+    stride: IntOrTuple = 1,
+    padding: IntOrTuple = 0,
+    output_padding: IntOrTuple = 0,
+    groups: int = 1,
+    dilation: IntOrTuple = 1,
+    output_size: Optional[Sequence[int]] = None,
+) -> np.ndarray:
+    """N-d transposed convolution ("deconvolution"), PyTorch semantics.
+
+    The number of spatial dimensions is ``weight.ndim - 2``.
+
+    Parameters
+    ----------
+    input : array_like, shape (N, C_in, *S_in) or (C_in, *S_in)
+        float16, float32 or float64.
+    weight : array_like, shape (C_in, C_out / groups, *kernel)
+        Same dtype as ``input``.
+    bias : array_like, shape (C_out,), optional
+        Same dtype as ``input``.
+    stride, padding, output_padding, dilation : int or tuple of int
+        One value for every dimension, or one per dimension.
+    groups : int
+        ``C_in`` and ``C_out`` are split into ``groups`` independent blocks.
+    output_size : sequence of int, optional
+        Requested spatial output size (optionally with leading batch and channel sizes); picks
+        ``output_padding`` within PyTorch's valid range. Mutually exclusive with ``output_padding``.
+
+    Returns
+    -------
+    ndarray, shape (N, C_out, *S_out) or (C_out, *S_out)
+        ``S_out = (S_in - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1``,
+        a fresh C-contiguous array of the input's dtype.
+
+    Raises
+    ------
+    DTypeError
+        Non-float operands or mismatched dtypes.
+    ShapeError, ParameterError, ParameterTypeError, OutputSizeError
+        Invalid shapes or hyper-parameters; the message names the parameter, rule and value.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([[[[0.0, 1.0], [2.0, 3.0]]]])
+    >>> k = np.array([[[[1.1, 2.2], [3.3, 4.4]]]])
+    >>> conv_transpose(x, k).round(6)
+    array([[[[ 0. ,  1.1,  2.2],
+             [ 2.2, 11. , 11. ],
+             [ 6.6, 18.7, 13.2]]]])
+    """
+    ops = _prepare(
+        "conv_transpose", input, weight, bias, stride, padding, output_padding, groups, dilation, output_size
+    )
+    return _finish(engine.forward(ops.x, ops.weight, ops.bias, ops.spec), ops)
+
+
+def _fixed_rank(ndim: int):
+    name = f"conv_transpose{ndim}d"
+
+    def conv_transpose_nd(
+        input: np.ndarray,
+        weight: np.ndarray,
+        bias: Optional[np.ndarray] = None,
+        stride: IntOrTuple = 1,
+        padding: IntOrTuple = 0,
+        output_padding: IntOrTuple = 0,
+        groups: int = 1,
+        dilation: IntOrTuple = 1,
+        *,
+        output_size: Optional[Sequence[int]] = None,
+    ) -> np.ndarray:
+        ops = _prepare(
+            name, input, weight, bias, stride, padding, output_padding, groups, dilation, output_size, ndim
+        )
+        return _finish(engine.forward(ops.x, ops.weight, ops.bias, ops.spec), ops)
+
+    conv_transpose_nd.__name__ = conv_transpose_nd.__qualname__ = name
+    conv_transpose_nd.__doc__ = f"""{ndim}-d transposed convolution, same signature as ``torch.nn.functional.{name}``.
+
+    ``input`` is ``(N, C_in, {_dims(ndim)})`` or unbatched ``(C_in, {_dims(ndim)})``; ``weight`` is
+    ``(C_in, C_out / groups, {_dims(ndim, 'k')})``. See :func:`conv_transpose` for every parameter,
+    the output-size formula and the errors raised.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from convtranspose import {name}
+    >>> {name}(np.ones((1, 1{', 2' * ndim})), np.ones((1, 1{', 2' * ndim}))).shape
+    (1, 1{', 3' * ndim})
+    """
+    return conv_transpose_nd
+
+
+def _dims(ndim: int, prefix: str = "S") -> str:
+    return ", ".join(f"{prefix}{i}" for i in range(1, ndim + 1))
+
+
+conv_transpose1d = _fixed_rank(1)
+conv_transpose2d = _fixed_rank(2)
+conv_transpose3d = _fixed_rank(3)
+
+
+# --------------------------------------------------------------------------------------------
+# Gradients (the engine explains the rules next to the forward)
+# --------------------------------------------------------------------------------------------
+
+
+def _check_grad_output(op: str, grad_output: np.ndarray, ops: _Operands, out_channels: int) -> np.ndarray:
+    expected = (ops.x.shape[0], out_channels) + ops.output_spatial
+    if ops.unbatched:
+        expected = expected[1:]
+    if grad_output.shape != expected:
+        raise ShapeError(
+            f"{op}: grad_output must have the forward output's shape {expected}, "
+            f"got grad_output of shape {grad_output.shape}"
+        )
+    if grad_output.dtype != ops.result_dtype:
+        raise DTypeError(
+            f"{op}: grad_output dtype {grad_output.dtype} must match the input dtype {ops.result_dtype}"
+        )
+    batched = grad_output[np.newaxis] if ops.unbatched else grad_output
+    return batched.astype(ops.x.dtype, copy=False)
+
+
+def conv_transpose_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    weight: np.ndarray,
+    *,
+    bias: bool = True,
+    stride: IntOrTuple = 1,
+    padding: IntOrTuple = 0,
+    output_padding: IntOrTuple = 0,
+    groups: int = 1,
+    dilation: IntOrTuple = 1,
+    output_size: Optional[Sequence[int]] = None,
+    need_input_grad: bool = True,
+    need_weight_grad: bool = True,
+) -> tuple[Optional[np.ndarray], Optional[np.ndarray], Optional[np.ndarray]]:
+    """Gradients of :func:`conv_transpose` w.r.t. input, weight and bias.
+
+    Parameters
+    ----------
+    grad_output : array_like, shape of the forward output
+        Gradient of the loss w.r.t. the forward's output.
+    input, weight : array_like
+        The forward's operands.
+    bias : bool
+        Whether the forward had a bias (``grad_bias`` is None otherwise).
+    stride, padding, output_padding, groups, dilation, output_size
+        As in the forward.
+    need_input_grad, need_weight_grad : bool
+        Skip a gradient that is not needed (it is returned as None).
+
+    Returns
+    -------
+    grad_input : ndarray, shape of ``input``, or None
+    grad_weight : ndarray, shape of ``weight``, or None
+    grad_bias : ndarray, shape (C_out,), or None
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x, w = np.ones((1, 1, 2, 2)), np.ones((1, 1, 2, 2))
+    >>> gx, gw, gb = conv_transpose_backward(np.ones((1, 1, 3, 3)), x, w)
+    >>> gx[0, 0].tolist(), gw[0, 0].tolist(), gb.tolist()
+    ([[4.0, 4.0], [4.0, 4.0]], [[4.0, 4.0], [4.0, 4.0]], [9.0])
+    """
+    op = "conv_transpose_backward"
+    ops = _prepare(op, input, weight, None, stride, padding, output_padding, groups, dilation, output_size)
+    out_channels = ops.weight.shape[1] * ops.spec.groups
+    gy = _check_grad_output(op, _as_float_array("grad_output", grad_output), ops, out_channels)
+    grad_x, grad_w, grad_b = engine.backward(
+        gy,
+        ops.x,
+        ops.weight,
+        ops.spec,
+        need_input=need_input_grad,
+        need_weight=need_weight_grad,
+        need_bias=bool(bias),
+    )
+    return (
+        None if grad_x is None else _finish(grad_x, ops),
+        None if grad_w is None else np.ascontiguousarray(grad_w.astype(ops.result_dtype, copy=False)),
+        None if grad_b is None else np.ascontiguousarray(grad_b.astype(ops.result_dtype, copy=False)),
+    )
+
+
+def conv_transpose_input_grad(
+    grad_output: np.ndarray,
+    input_shape: Sequence[int],
+    weight: np.ndarray,
+    *,
+    stride: IntOrTuple = 1,
+    padding: IntOrTuple = 0,
+    output_padding: IntOrTuple = 0,
+    groups: int = 1,
+    dilation: IntOrTuple = 1,
+    output_size: Optional[Sequence[int]] = None,
+) -> np.ndarray:
+    """Gradient w.r.t. the input only: an ordinary strided convolution of ``grad_output``.
+
+    ``input_shape`` is the forward input's shape (batched or unbatched). No weight gradient is
+    computed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> conv_transpose_input_grad(np.ones((1, 1, 3, 3)), (1, 1, 2, 2), np.ones((1, 1, 2, 2)))[0, 0].tolist()
+    [[4.0, 4.0], [4.0, 4.0]]
+    """
+    weight_array = _as_float_array("weight", weight)
+    shape_only = np.lib.stride_tricks.as_strided(
+        np.zeros(1, dtype=weight_array.dtype), shape=tuple(input_shape), strides=(0,) * len(input_shape)
+    )
+    grad_x, _, _ = conv_transpose_backward(
+        grad_output,
+        shape_only,
+        weight_array,
+        bias=False,
+        stride=stride,
+        padding=padding,
+        output_padding=output_padding,
+        groups=groups,
+        dilation=dilation,
+        output_size=output_size,
+        need_weight_grad=False,
+    )
+    return grad_x
+
+
+def conv_transpose_weight_grad(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    weight_shape: Sequence[int],
+    *,
+    stride: IntOrTuple = 1,
+    padding: IntOrTuple = 0,
+    output_padding: IntOrTuple = 0,
+    groups: int = 1,
+    dilation: IntOrTuple = 1,
+    output_size: Optional[Sequence[int]] = None,
+) -> np.ndarray:
+    """Gradient w.r.t. the weight only (``input`` correlated with ``grad_output``).
+
+    ``weight_shape`` is ``(C_in, C_out / groups, *kernel)``. No input gradient is computed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> conv_transpose_weight_grad(np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2)), (1, 1, 2, 2))[0, 0].tolist()
+    [[4.0, 4.0], [4.0, 4.0]]
+    """
+    input_array = _as_float_array("input", input)
+    shape = tuple(weight_shape)
+    shape_only = np.lib.stride_tricks.as_strided(
+        np.zeros(1, dtype=input_array.dtype), shape=shape, strides=(0,) * len(shape)
+    )
+    _, grad_w, _ = conv_transpose_backward(
+        grad_output,
+        input_array,
+        shape_only,
+        bias=False,
+        stride=stride,
+        padding=padding,
+        output_padding=output_padding,
+        groups=groups,
+        dilation=dilation,
+        output_size=output_size,
+        need_input_grad=False,
+    )
+    return grad_w
+
+
+def conv_transpose_bias_grad(grad_output: np.ndarray) -> np.ndarray:
+    """Gradient w.r.t. the bias: ``grad_output`` summed over every axis but the channel axis.
+
+    ``grad_output`` is batched ``(N, C_out, *S)``; for an unbatched ``(C_out, *S)`` use
+    ``grad_output[None]``.
+    """
+    gy = _as_float_array("grad_output", grad_output)
+    if gy.ndim < 3:
+        raise ShapeError(f"conv_transpose_bias_grad: expected a batched (N, C_out, *S) grad_output, got shape {gy.shape}")
+    return np.ascontiguousarray(engine.bias_grad(gy.astype(_compute_dtype(gy.dtype), copy=False)).astype(gy.dtype))
+

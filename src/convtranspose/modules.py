@@ -1,0 +1,351 @@
+"""Layer objects ``ConvTranspose1d/2d/3d`` with PyTorch's constructor, parameters and state dict.
+
+A layer owns ``weight`` (``(in_channels, out_channels // groups, *kernel_size)``) and ``bias``
+(``(out_channels,)`` or None) as NumPy arrays, runs :func:`convtranspose.conv_transpose` in
+``forward``, and backpropagates through itself in ``backward`` (layer-level backprop, no autograd
+graph): the parameter gradients accumulate in ``weight_grad`` / ``bias_grad`` until ``zero_grad()``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Optional, Sequence, Union
+
+import numpy as np
+
+from .errors import DTypeError, ParameterError, ParameterTypeError, ShapeError
+from .functional import conv_transpose, conv_transpose_backward
+from .spec import IntOrTuple, _is_int, make_spec, normalize_tuple
+
+__all__ = ["ConvTransposeNd", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
+
+_PARAM_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+
+RandomSource = Union[None, int, np.random.Generator]
+
+
+def _positive_int(value: object, name: str) -> int:
+    if not _is_int(value):
+        raise ParameterTypeError(f"{name} must be an int, got {value!r} of type {type(value).__name__}")
+    if value < 1:  # type: ignore[operator]
+        raise ParameterError(f"{name} must be positive (>= 1), got {name}={value}")
+    return int(value)  # type: ignore[arg-type]
+
+
+def _param_dtype(dtype: object) -> np.dtype:
+    if dtype is None:
+        return np.dtype(np.float32)  # PyTorch's default dtype
+    try:
+        resolved = np.dtype(dtype)  # type: ignore[call-overload]
+    except TypeError as exc:
+        raise DTypeError(f"dtype must be float16, float32 or float64, got {dtype!r}") from exc
+    if resolved not in _PARAM_DTYPES:
+        raise DTypeError(f"dtype must be float16, float32 or float64, got {resolved}")
+    return resolved
+
+
+def _to_numpy(value: Any) -> np.ndarray:
+    """An ndarray from a NumPy array, array-like or a torch tensor (without importing torch)."""
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+class ConvTransposeNd:
+    """N-d transposed convolution layer; ``ConvTranspose1d/2d/3d`` fix the number of dimensions.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Channel counts; both must be divisible by ``groups``.
+    kernel_size : int or tuple of int
+    stride, padding, output_padding, dilation : int or tuple of int
+        As in :func:`convtranspose.conv_transpose`.
+    groups : int
+    bias : bool
+        Whether the layer has a learnable bias.
+    padding_mode : {'zeros'}
+        Only 'zeros' is supported (as in PyTorch's ConvTranspose).
+    device : None or 'cpu'
+        Accepted for signature compatibility; arrays always live in host memory.
+    dtype : float16, float32 (default) or float64
+    rng : numpy.random.Generator or int, optional
+        Source of the initial weights (keyword only; not in PyTorch). Same distributions as
+        PyTorch: ``U(-b, b)`` with ``b = 1 / sqrt(fan_in)``, ``fan_in = weight.shape[1] * prod(kernel)``
+        (kaiming-uniform with ``a = sqrt(5)``) for both weight and bias.
+
+    Notes
+    -----
+    Output size per dimension::
+
+        out = (in - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + output_padding + 1
+    """
+
+    _ndim: Optional[int] = None
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: IntOrTuple,
+        stride: IntOrTuple = 1,
+        padding: IntOrTuple = 0,
+        output_padding: IntOrTuple = 0,
+        groups: int = 1,
+        bias: bool = True,
+        dilation: IntOrTuple = 1,
+        padding_mode: str = "zeros",
+        device: Optional[str] = None,
+        dtype: Any = None,
+        *,
+        rng: RandomSource = None,
+        ndim: Optional[int] = None,
+    ) -> None:
+        ndim = self._resolve_ndim(ndim, kernel_size)
+        self.in_channels = _positive_int(in_channels, "in_channels")
+        self.out_channels = _positive_int(out_channels, "out_channels")
+        self.kernel_size = normalize_tuple(kernel_size, ndim, "kernel_size")
+        if any(k < 1 for k in self.kernel_size):
+            raise ParameterError(f"kernel_size must be positive (>= 1), got kernel_size={self.kernel_size}")
+        self.spec = make_spec(
+            ndim, stride=stride, padding=padding, output_padding=output_padding, dilation=dilation, groups=groups
+        )
+        for name, channels in (("in_channels", self.in_channels), ("out_channels", self.out_channels)):
+            if channels % self.spec.groups != 0:
+                raise ParameterError(
+                    f"{name} must be divisible by groups, got {name}={channels}, groups={self.spec.groups}"
+                )
+        if padding_mode != "zeros":
+            raise ParameterError(
+                f"padding_mode must be 'zeros' for transposed convolution (as in PyTorch), got {padding_mode!r}"
+            )
+        if device is not None and str(device) != "cpu":
+            raise ParameterError(f"device must be None or 'cpu' (arrays live in host memory), got {device!r}")
+        self.padding_mode = padding_mode
+        self.dtype = _param_dtype(dtype)
+        self._weight, self._bias = self._initial_parameters(bool(bias), np.random.default_rng(rng))
+        self.weight_grad: Optional[np.ndarray] = None
+        self.bias_grad: Optional[np.ndarray] = None
+        self._saved: Optional[tuple[np.ndarray, tuple[int, ...]]] = None
+
+    # -- construction helpers ---------------------------------------------------------------
+
+    def _resolve_ndim(self, ndim: Optional[int], kernel_size: IntOrTuple) -> int:
+        if self._ndim is not None:
+            if ndim is not None and ndim != self._ndim:
+                raise ParameterError(f"{type(self).__name__} is {self._ndim}-d, got ndim={ndim!r}")
+            return self._ndim
+        if ndim is not None:
+            return _positive_int(ndim, "ndim")
+        if isinstance(kernel_size, Sequence) and not isinstance(kernel_size, (str, bytes)):
+            return len(kernel_size)
+        raise ParameterError("ConvTransposeNd needs ndim=... or a per-dimension kernel_size tuple")
+
+    @property
+    def weight_shape(self) -> tuple[int, ...]:
+        return (self.in_channels, self.out_channels // self.groups) + self.kernel_size
+
+    def _initial_parameters(self, has_bias: bool, rng: np.random.Generator):
+        fan_in = self.weight_shape[1] * math.prod(self.kernel_size)
+        bound = 1.0 / math.sqrt(fan_in)
+        weight = rng.uniform(-bound, bound, size=self.weight_shape).astype(self.dtype)
+        bias = rng.uniform(-bound, bound, size=(self.out_channels,)).astype(self.dtype) if has_bias else None
+        return weight, bias
+
+    # -- hyper-parameters, PyTorch-style ----------------------------------------------------
+
+    stride = property(lambda self: self.spec.stride, doc="Per-dimension stride.")
+    padding = property(lambda self: self.spec.padding, doc="Per-dimension padding.")
+    output_padding = property(lambda self: self.spec.output_padding, doc="Per-dimension output padding.")
+    dilation = property(lambda self: self.spec.dilation, doc="Per-dimension dilation.")
+    groups = property(lambda self: self.spec.groups, doc="Number of channel groups.")
+
+    # -- parameters -------------------------------------------------------------------------
+
+    @property
+    def weight(self) -> np.ndarray:
+        """Learnable weight, shape ``(in_channels, out_channels // groups, *kernel_size)``."""
+        return self._weight
+
+    @weight.setter
+    def weight(self, value: Any) -> None:
+        self._weight = self._checked_parameter("weight", value, self.weight_shape)
+
+    @property
+    def bias(self) -> Optional[np.ndarray]:
+        """Learnable bias, shape ``(out_channels,)``, or None."""
+        return self._bias
+
+    @bias.setter
+    def bias(self, value: Any) -> None:
+        self._bias = None if value is None else self._checked_parameter("bias", value, (self.out_channels,))
+
+    def _checked_parameter(self, name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
+        if value is getattr(self, f"_{name}", None):
+            return value  # in-place update such as ``layer.weight -= lr * grad``
+        if not isinstance(value, np.ndarray):
+            raise ParameterTypeError(f"{name} must be a numpy.ndarray, got {type(value).__name__}")
+        if value.shape != shape:
+            raise ShapeError(f"{name} must have shape {shape}, got {value.shape}")
+        if value.dtype != self.dtype:
+            raise DTypeError(
+                f"{name} must have the layer's dtype {self.dtype}, got {value.dtype} "
+                f"(convert with .astype(np.{self.dtype}))"
+            )
+        return np.array(value, order="C", copy=True)
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        """The live parameter arrays by name (update them in place to train)."""
+        params = {"weight": self._weight}
+        if self._bias is not None:
+            params["bias"] = self._bias
+        return params
+
+    def gradients(self) -> dict[str, Optional[np.ndarray]]:
+        """The accumulated parameter gradients by name (None before any ``backward``)."""
+        grads = {"weight": self.weight_grad}
+        if self._bias is not None:
+            grads["bias"] = self.bias_grad
+        return grads
+
+    # -- state dict (PyTorch keys) ------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of the parameters under PyTorch's keys ``weight`` and ``bias``."""
+        return {name: array.copy() for name, array in self.parameters().items()}
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> None:
+        """Load parameters from NumPy arrays or PyTorch tensors under the keys ``weight``/``bias``.
+
+        Values are converted to the layer's dtype (as PyTorch's ``copy_`` does); shapes must match.
+        With ``strict``, missing and unexpected keys raise :class:`ParameterError`.
+        """
+        expected = set(self.parameters())
+        given = set(state_dict)
+        if strict and given != expected:
+            raise ParameterError(
+                f"state_dict keys do not match: missing {sorted(expected - given)}, "
+                f"unexpected {sorted(given - expected)}"
+            )
+        shapes = {"weight": self.weight_shape, "bias": (self.out_channels,)}
+        loaded: dict[str, np.ndarray] = {}
+        for name in sorted(expected & given):
+            array = _to_numpy(state_dict[name])
+            if array.dtype.kind != "f":
+                raise DTypeError(f"state_dict[{name!r}] must be floating point, got dtype {array.dtype}")
+            if array.shape != shapes[name]:
+                raise ShapeError(f"state_dict[{name!r}] must have shape {shapes[name]}, got {array.shape}")
+            loaded[name] = np.array(array, dtype=self.dtype, order="C", copy=True)
+        for name, array in loaded.items():
+            setattr(self, f"_{name}", array)
+
+    # -- computation --------------------------------------------------------------------------
+
+    def _call_kwargs(self, output_size: Optional[Sequence[int]]) -> dict[str, Any]:
+        # PyTorch ignores the layer's output_padding when output_size is given.
+        return dict(
+            stride=self.stride,
+            padding=self.padding,
+            output_padding=self.output_padding if output_size is None else 0,
+            groups=self.groups,
+            dilation=self.dilation,
+            output_size=output_size,
+        )
+
+    def forward(self, input: np.ndarray, output_size: Optional[Sequence[int]] = None) -> np.ndarray:
+        """Apply the layer; ``output_size`` picks ``output_padding`` as in PyTorch.
+
+        The input is remembered (by reference) for :meth:`backward`.
+        """
+        output = conv_transpose(input, self._weight, self._bias, **self._call_kwargs(output_size))
+        self._saved = (np.asarray(input), output_size)
+        return output
+
+    __call__ = forward
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        """Backpropagate through the last :meth:`forward`.
+
+        Returns the gradient w.r.t. that forward's input and *adds* the parameter gradients to
+        ``weight_grad`` and ``bias_grad`` (PyTorch's accumulate semantics; see :meth:`zero_grad`).
+        """
+        if self._saved is None:
+            raise ParameterError("backward() called before forward(): there is no saved input")
+        saved_input, output_size = self._saved
+        grad_x, grad_w, grad_b = conv_transpose_backward(
+            grad_output, saved_input, self._weight, bias=self._bias is not None, **self._call_kwargs(output_size)
+        )
+        self.weight_grad = grad_w if self.weight_grad is None else self.weight_grad + grad_w
+        if grad_b is not None:
+            self.bias_grad = grad_b if self.bias_grad is None else self.bias_grad + grad_b
+        return grad_x
+
+    def zero_grad(self) -> None:
+        """Forget the accumulated parameter gradients (set them to None, like PyTorch's default)."""
+        self.weight_grad = None
+        self.bias_grad = None
+
+    # -- repr ---------------------------------------------------------------------------------
+
+    def extra_repr(self) -> str:
+        ndim = len(self.kernel_size)
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0,) * ndim:
+            text += f", padding={self.padding}"
+        if self.dilation != (1,) * ndim:
+            text += f", dilation={self.dilation}"
+        if self.output_padding != (0,) * ndim:
+            text += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self._bias is None:
+            text += ", bias=False"
+        return text
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+
+class ConvTranspose1d(ConvTransposeNd):
+    """1-d transposed convolution layer (``torch.nn.ConvTranspose1d``).
+
+    Examples
+    --------
+    >>> layer = ConvTranspose1d(512, 256, kernel_size=16, stride=8, padding=4, rng=0)
+    >>> import numpy as np
+    >>> layer(np.zeros((1, 512, 32), dtype=np.float32)).shape
+    (1, 256, 256)
+    """
+
+    _ndim = 1
+
+
+class ConvTranspose2d(ConvTransposeNd):
+    """2-d transposed convolution layer (``torch.nn.ConvTranspose2d``).
+
+    Examples
+    --------
+    >>> layer = ConvTranspose2d(32, 64, kernel_size=4, stride=2, padding=1, rng=0)
+    >>> layer
+    ConvTranspose2d(32, 64, kernel_size=(4, 4), stride=(2, 2), padding=(1, 1))
+    >>> import numpy as np
+    >>> layer(np.zeros((1, 32, 16, 16), dtype=np.float32)).shape
+    (1, 64, 32, 32)
+    """
+
+    _ndim = 2
+
+
+class ConvTranspose3d(ConvTransposeNd):
+    """3-d transposed convolution layer (``torch.nn.ConvTranspose3d``).
+
+    Examples
+    --------
+    >>> layer = ConvTranspose3d(4, 2, kernel_size=2, stride=2, rng=0)
+    >>> import numpy as np
+    >>> layer(np.zeros((1, 4, 3, 3, 3), dtype=np.float32)).shape
+    (1, 2, 6, 6, 6)
+    """
+
+    _ndim = 3
+

@@ -1,0 +1,326 @@
+"""Shape arithmetic of transposed convolution: pure functions on integers, no arrays.
+
+Per spatial dimension, with input length ``in``, kernel size ``k``, stride ``s``, padding ``p``,
+output padding ``op`` and dilation ``d``::
+
+    full = (in - 1) * s + d * (k - 1) + 1        # every input element's kernel copy, uncropped
+    out  = full - 2 * p + op                     # PyTorch's output size
+         = (in - 1) * s - 2 * p + d * (k - 1) + op + 1
+
+``full`` is the length of the "full canvas" onto which each input element scatters its (dilated)
+kernel copy at offset ``i * s``. ``padding`` then crops ``p`` cells from *both* ends, and
+``output_padding`` adds ``op`` cells at the *end* only: it is how a caller picks one of the ``s``
+input lengths of an ordinary strided convolution that all map to the same size.
+
+The same functions serve validation, the engine, the CLI and the explainer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence, Union
+
+from .errors import OutputSizeError, ParameterError, ParameterTypeError
+from .spec import ConvTransposeSpec, IntOrTuple, _is_int, make_spec, normalize_tuple
+
+__all__ = [
+    "output_size",
+    "output_size_range",
+    "output_padding_for",
+    "full_size",
+    "conv_output_size",
+    "AxisGeometry",
+    "axis_geometry",
+    "spatial_output_shape",
+    "resolve_output_padding",
+]
+
+
+# --------------------------------------------------------------------------------------------
+# Spec-level helpers (used by the functional API, the engine and the explainer)
+# --------------------------------------------------------------------------------------------
+
+
+def full_size(input_size: int, kernel_size: int, stride: int, dilation: int) -> int:
+    """Length of the uncropped canvas: ``(in - 1) * s + d * (k - 1) + 1``."""
+    return (input_size - 1) * stride + dilation * (kernel_size - 1) + 1
+
+
+def conv_output_size(input_size: int, kernel_size: int, stride: int, padding: int, dilation: int) -> int:
+    """Output length of the *ordinary* convolution with the same parameters (floor division).
+
+    ``floor((in + 2p - d(k-1) - 1) / s) + 1``: the forward convolution whose adjoint a transposed
+    convolution is maps its output-sized input back to this length.
+    """
+    return (input_size + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1
+
+
+@dataclass(frozen=True)
+class AxisGeometry:
+    """Where everything lies along one spatial axis.
+
+    Attributes
+    ----------
+    input_size, kernel_size, stride, padding, output_padding, dilation : int
+        The axis' parameters.
+    full : int
+        Uncropped canvas length, ``(in - 1) * s + d * (k - 1) + 1``.
+    output : int
+        Output length, ``full - 2 * padding + output_padding``.
+    canvas : int
+        Length of a canvas that holds the full scatter *and* the output window:
+        ``max(full, padding + output)`` (``output_padding`` may reach past ``full``).
+    crop_start : int
+        First canvas index kept in the output (``== padding``).
+    """
+
+    input_size: int
+    kernel_size: int
+    stride: int
+    padding: int
+    output_padding: int
+    dilation: int
+    full: int
+    output: int
+    canvas: int
+
+    @property
+    def crop_start(self) -> int:
+        return self.padding
+
+    def tap_slice(self, tap: int) -> slice:
+        """Canvas positions written by kernel tap ``tap`` for input positions ``0..in-1``."""
+        start = tap * self.dilation
+        return slice(start, start + (self.input_size - 1) * self.stride + 1, self.stride)
+
+    @property
+    def output_slice(self) -> slice:
+        """Canvas positions that form the output."""
+        return slice(self.padding, self.padding + self.output)
+
+
+def axis_geometry(
+    input_size: int, kernel_size: int, stride: int, padding: int, output_padding: int, dilation: int
+) -> AxisGeometry:
+    """Compute the :class:`AxisGeometry` of one axis (no validation; may give ``output <= 0``)."""
+    full = full_size(input_size, kernel_size, stride, dilation)
+    out = full - 2 * padding + output_padding
+    return AxisGeometry(
+        input_size=input_size,
+        kernel_size=kernel_size,
+        stride=stride,
+        padding=padding,
+        output_padding=output_padding,
+        dilation=dilation,
+        full=full,
+        output=out,
+        canvas=max(full, padding + out),
+    )
+
+
+def geometries(
+    input_spatial: Sequence[int], kernel_spatial: Sequence[int], spec: ConvTransposeSpec
+) -> tuple[AxisGeometry, ...]:
+    """One :class:`AxisGeometry` per spatial axis."""
+    return tuple(
+        axis_geometry(n, k, s, p, op, d)
+        for n, k, s, p, op, d in zip(
+            input_spatial, kernel_spatial, spec.stride, spec.padding, spec.output_padding, spec.dilation
+        )
+    )
+
+
+def _fmt(values: Sequence[int]) -> str:
+    return "(" + ", ".join(str(v) for v in values) + ")"
+
+
+def spatial_output_shape(
+    input_spatial: Sequence[int], kernel_spatial: Sequence[int], spec: ConvTransposeSpec
+) -> tuple[int, ...]:
+    """Spatial output shape, raising :class:`OutputSizeError` if any length is not positive."""
+    geo = geometries(input_spatial, kernel_spatial, spec)
+    out = tuple(g.output for g in geo)
+    if any(o <= 0 for o in out):
+        max_padding = tuple((g.full + g.output_padding - 1) // 2 for g in geo)
+        raise OutputSizeError(
+            f"computed output size {_fmt(out)} is too small (must be >= 1 in every dimension) "
+            f"for an input of {_fmt(input_spatial)} with kernel_size={_fmt(kernel_spatial)}, "
+            f"stride={spec.stride}, padding={spec.padding}, output_padding={spec.output_padding}, "
+            f"dilation={spec.dilation}; padding may be at most {_fmt(max_padding)} here"
+        )
+    return out
+
+
+def _output_range(
+    input_spatial: Sequence[int], kernel_spatial: Sequence[int], spec: ConvTransposeSpec
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """PyTorch's valid ``output_size`` range: ``[min, min + stride - 1]`` with ``min`` at op = 0."""
+    mins = tuple(
+        full_size(n, k, s, d) - 2 * p
+        for n, k, s, p, d in zip(input_spatial, kernel_spatial, spec.stride, spec.padding, spec.dilation)
+    )
+    maxs = tuple(m + s - 1 for m, s in zip(mins, spec.stride))
+    return mins, maxs
+
+
+def resolve_output_padding(
+    input_spatial: Sequence[int],
+    kernel_spatial: Sequence[int],
+    spec: ConvTransposeSpec,
+    requested: Sequence[int],
+) -> tuple[int, ...]:
+    """The ``output_padding`` that makes the output exactly ``requested`` (PyTorch's rule).
+
+    ``requested`` may hold the spatial sizes only, or also the leading batch and channel sizes
+    (which are then ignored, as in PyTorch). ``spec.output_padding`` is ignored.
+
+    Raises
+    ------
+    OutputSizeError
+        "requested an output size of ..., but valid sizes range from ... to ... (for an input of ...)".
+    """
+    ndim = spec.ndim
+    if isinstance(requested, (str, bytes)) or not isinstance(requested, Sequence):
+        raise ParameterTypeError(
+            f"output_size must be a sequence of {ndim} (or {ndim + 2}) ints, got {requested!r}"
+        )
+    sizes = list(requested)
+    if not all(_is_int(v) for v in sizes):
+        raise ParameterTypeError(f"output_size must contain only ints, got output_size={tuple(sizes)!r}")
+    if len(sizes) == ndim + 2:
+        sizes = sizes[2:]
+    if len(sizes) != ndim:
+        raise ParameterError(
+            f"for {ndim}-d transposed convolution, output_size must have {ndim} or {ndim + 2} "
+            f"elements (got {len(sizes)}: output_size={tuple(requested)!r})"
+        )
+    sizes_t = tuple(int(v) for v in sizes)
+    mins, maxs = _output_range(input_spatial, kernel_spatial, spec)
+    if any(not (lo <= v <= hi) for v, lo, hi in zip(sizes_t, mins, maxs)) or any(v <= 0 for v in sizes_t):
+        raise OutputSizeError(
+            f"requested an output size of {_fmt(sizes_t)}, but valid sizes range from {_fmt(mins)} "
+            f"to {_fmt(maxs)} (for an input of {_fmt(input_spatial)})"
+        )
+    return tuple(v - lo for v, lo in zip(sizes_t, mins))
+
+
+# --------------------------------------------------------------------------------------------
+# Public int-or-tuple functions
+# --------------------------------------------------------------------------------------------
+
+SizeResult = Union[int, tuple[int, ...]]
+
+
+def _broadcast_ndim(*values: IntOrTuple) -> tuple[int, bool]:
+    """Number of dimensions implied by the tuple arguments (1 if all are ints)."""
+    lengths = {len(v) for v in values if not _is_int(v) and isinstance(v, Sequence)}
+    if len(lengths) > 1:
+        raise ParameterError(f"per-dimension arguments disagree on the number of dimensions: {sorted(lengths)}")
+    if lengths:
+        return lengths.pop(), True
+    return 1, False
+
+
+def _sizes(value: IntOrTuple, ndim: int, name: str) -> tuple[int, ...]:
+    sizes = normalize_tuple(value, ndim, name)
+    if any(v < 1 for v in sizes):
+        raise ParameterError(f"{name} must be positive (>= 1), got {name}={value!r}")
+    return sizes
+
+
+def output_size(
+    input_size: IntOrTuple,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple = 1,
+    padding: IntOrTuple = 0,
+    output_padding: IntOrTuple = 0,
+    dilation: IntOrTuple = 1,
+) -> SizeResult:
+    """Output size of a transposed convolution, per dimension.
+
+    ``out = (in - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1``
+
+    Parameters
+    ----------
+    input_size, kernel_size, stride, padding, output_padding, dilation : int or tuple of int
+        Ints apply to every dimension; tuples give one value per dimension.
+
+    Returns
+    -------
+    int or tuple of int
+        An int when every argument is an int, else a tuple.
+
+    Raises
+    ------
+    ParameterError, OutputSizeError
+        On values PyTorch rejects, or a non-positive result.
+
+    Examples
+    --------
+    >>> output_size(16, kernel_size=4, stride=2, padding=1)
+    32
+    >>> output_size((2, 2), kernel_size=2, stride=(1, 2))
+    (3, 4)
+    """
+    ndim, as_tuple = _broadcast_ndim(input_size, kernel_size, stride, padding, output_padding, dilation)
+    spec = make_spec(ndim, stride=stride, padding=padding, output_padding=output_padding, dilation=dilation)
+    result = spatial_output_shape(
+        _sizes(input_size, ndim, "input_size"), _sizes(kernel_size, ndim, "kernel_size"), spec
+    )
+    return result if as_tuple else result[0]
+
+
+def output_size_range(
+    input_size: IntOrTuple,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple = 1,
+    padding: IntOrTuple = 0,
+    dilation: IntOrTuple = 1,
+) -> tuple[SizeResult, SizeResult]:
+    """Smallest and largest output size reachable through ``output_padding`` (PyTorch's range).
+
+    The smallest is the formula with ``output_padding = 0``; the largest adds ``stride - 1``.
+
+    Examples
+    --------
+    >>> output_size_range(16, kernel_size=3, stride=2, padding=1)
+    (31, 32)
+    """
+    ndim, as_tuple = _broadcast_ndim(input_size, kernel_size, stride, padding, dilation)
+    spec = make_spec(ndim, stride=stride, padding=padding, dilation=dilation)
+    mins, maxs = _output_range(
+        _sizes(input_size, ndim, "input_size"), _sizes(kernel_size, ndim, "kernel_size"), spec
+    )
+    return (mins, maxs) if as_tuple else (mins[0], maxs[0])
+
+
+def output_padding_for(
+    input_size: IntOrTuple,
+    output_size: IntOrTuple,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple = 1,
+    padding: IntOrTuple = 0,
+    dilation: IntOrTuple = 1,
+) -> SizeResult:
+    """The ``output_padding`` that gives the requested ``output_size`` (PyTorch's resolution).
+
+    Raises
+    ------
+    OutputSizeError
+        If ``output_size`` lies outside ``output_size_range(...)``, with PyTorch's message.
+
+    Examples
+    --------
+    >>> output_padding_for(16, 32, kernel_size=3, stride=2, padding=1)
+    1
+    """
+    ndim, as_tuple = _broadcast_ndim(input_size, output_size, kernel_size, stride, padding, dilation)
+    spec = make_spec(ndim, stride=stride, padding=padding, dilation=dilation)
+    result = resolve_output_padding(
+        _sizes(input_size, ndim, "input_size"),
+        _sizes(kernel_size, ndim, "kernel_size"),
+        spec,
+        normalize_tuple(output_size, ndim, "output_size"),
+    )
+    return result if as_tuple else result[0]
+

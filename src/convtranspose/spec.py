@@ -1,0 +1,190 @@
+"""Normalized, validated hyper-parameters of a transposed convolution.
+
+User-facing functions accept ``stride=2`` or ``stride=(1, 2)``; this module turns every such
+int-or-tuple argument into a per-dimension tuple exactly once, checks PyTorch's rules on it, and
+freezes the result in a :class:`ConvTransposeSpec`. Kernels and shape arithmetic only ever see a
+spec, never raw user input.
+
+The rules (all PyTorch's):
+
+* ``stride``, ``dilation`` and the kernel size are positive;
+* ``padding`` and ``output_padding`` are non-negative;
+* ``output_padding`` is smaller than either ``stride`` or ``dilation`` in each dimension;
+* ``groups`` is a positive integer.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+from typing import Sequence, Union
+
+from .errors import ParameterError, ParameterTypeError
+
+__all__ = ["IntOrTuple", "ConvTransposeSpec", "make_spec", "normalize_tuple"]
+
+IntOrTuple = Union[int, Sequence[int]]
+
+
+def _is_int(value: object) -> bool:
+    """True for Python and NumPy integers, False for bool (``True`` is not a stride)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def normalize_tuple(value: IntOrTuple, ndim: int, name: str) -> tuple[int, ...]:
+    """Turn an int or a length-``ndim`` sequence of ints into a tuple of ``ndim`` Python ints.
+
+    Parameters
+    ----------
+    value : int or sequence of int
+        The user's argument.
+    ndim : int
+        Number of spatial dimensions.
+    name : str
+        Parameter name used in error messages.
+
+    Returns
+    -------
+    tuple of int
+
+    Raises
+    ------
+    ParameterTypeError
+        If ``value`` is neither an integer nor a sequence of integers.
+    ParameterError
+        If the sequence does not have ``ndim`` entries.
+
+    Examples
+    --------
+    >>> normalize_tuple(2, 3, "stride")
+    (2, 2, 2)
+    >>> normalize_tuple((1, 2), 2, "stride")
+    (1, 2)
+    """
+    if _is_int(value):
+        return (int(value),) * ndim
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise ParameterTypeError(
+            f"{name} must be an int or a sequence of {ndim} ints, got {value!r} "
+            f"of type {type(value).__name__}"
+        )
+    items = list(value)
+    bad = [item for item in items if not _is_int(item)]
+    if bad:
+        raise ParameterTypeError(
+            f"{name} must contain only ints, got {name}={tuple(items)!r} "
+            f"(offending entry {bad[0]!r} of type {type(bad[0]).__name__})"
+        )
+    if len(items) != ndim:
+        raise ParameterError(
+            f"expected {name} to be a single integer value or a sequence of {ndim} values to "
+            f"match the convolution dimensions, but got {name}={tuple(items)!r}"
+        )
+    return tuple(int(item) for item in items)
+
+
+def _require_all(values: tuple[int, ...], name: str, rule: str, ok) -> None:
+    if not all(ok(v) for v in values):
+        raise ParameterError(f"{name} must be {rule}, got {name}={values}")
+
+
+@dataclass(frozen=True)
+class ConvTransposeSpec:
+    """Hyper-parameters of one transposed convolution, one entry per spatial dimension.
+
+    Build it with :func:`make_spec`, which validates; the constructor does not.
+
+    Attributes
+    ----------
+    stride, padding, output_padding, dilation : tuple of int
+        Per-dimension values.
+    groups : int
+        Number of channel groups.
+    """
+
+    stride: tuple[int, ...]
+    padding: tuple[int, ...]
+    output_padding: tuple[int, ...]
+    dilation: tuple[int, ...]
+    groups: int = 1
+
+    @property
+    def ndim(self) -> int:
+        """Number of spatial dimensions."""
+        return len(self.stride)
+
+    def with_output_padding(self, output_padding: tuple[int, ...]) -> "ConvTransposeSpec":
+        """A copy with ``output_padding`` replaced and re-validated."""
+        return make_spec(
+            self.ndim,
+            stride=self.stride,
+            padding=self.padding,
+            output_padding=output_padding,
+            dilation=self.dilation,
+            groups=self.groups,
+        )
+
+
+def make_spec(
+    ndim: int,
+    *,
+    stride: IntOrTuple = 1,
+    padding: IntOrTuple = 0,
+    output_padding: IntOrTuple = 0,
+    dilation: IntOrTuple = 1,
+    groups: int = 1,
+) -> ConvTransposeSpec:
+    """Normalize and validate hyper-parameters into a :class:`ConvTransposeSpec`.
+
+    Parameters
+    ----------
+    ndim : int
+        Number of spatial dimensions (1, 2, 3, ...).
+    stride, padding, output_padding, dilation : int or sequence of int
+        As in :func:`torch.nn.functional.conv_transpose2d`.
+    groups : int
+        Number of blocked connections from input to output channels.
+
+    Returns
+    -------
+    ConvTransposeSpec
+
+    Raises
+    ------
+    ParameterTypeError, ParameterError
+        With the parameter's name, the rule and the offending value.
+
+    Examples
+    --------
+    >>> make_spec(2, stride=(1, 2))
+    ConvTransposeSpec(stride=(1, 2), padding=(0, 0), output_padding=(0, 0), dilation=(1, 1), groups=1)
+    """
+    if not _is_int(ndim) or ndim < 1:
+        raise ParameterError(f"the number of spatial dimensions must be a positive int, got {ndim!r}")
+    stride_t = normalize_tuple(stride, ndim, "stride")
+    padding_t = normalize_tuple(padding, ndim, "padding")
+    output_padding_t = normalize_tuple(output_padding, ndim, "output_padding")
+    dilation_t = normalize_tuple(dilation, ndim, "dilation")
+    if not _is_int(groups):
+        raise ParameterTypeError(f"groups must be an int, got {groups!r} of type {type(groups).__name__}")
+
+    _require_all(stride_t, "stride", "positive (>= 1)", lambda v: v >= 1)
+    _require_all(dilation_t, "dilation", "positive (>= 1)", lambda v: v >= 1)
+    _require_all(padding_t, "padding", "non-negative (>= 0)", lambda v: v >= 0)
+    _require_all(output_padding_t, "output_padding", "non-negative (>= 0)", lambda v: v >= 0)
+    if groups < 1:
+        raise ParameterError(f"groups must be a positive integer, got groups={groups}")
+    for axis, (op, s, d) in enumerate(zip(output_padding_t, stride_t, dilation_t)):
+        if op >= max(s, d):
+            raise ParameterError(
+                "output_padding must be smaller than either stride or dilation, but got "
+                f"output_padding={output_padding_t}, stride={stride_t}, dilation={dilation_t} "
+                f"(in dimension {axis}: {op} is not < max({s}, {d}); valid range 0..{max(s, d) - 1})"
+            )
+    return ConvTransposeSpec(
+        stride=stride_t,
+        padding=padding_t,
+        output_padding=output_padding_t,
+        dilation=dilation_t,
+        groups=int(groups),
+    )
