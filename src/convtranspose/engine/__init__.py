@@ -1,5 +1,80 @@
-"""Compute kernels. They receive validated, batched float32/float64 arrays and a frozen spec."""
+"""Compute kernels ("engine paths") and the dispatcher that picks one.
 
-from .gemm import backward, bias_grad, forward, input_grad, weight_grad
+Every path computes the same function; they differ in speed and memory. Each path module exposes
+``forward(x, weight, bias, spec)`` and ``backward(grad_output, x, weight, spec, *, need_input,
+need_weight, need_bias)`` on validated, batched float32/float64 arrays.
 
-__all__ = ["forward", "backward", "input_grad", "weight_grad", "bias_grad"]
+:func:`use_path` forces one path (tests use it so that the cost model cannot hide a path from
+them); otherwise :func:`choose_path` picks one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from types import ModuleType
+from typing import Iterator, Optional
+
+import numpy as np
+
+from ..errors import ParameterError
+from ..spec import ConvTransposeSpec
+from . import gemm
+
+__all__ = [
+    "available_paths",
+    "use_path",
+    "choose_path",
+    "forward",
+    "backward",
+    "input_grad",
+    "weight_grad",
+    "bias_grad",
+]
+
+_PATHS: dict[str, ModuleType] = {"gemm": gemm}
+_forced = threading.local()
+
+
+def available_paths() -> tuple[str, ...]:
+    """Names of every engine path, in a fixed order."""
+    return tuple(_PATHS)
+
+
+@contextlib.contextmanager
+def use_path(name: Optional[str]) -> Iterator[None]:
+    """Force engine path ``name`` (or restore automatic choice with None) in this thread."""
+    if name is not None and name not in _PATHS:
+        raise ParameterError(f"unknown engine path {name!r}; available paths: {', '.join(_PATHS)}")
+    previous = getattr(_forced, "name", None)
+    _forced.name = name
+    try:
+        yield
+    finally:
+        _forced.name = previous
+
+
+def choose_path(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], spec: ConvTransposeSpec) -> str:
+    """The path used for a call: the forced one, else the cost model's choice."""
+    forced = getattr(_forced, "name", None)
+    if forced is not None:
+        return forced
+    return "gemm"
+
+
+def forward(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray], spec: ConvTransposeSpec) -> np.ndarray:
+    """Batched forward on the chosen path."""
+    return _PATHS[choose_path(x.shape, weight.shape, spec)].forward(x, weight, bias, spec)
+
+
+def backward(grad_output, x, weight, spec, *, need_input=True, need_weight=True, need_bias=True):
+    """Batched gradients on the chosen path."""
+    path = _PATHS[choose_path(x.shape, weight.shape, spec)]
+    return path.backward(
+        grad_output, x, weight, spec, need_input=need_input, need_weight=need_weight, need_bias=need_bias
+    )
+
+
+input_grad = gemm.input_grad
+weight_grad = gemm.weight_grad
+bias_grad = gemm.bias_grad
