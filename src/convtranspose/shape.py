@@ -131,7 +131,7 @@ def geometries(
 
 
 def _fmt(values: Sequence[int]) -> str:
-    return "(" + ", ".join(str(v) for v in values) + ")"
+    return str(tuple(int(v) for v in values))
 
 
 def spatial_output_shape(
