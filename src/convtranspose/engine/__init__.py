@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import ParameterError
 from ..spec import ConvTransposeSpec
-from . import gemm
+from . import gemm, phase
 
 __all__ = [
     "available_paths",
@@ -32,7 +32,7 @@ __all__ = [
     "bias_grad",
 ]
 
-_PATHS: dict[str, ModuleType] = {"gemm": gemm}
+_PATHS: dict[str, ModuleType] = {"gemm": gemm, "phase": phase}
 _forced = threading.local()
 
 

@@ -1,0 +1,285 @@
+"""The phase (sub-pixel) engine: each output phase is one GEMM, written once, no scatter.
+
+Along one axis, output position ``o`` receives tap ``t`` of input element ``i`` when
+``i * stride + t * dilation == o + padding``. Split the outputs by ``q = (o + padding) mod stride``
+(the *phase*): only taps with ``t * dilation ≡ q (mod stride)`` reach phase ``q``, and for those,
+``i = m + offset(t)`` where ``m`` counts the phase's outputs. So every phase is an ordinary
+(stride-1) correlation of the input with a sub-kernel of the taps that belong to it::
+
+    out[phase q][m] = sum over taps t of phase q:  W[t]^T · x[m + offset(t)]
+
+In N-d the phases are the products of the per-axis phases (``prod(stride)`` of them). Each phase
+gathers its shifted input windows into a ``(C_in/G · T, N · M)`` patch matrix and multiplies once
+by the phase's ``(C_out/G, C_in/G · T)`` weight matrix; its result fills the strided output view
+``out[..., start::stride]`` exactly once. The patches total ``C_in · prod(kernel) · N · prod(S_in)``
+elements across phases, and the batch is processed in chunks so that the working buffers stay
+bounded (see :data:`PATCH_BUDGET_BYTES`).
+
+Gradients (the transposes, see :mod:`convtranspose.engine.gemm` for the rules):
+
+* ``grad_input``: per phase, ``W_q · grad_y[phase q]`` gives patch gradients that are added back
+  onto the (padded) input at the same shifted windows -- the transpose of the gather.
+* ``grad_weight``: per phase, ``patches_q · grad_y[phase q]^T``, the same patches as the forward.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import product
+from math import prod
+from typing import Optional, Sequence
+
+import numpy as np
+
+from ..shape import AxisGeometry, geometries
+from ..spec import ConvTransposeSpec
+
+__all__ = ["forward", "backward", "PATCH_BUDGET_BYTES"]
+
+#: Upper bound for the per-chunk patch buffer (the batch is chunked to stay below it, but a
+#: chunk always holds at least one batch item).
+PATCH_BUDGET_BYTES = 32 * 1024 * 1024
+
+
+# --------------------------------------------------------------------------------------------
+# Phase plan (integers only)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AxisPhase:
+    """One phase of one axis: outputs ``start, start + stride, ...`` (``count`` of them).
+
+    ``taps[j]`` reaches output ``m`` of this phase from input ``m + offsets[j]``.
+    """
+
+    start: int
+    count: int
+    taps: tuple[int, ...]
+    offsets: tuple[int, ...]
+
+
+def axis_phases(geo: AxisGeometry) -> tuple[AxisPhase, ...]:
+    """The non-empty phases of one axis."""
+    s, p, d = geo.stride, geo.padding, geo.dilation
+    phases = []
+    for q in range(s):
+        start = (q - p) % s
+        count = max(0, -(-(geo.output - start) // s))
+        if count == 0:
+            continue
+        base = (start + p - q) // s
+        taps = tuple(t for t in range(geo.kernel_size) if (t * d) % s == q)
+        offsets = tuple(base - (t * d - q) // s for t in taps)
+        phases.append(AxisPhase(start=start, count=count, taps=taps, offsets=offsets))
+    return tuple(phases)
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One N-d phase: the output view it fills and the taps (flat indices) that reach it."""
+
+    out_slices: tuple[slice, ...]
+    counts: tuple[int, ...]
+    flat_taps: tuple[int, ...]
+    windows: tuple[tuple[slice, ...], ...]  # per tap: slices into the padded input
+
+
+@dataclass(frozen=True)
+class Plan:
+    phases: tuple[Phase, ...]
+    pad_before: tuple[int, ...]
+    pad_after: tuple[int, ...]
+
+
+def make_plan(geo: Sequence[AxisGeometry]) -> Plan:
+    """Phase plan for all axes, with the input padding that keeps every window in range."""
+    per_axis = [axis_phases(g) for g in geo]
+    pad_before, pad_after = [], []
+    for g, phases in zip(geo, per_axis):
+        low = min((off for ph in phases for off in ph.offsets), default=0)
+        high = max((off + ph.count for ph in phases for off in ph.offsets), default=0)
+        pad_before.append(max(0, -low))
+        pad_after.append(max(0, high - g.input_size))
+    kernel = tuple(g.kernel_size for g in geo)
+    strides = tuple(g.stride for g in geo)
+    phases = []
+    for combo in product(*per_axis):
+        out_slices = tuple(slice(ph.start, None, s) for ph, s in zip(combo, strides))
+        counts = tuple(ph.count for ph in combo)
+        flat_taps, windows = [], []
+        for tap_choice in product(*(range(len(ph.taps)) for ph in combo)):
+            tap = tuple(ph.taps[j] for ph, j in zip(combo, tap_choice))
+            flat_taps.append(int(np.ravel_multi_index(tap, kernel)))
+            windows.append(
+                tuple(
+                    slice(before + ph.offsets[j], before + ph.offsets[j] + ph.count)
+                    for ph, j, before in zip(combo, tap_choice, pad_before)
+                )
+            )
+        phases.append(Phase(tuple(out_slices), counts, tuple(flat_taps), tuple(windows)))
+    return Plan(tuple(phases), tuple(pad_before), tuple(pad_after))
+
+
+# --------------------------------------------------------------------------------------------
+# Array helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _padded_grouped_input(x: np.ndarray, groups: int, plan: Plan) -> np.ndarray:
+    """``(N, G*Ci, *S)`` -> zero-padded ``(G, Ci, N, *S_padded)`` (one copy of the input)."""
+    n, c_in = x.shape[:2]
+    spatial = x.shape[2:]
+    padded = tuple(s + b + a for s, b, a in zip(spatial, plan.pad_before, plan.pad_after))
+    out = np.zeros((groups, c_in // groups, n) + padded, dtype=x.dtype)
+    inner = tuple(slice(b, b + s) for b, s in zip(plan.pad_before, spatial))
+    out[(Ellipsis,) + inner] = np.moveaxis(x.reshape((n, groups, c_in // groups) + spatial), 0, 2)
+    return out
+
+
+def _gather_patches(x_pad: np.ndarray, phase: Phase, batch: slice, buffer: np.ndarray) -> np.ndarray:
+    """Patches ``(G, Ci*T, n*M)`` of one phase for a batch chunk, written into ``buffer``."""
+    groups, per_group = x_pad.shape[:2]
+    n = batch.stop - batch.start
+    taps = len(phase.flat_taps)
+    patches = buffer[: groups * per_group * taps * n * prod(phase.counts)]
+    patches = patches.reshape((groups, per_group, taps, n) + phase.counts)
+    for j, window in enumerate(phase.windows):
+        patches[:, :, j] = x_pad[(slice(None), slice(None), batch) + window]
+    return patches.reshape(groups, per_group * taps, n * prod(phase.counts))
+
+
+def _batch_chunks(n: int, per_item_bytes: int) -> list[slice]:
+    """Batch slices whose patches fit the budget (at least one item each; one empty chunk if n == 0)."""
+    if n == 0:
+        return [slice(0, 0)]
+    size = max(1, min(n, PATCH_BUDGET_BYTES // max(1, per_item_bytes)))
+    return [slice(start, min(n, start + size)) for start in range(0, n, size)]
+
+
+def _grouped_weight_taps(weight: np.ndarray, groups: int) -> np.ndarray:
+    """``(G*Ci, Co, *K)`` -> ``(G, Ci, KK, Co)``, so a phase's taps are one fancy index."""
+    c_in, per_group_out = weight.shape[:2]
+    grouped = weight.reshape(groups, c_in // groups, per_group_out, -1)
+    return np.ascontiguousarray(grouped.transpose(0, 1, 3, 2))
+
+
+def _max_patch_elements(plan: Plan, c_in: int, n_chunk: int) -> int:
+    return max(c_in * len(ph.flat_taps) * prod(ph.counts) for ph in plan.phases) * n_chunk
+
+
+def _per_item_patch_bytes(plan: Plan, c_in: int, itemsize: int) -> int:
+    return max(c_in * len(ph.flat_taps) * prod(ph.counts) for ph in plan.phases) * itemsize
+
+
+# --------------------------------------------------------------------------------------------
+# Forward
+# --------------------------------------------------------------------------------------------
+
+
+def forward(
+    x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray], spec: ConvTransposeSpec
+) -> np.ndarray:
+    """Transposed convolution of a batched, validated input, one GEMM per output phase."""
+    n, c_in = x.shape[:2]
+    groups = spec.groups
+    per_group_out = weight.shape[1]
+    geo = geometries(x.shape[2:], weight.shape[2:], spec)
+    plan = make_plan(geo)
+    out = np.empty((n, groups * per_group_out) + tuple(g.output for g in geo), dtype=x.dtype)
+    if bias is None:
+        fill = np.zeros(groups * per_group_out, dtype=x.dtype)
+    else:
+        fill = bias
+    fill_shape = (1, -1) + (1,) * len(geo)
+
+    x_pad = _padded_grouped_input(x, groups, plan)
+    w_taps = _grouped_weight_taps(weight, groups)  # (G, Ci, KK, Co)
+    chunks = _batch_chunks(n, _per_item_patch_bytes(plan, c_in, x.itemsize))
+    buffer = np.empty(_max_patch_elements(plan, c_in, chunks[0].stop - chunks[0].start), dtype=x.dtype)
+
+    for phase in plan.phases:
+        out_view = out[(slice(None), slice(None)) + phase.out_slices]
+        if not phase.flat_taps:
+            out_view[...] = fill.reshape(fill_shape)
+            continue
+        w_phase = w_taps[:, :, list(phase.flat_taps), :]  # (G, Ci, T, Co)
+        w_phase = w_phase.reshape(groups, -1, per_group_out).transpose(0, 2, 1)  # (G, Co, Ci*T)
+        for batch in chunks:
+            patches = _gather_patches(x_pad, phase, batch, buffer)
+            result = np.matmul(w_phase, patches)  # (G, Co, n*M)
+            result = result.reshape((groups, per_group_out, batch.stop - batch.start) + phase.counts)
+            target = out_view[batch]
+            target = target.reshape((target.shape[0], groups, per_group_out) + phase.counts)
+            np.copyto(target, np.moveaxis(result, 2, 0))
+        if bias is not None:
+            out_view += bias.reshape(fill_shape)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Gradients
+# --------------------------------------------------------------------------------------------
+
+
+def backward(
+    grad_output: np.ndarray,
+    x: np.ndarray,
+    weight: np.ndarray,
+    spec: ConvTransposeSpec,
+    *,
+    need_input: bool = True,
+    need_weight: bool = True,
+    need_bias: bool = True,
+):
+    """All requested gradients, phase by phase (the transposes of :func:`forward`'s steps)."""
+    n, c_in = x.shape[:2]
+    groups = spec.groups
+    per_group_in = c_in // groups
+    per_group_out = weight.shape[1]
+    kernel = weight.shape[2:]
+    geo = geometries(x.shape[2:], kernel, spec)
+    plan = make_plan(geo)
+
+    w_taps = _grouped_weight_taps(weight, groups)  # (G, Ci, KK, Co)
+    x_pad = _padded_grouped_input(x, groups, plan) if need_weight else None
+    grad_x_pad = np.zeros_like(x_pad) if need_input and x_pad is not None else None
+    if need_input and grad_x_pad is None:
+        padded = tuple(s + b + a for s, b, a in zip(x.shape[2:], plan.pad_before, plan.pad_after))
+        grad_x_pad = np.zeros((groups, per_group_in, n) + padded, dtype=x.dtype)
+    grad_w_taps = np.zeros_like(w_taps) if need_weight else None
+
+    chunks = _batch_chunks(n, _per_item_patch_bytes(plan, c_in, x.itemsize))
+    buffer = np.empty(_max_patch_elements(plan, c_in, chunks[0].stop - chunks[0].start), dtype=x.dtype)
+
+    for phase in plan.phases:
+        if not phase.flat_taps:
+            continue
+        taps = list(phase.flat_taps)
+        w_phase = w_taps[:, :, taps, :].reshape(groups, -1, per_group_out)  # (G, Ci*T, Co)
+        gy_view = grad_output[(slice(None), slice(None)) + phase.out_slices]
+        for batch in chunks:
+            rows = batch.stop - batch.start
+            gy = gy_view[batch].reshape((rows, groups, per_group_out) + phase.counts)
+            gy = np.ascontiguousarray(np.moveaxis(gy, 0, 2)).reshape(groups, per_group_out, -1)  # (G, Co, n*M)
+            if need_weight:
+                patches = _gather_patches(x_pad, phase, batch, buffer)  # (G, Ci*T, n*M)
+                update = np.matmul(patches, gy.transpose(0, 2, 1))  # (G, Ci*T, Co)
+                grad_w_taps[:, :, taps, :] += update.reshape(groups, per_group_in, len(taps), per_group_out)
+            if need_input:
+                patch_grad = np.matmul(w_phase, gy)  # (G, Ci*T, n*M)
+                patch_grad = patch_grad.reshape((groups, per_group_in, len(taps), rows) + phase.counts)
+                for j, window in enumerate(phase.windows):
+                    grad_x_pad[(slice(None), slice(None), batch) + window] += patch_grad[:, :, j]
+
+    grad_x = grad_w = grad_b = None
+    if need_input:
+        inner = tuple(slice(b, b + s) for b, s in zip(plan.pad_before, x.shape[2:]))
+        grad_x = np.moveaxis(grad_x_pad[(Ellipsis,) + inner], 2, 0)
+        grad_x = np.ascontiguousarray(grad_x).reshape(x.shape)
+    if need_weight:
+        grad_w = np.ascontiguousarray(grad_w_taps.transpose(0, 1, 3, 2)).reshape(weight.shape)
+    if need_bias:
+        axes = (0,) + tuple(range(2, grad_output.ndim))
+        grad_b = grad_output.sum(axis=axes)
+    return grad_x, grad_w, grad_b
