@@ -1,0 +1,72 @@
+"""Size caps of the explainer: beyond these, step-by-step pictures stop being readable.
+
+The caps apply to :func:`convtranspose.explain.explain` (and so to the CLI); the builders
+themselves (:func:`~convtranspose.explain.trace.build_trace` and the view builders) accept any size.
+"""
+
+from __future__ import annotations
+
+from math import prod
+
+from ..errors import ShapeError
+from .trace import Problem
+
+__all__ = [
+    "TooLargeToDrawError",
+    "MAX_INPUT_ELEMENTS",
+    "MAX_KERNEL_SIDE",
+    "MAX_CANVAS_SIDE",
+    "MAX_MATRIX_INPUTS",
+    "MAX_MATRIX_OUTPUTS",
+    "check_drawable",
+    "caps_summary",
+]
+
+#: At most this many input elements (= scatter steps).
+MAX_INPUT_ELEMENTS = 64
+#: At most this many kernel taps along each axis.
+MAX_KERNEL_SIDE = 7
+#: At most this many cells along each axis of the full canvas and of the output.
+MAX_CANVAS_SIDE = 40
+#: The matrix view prints a (output elements x input elements) matrix: at most this many columns...
+MAX_MATRIX_INPUTS = 16
+#: ... and at most this many rows.
+MAX_MATRIX_OUTPUTS = 64
+
+
+class TooLargeToDrawError(ShapeError):
+    """The problem is valid but exceeds a cap of the explainer."""
+
+
+def check_drawable(problem: Problem, view: str) -> None:
+    """Raise :class:`TooLargeToDrawError` naming the first cap ``problem`` exceeds for ``view``."""
+    size = problem.input.size
+    if size > MAX_INPUT_ELEMENTS:
+        raise TooLargeToDrawError(
+            f"input has {size} elements; the explainer draws at most {MAX_INPUT_ELEMENTS} (one step each)"
+        )
+    if max(problem.kernel.shape) > MAX_KERNEL_SIDE:
+        raise TooLargeToDrawError(
+            f"kernel of shape {problem.kernel.shape} is too large to draw; at most {MAX_KERNEL_SIDE} per side"
+        )
+    sides = problem.full_shape + problem.output_shape
+    if max(sides) > MAX_CANVAS_SIDE:
+        raise TooLargeToDrawError(
+            f"full canvas {problem.full_shape} / output {problem.output_shape} too large to draw; "
+            f"at most {MAX_CANVAS_SIDE} cells per side"
+        )
+    if view == "matrix":
+        outputs = prod(problem.output_shape)
+        if size > MAX_MATRIX_INPUTS or outputs > MAX_MATRIX_OUTPUTS:
+            raise TooLargeToDrawError(
+                f"the matrix view is limited to {MAX_MATRIX_INPUTS} input and {MAX_MATRIX_OUTPUTS} output "
+                f"elements, got {size} and {outputs}"
+            )
+
+
+def caps_summary() -> str:
+    """One line listing the caps (for help texts)."""
+    return (
+        f"input <= {MAX_INPUT_ELEMENTS} elements, kernel <= {MAX_KERNEL_SIDE} per side, canvas and output "
+        f"<= {MAX_CANVAS_SIDE} per side; matrix view: <= {MAX_MATRIX_INPUTS} inputs, <= {MAX_MATRIX_OUTPUTS} outputs"
+    )
