@@ -19,9 +19,9 @@ from typing import Optional, Sequence
 import numpy as np
 
 from . import engine
-from .errors import DTypeError, ParameterError, ShapeError
+from .errors import DTypeError, ParameterError, ParameterTypeError, ShapeError
 from .shape import resolve_output_padding, spatial_output_shape
-from .spec import ConvTransposeSpec, IntOrTuple, make_spec
+from .spec import ConvTransposeSpec, IntOrTuple, _is_int, make_spec
 
 __all__ = [
     "conv_transpose",
@@ -332,6 +332,15 @@ def _check_grad_output(op: str, grad_output: np.ndarray, ops: _Operands, out_cha
     return batched.astype(ops.x.dtype, copy=False)
 
 
+def _shape_argument(name: str, value: object) -> tuple[int, ...]:
+    """A shape given as a sequence of non-negative ints."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise ParameterTypeError(f"{name} must be a sequence of ints, got {value!r}")
+    if not all(_is_int(v) and v >= 0 for v in value):
+        raise ParameterError(f"{name} must contain only non-negative ints, got {name}={tuple(value)!r}")
+    return tuple(int(v) for v in value)
+
+
 def conv_transpose_backward(
     grad_output: np.ndarray,
     input: np.ndarray,
@@ -420,9 +429,8 @@ def conv_transpose_input_grad(
     [[4.0, 4.0], [4.0, 4.0]]
     """
     weight_array = _as_float_array("weight", weight)
-    shape_only = np.lib.stride_tricks.as_strided(
-        np.zeros(1, dtype=weight_array.dtype), shape=tuple(input_shape), strides=(0,) * len(input_shape)
-    )
+    shape = _shape_argument("input_shape", input_shape)
+    shape_only = np.broadcast_to(np.zeros((), dtype=weight_array.dtype), shape)  # values unused
     grad_x, _, _ = conv_transpose_backward(
         grad_output,
         shape_only,
@@ -462,10 +470,8 @@ def conv_transpose_weight_grad(
     [[4.0, 4.0], [4.0, 4.0]]
     """
     input_array = _as_float_array("input", input)
-    shape = tuple(weight_shape)
-    shape_only = np.lib.stride_tricks.as_strided(
-        np.zeros(1, dtype=input_array.dtype), shape=shape, strides=(0,) * len(shape)
-    )
+    shape = _shape_argument("weight_shape", weight_shape)
+    shape_only = np.broadcast_to(np.zeros((), dtype=input_array.dtype), shape)  # values unused
     _, grad_w, _ = conv_transpose_backward(
         grad_output,
         input_array,

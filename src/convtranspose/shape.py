@@ -18,7 +18,7 @@ The same functions serve validation, the engine, the CLI and the explainer.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence, Union
+from typing import Optional, Sequence, Union
 
 from .errors import OutputSizeError, ParameterError, ParameterTypeError
 from .spec import ConvTransposeSpec, IntOrTuple, _is_int, make_spec, normalize_tuple
@@ -97,6 +97,22 @@ class AxisGeometry:
     def output_slice(self) -> slice:
         """Canvas positions that form the output."""
         return slice(self.padding, self.padding + self.output)
+
+    def tap_window(self, tap: int) -> Optional[tuple[slice, slice]]:
+        """The part of tap ``tap``'s copies that survives the crop, or None if none does.
+
+        Returns ``(input_slice, output_slice)``: input element ``i`` in ``input_slice`` lands on
+        output position ``i * stride + tap * dilation - padding`` in ``output_slice``.
+        """
+        shift = tap * self.dilation - self.padding
+        first = max(0, -(shift // self.stride))
+        last = min(self.input_size - 1, (self.output - 1 - shift) // self.stride)
+        if last < first:
+            return None
+        return (
+            slice(first, last + 1),
+            slice(first * self.stride + shift, last * self.stride + shift + 1, self.stride),
+        )
 
 
 def axis_geometry(

@@ -27,8 +27,6 @@ __all__ = [
     "choose_path",
     "forward",
     "backward",
-    "input_grad",
-    "weight_grad",
     "bias_grad",
 ]
 
@@ -75,6 +73,4 @@ def backward(grad_output, x, weight, spec, *, need_input=True, need_weight=True,
     )
 
 
-input_grad = gemm.input_grad
-weight_grad = gemm.weight_grad
 bias_grad = gemm.bias_grad

@@ -11,10 +11,14 @@ Forward, two stages:
    ``cols[g] = weight[g]^T @ x[g]``, shape ``(G, Co*KK, N*P)``. Column ``(n, i)`` holds
    ``x[n, :, i] * K`` summed over the input channels: the kernel copy that input element ``i``
    stamps onto the output.
-2. **Scatter (col2im)** -- for each kernel tap ``t``, the copies' entries for that tap land on the
-   canvas positions ``i * stride + t * dilation``: one strided slice per tap, added in. The canvas
-   is then cropped by ``padding`` at both ends; ``output_padding`` extends the kept window at the
-   end (:class:`convtranspose.shape.AxisGeometry` holds the arithmetic).
+2. **Scatter (col2im)** -- for each kernel tap ``t``, the copies' entries for that tap land on
+   positions ``i * stride + t * dilation`` of the full canvas; ``padding`` crops the canvas at both
+   ends and ``output_padding`` extends the kept window at the end. Only the part of each tap that
+   survives the crop is added, straight into the output (``AxisGeometry.tap_window`` clips it), so
+   no canvas is ever allocated.
+
+The batch is processed in chunks so that the column buffer stays below
+:data:`COLUMN_BUDGET_BYTES`.
 
 Understanding the gradient rules
 --------------------------------
@@ -39,31 +43,59 @@ scatter/gather is needed, and each stays next to its transpose in this file.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import product
 from math import prod
-from typing import Iterator, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
 from ..shape import AxisGeometry, geometries
 from ..spec import ConvTransposeSpec
 
-__all__ = ["forward", "input_grad", "weight_grad", "bias_grad", "backward"]
+__all__ = ["forward", "backward", "bias_grad", "tap_windows", "batch_chunks"]
 
 
 # --------------------------------------------------------------------------------------------
 # Layout helpers
 # --------------------------------------------------------------------------------------------
 
+#: Upper bound for one chunk's column buffer (a chunk always holds at least one batch item).
+COLUMN_BUDGET_BYTES = 32 * 1024 * 1024
 
-def _tap_slices(geo: Sequence[AxisGeometry], kernel: Sequence[int]) -> Iterator[tuple[slice, ...]]:
-    """For every kernel tap (C order), the canvas slices it writes (forward) or reads (gradient)."""
-    for tap in product(*(range(k) for k in kernel)):
-        yield tuple(g.tap_slice(t) for g, t in zip(geo, tap))
+
+@dataclass(frozen=True)
+class TapWindow:
+    """Kernel tap ``index`` (flat, C order): its surviving input positions and output positions."""
+
+    index: int
+    input_slices: tuple[slice, ...]
+    output_slices: tuple[slice, ...]
+
+
+def tap_windows(geo: Sequence[AxisGeometry], kernel: Sequence[int]) -> list[TapWindow]:
+    """Every kernel tap that reaches the output, with its clipped windows."""
+    windows = []
+    for index, tap in enumerate(product(*(range(k) for k in kernel))):
+        clipped = [g.tap_window(t) for g, t in zip(geo, tap)]
+        if any(c is None for c in clipped):
+            continue
+        windows.append(
+            TapWindow(index, tuple(c[0] for c in clipped), tuple(c[1] for c in clipped))  # type: ignore[index]
+        )
+    return windows
+
+
+def batch_chunks(n: int, per_item_bytes: int, budget: int = COLUMN_BUDGET_BYTES) -> list[slice]:
+    """Slices of the batch whose buffers fit ``budget`` (one empty slice when ``n == 0``)."""
+    if n == 0:
+        return [slice(0, 0)]
+    size = max(1, min(n, budget // max(1, per_item_bytes)))
+    return [slice(start, min(n, start + size)) for start in range(0, n, size)]
 
 
 def _grouped_input(x: np.ndarray, groups: int) -> np.ndarray:
-    """``(N, G*Ci, *S)`` -> ``(G, Ci, N*P)``: per group, one column per (batch item, position)."""
+    """``(n, G*Ci, *S)`` -> ``(G, Ci, n*P)``: per group, one column per (batch item, position)."""
     n, c_in = x.shape[:2]
     positions = prod(x.shape[2:])
     per_group = c_in // groups
@@ -77,12 +109,13 @@ def _grouped_weight(weight: np.ndarray, groups: int) -> np.ndarray:
     return weight.reshape(groups, c_in // groups, -1)
 
 
-def _ungroup(cols: np.ndarray, n: int, spatial: Sequence[int]) -> np.ndarray:
-    """``(G, C, N*P)`` -> ``(N, G*C, *spatial)``, a fresh C-contiguous array."""
-    groups, per_group = cols.shape[:2]
-    batched = cols.reshape(groups, per_group, n, *spatial)
-    moved = np.moveaxis(batched, 2, 0)
-    return np.ascontiguousarray(moved).reshape(n, groups * per_group, *spatial)
+def _initial_output(shape: tuple[int, ...], bias: Optional[np.ndarray], dtype: np.dtype) -> np.ndarray:
+    """The output before any tap is added: zeros, or the bias broadcast over batch and space."""
+    if bias is None:
+        return np.zeros(shape, dtype=dtype)
+    out = np.empty(shape, dtype=dtype)
+    out[...] = bias.reshape((1, -1) + (1,) * (len(shape) - 2))
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -90,14 +123,11 @@ def _ungroup(cols: np.ndarray, n: int, spatial: Sequence[int]) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
-def _scatter(cols: np.ndarray, geo: Sequence[AxisGeometry], kernel: Sequence[int], n: int) -> np.ndarray:
-    """Add each tap's columns into the canvas; ``cols`` is ``(G, Co, KK, N, *S_in)``."""
-    groups, per_group = cols.shape[:2]
-    canvas = np.zeros((n, groups, per_group) + tuple(g.canvas for g in geo), dtype=cols.dtype)
-    for tap_index, slices in enumerate(_tap_slices(geo, kernel)):
-        contribution = np.moveaxis(cols[:, :, tap_index], 2, 0)  # (N, G, Co, *S_in)
-        canvas[(Ellipsis,) + slices] += contribution
-    return canvas
+def _scatter(cols: np.ndarray, windows: Sequence[TapWindow], out: np.ndarray) -> None:
+    """Add each tap's columns into ``out``; ``cols`` is ``(G, Co, KK, n, *S_in)``, ``out`` ``(n, G, Co, *S_out)``."""
+    for window in windows:
+        source = cols[(slice(None), slice(None), window.index, slice(None)) + window.input_slices]
+        out[(Ellipsis,) + window.output_slices] += np.moveaxis(source, 2, 0)
 
 
 def forward(
@@ -118,19 +148,19 @@ def forward(
     """
     n = x.shape[0]
     spatial_in, kernel = x.shape[2:], weight.shape[2:]
-    groups = spec.groups
+    groups, per_group_out = spec.groups, weight.shape[1]
     geo = geometries(spatial_in, kernel, spec)
+    windows = tap_windows(geo, kernel)
+    out = _initial_output((n, groups * per_group_out) + tuple(g.output for g in geo), bias, x.dtype)
+    grouped_out = out.reshape((n, groups, per_group_out) + out.shape[2:])
 
-    grouped_w = _grouped_weight(weight, groups)  # (G, Ci, Co*KK)
-    cols = np.matmul(grouped_w.transpose(0, 2, 1), _grouped_input(x, groups))  # (G, Co*KK, N*P)
-    per_group_out = weight.shape[1]
-    cols = cols.reshape(groups, per_group_out, prod(kernel), n, *spatial_in)
-
-    canvas = _scatter(cols, geo, kernel, n)
-    window = canvas[(Ellipsis,) + tuple(g.output_slice for g in geo)]
-    out = np.ascontiguousarray(window).reshape(n, groups * per_group_out, *(g.output for g in geo))
-    if bias is not None:
-        out += bias.reshape((1, -1) + (1,) * len(kernel))
+    weight_t = _grouped_weight(weight, groups).transpose(0, 2, 1)  # (G, Co*KK, Ci)
+    per_item = groups * per_group_out * prod(kernel) * prod(spatial_in) * x.itemsize
+    for batch in batch_chunks(n, per_item):
+        rows = batch.stop - batch.start
+        cols = np.matmul(weight_t, _grouped_input(x[batch], groups))  # (G, Co*KK, rows*P)
+        cols = cols.reshape((groups, per_group_out, prod(kernel), rows) + spatial_in)
+        _scatter(cols, windows, grouped_out[batch])
     return out
 
 
@@ -140,27 +170,23 @@ def forward(
 
 
 def _gather(
-    grad_output: np.ndarray, geo: Sequence[AxisGeometry], kernel: Sequence[int], groups: int
+    grad_output: np.ndarray, windows: Sequence[TapWindow], kernel: Sequence[int], groups: int,
+    spatial_in: Sequence[int],
 ) -> np.ndarray:
-    """Transpose of :func:`_scatter`: ``(N, G*Co, *S_out)`` -> columns ``(G, Co*KK, N*P)``."""
+    """Transpose of :func:`_scatter`: ``(n, G*Co, *S_out)`` -> columns ``(G, Co*KK, n*P)``."""
     n, c_out = grad_output.shape[:2]
     per_group = c_out // groups
-    canvas = np.zeros((n, groups, per_group) + tuple(g.canvas for g in geo), dtype=grad_output.dtype)
-    window = tuple(g.output_slice for g in geo)
-    canvas[(Ellipsis,) + window] = grad_output.reshape(n, groups, per_group, *grad_output.shape[2:])
-
-    spatial_in = tuple(g.input_size for g in geo)
-    cols = np.empty((groups, per_group, prod(kernel), n) + spatial_in, dtype=grad_output.dtype)
-    for tap_index, slices in enumerate(_tap_slices(geo, kernel)):
-        cols[:, :, tap_index] = np.moveaxis(canvas[(Ellipsis,) + slices], 0, 2)
-    return cols.reshape(groups, per_group * prod(kernel), n * prod(spatial_in))
-
-
-def _weight_grad_from_cols(cols: np.ndarray, x: np.ndarray, kernel: Sequence[int], groups: int) -> np.ndarray:
-    grouped_x = _grouped_input(x, groups)  # (G, Ci, N*P)
-    grad = np.matmul(grouped_x, cols.transpose(0, 2, 1))  # (G, Ci, Co*KK)
-    c_in = x.shape[1]
-    return np.ascontiguousarray(grad).reshape(c_in, -1, *kernel)
+    grouped = grad_output.reshape((n, groups, per_group) + grad_output.shape[2:])
+    taps = prod(kernel)
+    fully_covered = len(windows) == taps and all(
+        (s.stop - s.start) == size for w in windows for s, size in zip(w.input_slices, spatial_in)
+    )
+    alloc = np.empty if fully_covered else np.zeros
+    cols = alloc((groups, per_group, taps, n) + tuple(spatial_in), dtype=grad_output.dtype)
+    for window in windows:
+        target = cols[(slice(None), slice(None), window.index, slice(None)) + window.input_slices]
+        np.copyto(target, np.moveaxis(grouped[(Ellipsis,) + window.output_slices], 0, 2))
+    return cols.reshape(groups, per_group * taps, n * prod(spatial_in))
 
 
 def bias_grad(grad_output: np.ndarray) -> np.ndarray:
@@ -179,34 +205,29 @@ def backward(
     need_weight: bool = True,
     need_bias: bool = True,
 ) -> tuple[Optional[np.ndarray], Optional[np.ndarray], Optional[np.ndarray]]:
-    """All requested gradients, sharing one gather of ``grad_output``."""
-    kernel = weight.shape[2:]
-    geo = geometries(x.shape[2:], kernel, spec)
-    cols = _gather(grad_output, geo, kernel, spec.groups) if (need_input or need_weight) else None
-    grad_x = grad_w = grad_b = None
-    if need_input:
-        grad_cols = np.matmul(_grouped_weight(weight, spec.groups), cols)
-        grad_x = _ungroup(grad_cols, grad_output.shape[0], x.shape[2:])
-    if need_weight:
-        grad_w = _weight_grad_from_cols(cols, x, kernel, spec.groups)
-    if need_bias:
-        grad_b = bias_grad(grad_output)
+    """All requested gradients, sharing one gather of ``grad_output`` per batch chunk."""
+    n, c_in = x.shape[:2]
+    spatial_in, kernel = x.shape[2:], weight.shape[2:]
+    groups, per_group_out = spec.groups, weight.shape[1]
+    geo = geometries(spatial_in, kernel, spec)
+    windows = tap_windows(geo, kernel)
+    grouped_w = _grouped_weight(weight, groups)  # (G, Ci, Co*KK)
+
+    grad_x = np.empty(x.shape, dtype=x.dtype) if need_input else None
+    grad_w_grouped = np.zeros(grouped_w.shape, dtype=x.dtype) if need_weight else None
+    if need_input or need_weight:
+        per_item = groups * per_group_out * prod(kernel) * prod(spatial_in) * x.itemsize
+        for batch in batch_chunks(n, per_item):
+            rows = batch.stop - batch.start
+            cols = _gather(grad_output[batch], windows, kernel, groups, spatial_in)  # (G, Co*KK, rows*P)
+            if need_input:
+                grad_cols = np.matmul(grouped_w, cols)  # (G, Ci, rows*P)
+                grad_cols = grad_cols.reshape((groups, c_in // groups, rows) + spatial_in)
+                grouped_gx = grad_x[batch].reshape((rows, groups, c_in // groups) + spatial_in)
+                np.copyto(grouped_gx, np.moveaxis(grad_cols, 2, 0))
+            if need_weight:
+                grad_w_grouped += np.matmul(_grouped_input(x[batch], groups), cols.transpose(0, 2, 1))
+    grad_w = None if grad_w_grouped is None else grad_w_grouped.reshape(weight.shape)
+    grad_b = bias_grad(grad_output) if need_bias else None
     return grad_x, grad_w, grad_b
 
-
-def input_grad(
-    grad_output: np.ndarray, weight: np.ndarray, input_spatial: Sequence[int], spec: ConvTransposeSpec
-) -> np.ndarray:
-    """Gradient w.r.t. the input: an ordinary strided convolution of ``grad_output`` with ``weight``."""
-    kernel = weight.shape[2:]
-    geo = geometries(input_spatial, kernel, spec)
-    cols = _gather(grad_output, geo, kernel, spec.groups)
-    grad_cols = np.matmul(_grouped_weight(weight, spec.groups), cols)  # (G, Ci, N*P)
-    return _ungroup(grad_cols, grad_output.shape[0], input_spatial)
-
-
-def weight_grad(grad_output: np.ndarray, x: np.ndarray, kernel: Sequence[int], spec: ConvTransposeSpec) -> np.ndarray:
-    """Gradient w.r.t. the weight: ``x`` correlated with ``grad_output`` (stride acts as dilation)."""
-    geo = geometries(x.shape[2:], kernel, spec)
-    cols = _gather(grad_output, geo, kernel, spec.groups)
-    return _weight_grad_from_cols(cols, x, kernel, spec.groups)

@@ -33,6 +33,7 @@ import numpy as np
 
 from ..shape import AxisGeometry, geometries
 from ..spec import ConvTransposeSpec
+from .gemm import bias_grad
 
 __all__ = ["forward", "backward", "PATCH_BUDGET_BYTES"]
 
@@ -280,6 +281,5 @@ def backward(
     if need_weight:
         grad_w = np.ascontiguousarray(grad_w_taps.transpose(0, 1, 3, 2)).reshape(weight.shape)
     if need_bias:
-        axes = (0,) + tuple(range(2, grad_output.ndim))
-        grad_b = grad_output.sum(axis=axes)
+        grad_b = bias_grad(grad_output)
     return grad_x, grad_w, grad_b
