@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import ParameterError
 from ..spec import ConvTransposeSpec
-from . import gemm, phase
+from . import cost, gemm, phase
 
 __all__ = [
     "available_paths",
@@ -52,22 +52,24 @@ def use_path(name: Optional[str]) -> Iterator[None]:
         _forced.name = previous
 
 
-def choose_path(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], spec: ConvTransposeSpec) -> str:
+def choose_path(
+    x_shape: tuple[int, ...], weight_shape: tuple[int, ...], spec: ConvTransposeSpec, itemsize: int = 4
+) -> str:
     """The path used for a call: the forced one, else the cost model's choice."""
     forced = getattr(_forced, "name", None)
     if forced is not None:
         return forced
-    return "gemm"
+    return cost.cheapest_path(tuple(x_shape), tuple(weight_shape), spec, itemsize)
 
 
 def forward(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray], spec: ConvTransposeSpec) -> np.ndarray:
     """Batched forward on the chosen path."""
-    return _PATHS[choose_path(x.shape, weight.shape, spec)].forward(x, weight, bias, spec)
+    return _PATHS[choose_path(x.shape, weight.shape, spec, x.itemsize)].forward(x, weight, bias, spec)
 
 
 def backward(grad_output, x, weight, spec, *, need_input=True, need_weight=True, need_bias=True):
     """Batched gradients on the chosen path."""
-    path = _PATHS[choose_path(x.shape, weight.shape, spec)]
+    path = _PATHS[choose_path(x.shape, weight.shape, spec, x.itemsize)]
     return path.backward(
         grad_output, x, weight, spec, need_input=need_input, need_weight=need_weight, need_bias=need_bias
     )
