@@ -1,0 +1,401 @@
+"""Tables, the targets check, RESULTS.md and the bar chart of the ratios.
+
+Tables are Markdown pipe tables with padded columns, so the same text reads well in a terminal and
+renders on GitHub.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+from .environment import OPENBLAS_VARIABLES, Environment
+from .peers import IMPLEMENTATIONS, LABELS
+from .runner import CHECK_RTOL, Measurement, geomean
+
+__all__ = [
+    "Target",
+    "evaluate_targets",
+    "markdown_table",
+    "results_table",
+    "targets_table",
+    "summary_text",
+    "results_markdown",
+    "write_results",
+    "plot_ratios",
+]
+
+FORWARD_GEOMEAN_TARGET = 0.8
+BEST_PEER_CAP = 1.25
+BACKWARD_GEOMEAN_TARGET = 1.0
+SGEMM_FRACTION_TARGET = 0.70
+MEMORY_TARGET = 2.0
+OVERHEAD_TARGET = 1.5
+
+
+# --------------------------------------------------------------------------------------------
+# Formatting helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _ms(seconds: Optional[float]) -> str:
+    if seconds is None:
+        return "n/a"
+    ms = seconds * 1e3
+    return f"{ms:.4f}" if ms < 0.1 else f"{ms:.3f}" if ms < 10 else f"{ms:.1f}"
+
+
+def _ratio(value: Optional[float]) -> str:
+    return "n/a" if value is None else f"{value:.2f}x"
+
+
+def _number(value: Optional[float], digits: int = 1, suffix: str = "") -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}{suffix}"
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool]) -> str:
+    """A padded Markdown pipe table; ``right[i]`` right-aligns column ``i``."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+
+    def line(cells: Sequence[str]) -> str:
+        padded = (str(c).rjust(w) if r else str(c).ljust(w) for c, w, r in zip(cells, widths, right))
+        return "| " + " | ".join(padded) + " |"
+
+    rule = "|" + "|".join(("-" * (w + 1) + ":") if r else ("-" * (w + 2)) for w, r in zip(widths, right)) + "|"
+    return "\n".join([line(header), rule] + [line(row) for row in rows])
+
+
+# --------------------------------------------------------------------------------------------
+# Results tables
+# --------------------------------------------------------------------------------------------
+
+
+def _row(m: Measurement, sgemm: float, with_shape: bool) -> list[str]:
+    cells = [m.layer.name]
+    if with_shape:
+        cells.append(m.layer.describe_shape())
+    cells += [_ms(m.seconds(name)) for name in IMPLEMENTATIONS]
+    gflops = m.gflops
+    cells += [
+        _ratio(m.ratio_to("torch")),
+        _ratio(m.ratio_to_best_peer),
+        _number(gflops, 1),
+        _number(None if gflops is None else 100 * gflops / sgemm, 0, "%"),
+        _number(None if m.memory is None else m.memory.ratio, 2, "x"),
+        "WRONG" if m.mismatches else "ok",
+    ]
+    return cells
+
+
+def results_table(measurements: Sequence[Measurement], direction: str, sgemm: float) -> str:
+    """The table of one direction, with a geometric-mean row for the two ratios."""
+    chosen = [m for m in measurements if m.direction == direction]
+    with_shape = direction == "forward"
+    header = ["layer"] + (["shape"] if with_shape else [])
+    header += [f"{LABELS[name]} ms" for name in IMPLEMENTATIONS]
+    header += ["ours/torch", "ours/best peer", "GFLOP/s", "% sgemm", "mem", "check"]
+    rows = [_row(m, sgemm, with_shape) for m in chosen]
+    blank = [""] * (len(IMPLEMENTATIONS) + (1 if with_shape else 0))
+    rows.append(
+        ["geomean"]
+        + blank
+        + [
+            _ratio(geomean([m.ratio_to("torch") for m in chosen])),
+            _ratio(geomean([m.ratio_to_best_peer for m in chosen])),
+            "",
+            "",
+            "",
+            "",
+        ]
+    )
+    right = [False] + ([False] if with_shape else []) + [True] * (len(header) - 1 - (1 if with_shape else 0))
+    return markdown_table(header, rows, right)
+
+
+# --------------------------------------------------------------------------------------------
+# Targets
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """One acceptance target: what it asks, what was measured, and whether it is met (None = not run)."""
+
+    name: str
+    requirement: str
+    measured: str
+    met: Optional[bool]
+
+    @property
+    def status(self) -> str:
+        return {True: "met", False: "NOT met", None: "not measured"}[self.met]
+
+
+def _of(measurements: Sequence[Measurement], direction: str) -> list[Measurement]:
+    return [m for m in measurements if m.direction == direction]
+
+
+def _geomean_target(measurements, direction, threshold, name) -> Target:
+    ratios = [m.ratio_to("torch") for m in _of(measurements, direction)]
+    value = geomean(ratios)
+    measured = "n/a" if value is None else f"{value:.2f}x over {len([r for r in ratios if r is not None])} layers"
+    return Target(name, f"<= {threshold:g}x torch", measured, None if value is None else value <= threshold)
+
+
+def _best_peer_target(measurements) -> Target:
+    rows = [(m.ratio_to_best_peer, m) for m in _of(measurements, "forward") if m.ratio_to_best_peer is not None]
+    if not rows:
+        return Target("Forward, every layer vs best peer", f"<= {BEST_PEER_CAP:g}x", "n/a", None)
+    worst, worst_m = max(rows, key=lambda pair: pair[0])
+    over = [f"{m.layer.name} {r:.2f}x" for r, m in rows if r > BEST_PEER_CAP]
+    measured = f"worst {worst_m.layer.name} {worst:.2f}x ({LABELS[worst_m.best_peer]})"
+    if over:
+        measured += f"; {len(over)} over: " + ", ".join(over)
+    return Target("Forward, every layer vs best peer", f"<= {BEST_PEER_CAP:g}x", measured, not over)
+
+
+def _sgemm_target(measurements, sgemm: float) -> Target:
+    rows = [m for m in _of(measurements, "forward") if m.layer.compute_bound and m.gflops is not None]
+    requirement = f">= {SGEMM_FRACTION_TARGET:.0%} of sgemm ({sgemm:.0f} GFLOP/s)"
+    if not rows:
+        return Target("Compute-bound layers (forward)", requirement, "n/a", None)
+    fractions = [(m.gflops / sgemm, m) for m in rows]
+    measured = ", ".join(f"{m.layer.name} {f:.0%} ({m.gflops:.0f} GFLOP/s)" for f, m in fractions)
+    return Target(
+        "Compute-bound layers (forward)",
+        requirement,
+        measured,
+        all(f >= SGEMM_FRACTION_TARGET for f, _ in fractions),
+    )
+
+
+def _memory_target(measurements) -> Target:
+    rows = [m for m in _of(measurements, "forward") if m.memory is not None]
+    requirement = f"<= {MEMORY_TARGET:g}x output, every layer"
+    if not rows:
+        return Target("Peak extra memory (forward)", requirement, "n/a", None)
+    worst = max(rows, key=lambda m: m.memory.ratio)
+    over = [f"{m.layer.name} {m.memory.ratio:.2f}x" for m in rows if m.memory.ratio > MEMORY_TARGET]
+    measured = f"worst {worst.layer.name} {worst.memory.ratio:.2f}x"
+    if over:
+        measured += f"; {len(over)} over: " + ", ".join(over)
+    return Target("Peak extra memory (forward)", requirement, measured, not over)
+
+
+def _overhead_target(measurements) -> Target:
+    rows = [m for m in _of(measurements, "forward") if m.layer.overhead and m.ratio_to("torch") is not None]
+    requirement = f"<= {OVERHEAD_TARGET:g}x torch"
+    if not rows:
+        return Target("Tiny-call overhead (forward)", requirement, "n/a", None)
+    m = rows[0]
+    ratio = m.ratio_to("torch")
+    measured = f"{ratio:.2f}x ({m.seconds('ours') * 1e6:.1f} us vs {m.seconds('torch') * 1e6:.1f} us)"
+    return Target("Tiny-call overhead (forward)", requirement, measured, ratio <= OVERHEAD_TARGET)
+
+
+def evaluate_targets(measurements: Sequence[Measurement], sgemm: float) -> list[Target]:
+    """Every target of the issue, met or not, with the numbers behind the verdict."""
+    return [
+        _geomean_target(measurements, "forward", FORWARD_GEOMEAN_TARGET, "Forward geomean"),
+        _best_peer_target(measurements),
+        _geomean_target(measurements, "backward", BACKWARD_GEOMEAN_TARGET, "Backward geomean (all three grads)"),
+        _sgemm_target(measurements, sgemm),
+        _memory_target(measurements),
+        _overhead_target(measurements),
+    ]
+
+
+def targets_table(targets: Sequence[Target]) -> str:
+    rows = [[t.name, t.requirement, t.measured, t.status] for t in targets]
+    return markdown_table(["target", "requirement", "measured", "status"], rows, [False] * 4)
+
+
+def summary_text(measurements: Sequence[Measurement], env: Environment) -> str:
+    """What ``convtranspose bench`` prints on stdout: both tables and the targets."""
+    parts = [
+        f"fp32, {env.threads} threads, sgemm {env.sgemm_gflops:.1f} GFLOP/s"
+        + (" (--quick)" if env.quick else "")
+        + ("" if env.other_cpu_load is None else f"; other processes used {env.other_cpu_load:.2f} CPUs meanwhile"),
+    ]
+    for direction in ("forward", "backward"):
+        if any(m.direction == direction for m in measurements):
+            parts += ["", direction.capitalize(), results_table(measurements, direction, env.sgemm_gflops)]
+    parts += ["", "Targets", targets_table(evaluate_targets(measurements, env.sgemm_gflops))]
+    return "\n".join(parts)
+
+
+# --------------------------------------------------------------------------------------------
+# RESULTS.md
+# --------------------------------------------------------------------------------------------
+
+
+def _environment_lines(env: Environment) -> list[str]:
+    versions = ", ".join(f"{name} {version}" for name, version in env.versions.items())
+    blas = "; ".join(
+        ", ".join(f"{key}={value}" for key, value in library.items() if key != "user_api")
+        for library in env.blas
+    )
+    unset = " ".join(f"-u {name}" for name in OPENBLAS_VARIABLES)
+    overrides = (
+        ", ".join(f"{k}={v}" for k, v in env.openblas_env.items())
+        if env.openblas_env
+        else f"none set (run as `env {unset} ...`)"
+    )
+    return [
+        f"- Date: {env.date}",
+        f"- CPU: {env.cpu} ({env.logical_cpus} logical CPUs); {env.platform}",
+        f"- Threads: {env.threads} for every implementation (threadpoolctl for BLAS/OpenMP pools, "
+        f"`torch.set_num_threads`, ORT `intra_op_num_threads`, inter-op 1"
+        + (", `convtranspose.engine.set_num_threads`" if env.engine_threads_hook else "")
+        + ")",
+        f"- Versions: Python {env.python}, {versions}"
+        + (f"; convtranspose commit {env.git_commit}" if env.git_commit else ""),
+        f"- BLAS in use (threadpoolctl): {blas}",
+        f"- OpenBLAS overrides: {overrides}",
+        f"- Machine load: 1-minute load average {_number(env.load_average, 2)} at the start; other processes "
+        f"used {_number(env.other_cpu_load, 2)} CPUs on average during the run (0 = quiet machine)",
+        f"- sgemm reference: `np.matmul` float32 2048x2048, best of 5: **{env.sgemm_gflops:.1f} GFLOP/s**",
+        f"- Command: `{env.command}`",
+        f"- Mode: {'quick' if env.quick else 'full'}, best of {env.rounds} interleaved rounds",
+    ]
+
+
+_METHOD = f"""\
+## Method
+
+- **Layers**: fp32 with bias; see `src/convtranspose/bench/suite.py` for the definitions
+  (`convtranspose bench --list`).
+- **Implementations**: ours (`conv_transpose` / `conv_transpose_backward`), torch default CPU
+  backend, torch inside `torch.backends.mkldnn.flags(enabled=False)`, onnxruntime CPU EP on a
+  single-node `ConvTranspose` model (weight and bias as initializers, default session options).
+- **Timing**: each implementation is warmed up, then every round runs each implementation once in
+  a rotating order (interleaved); a round times a loop of k calls with `time.perf_counter`, k
+  chosen so that a loop lasts >= 20 ms. Reported: the best round's time per call. A layer stops
+  early (after at least 2 rounds) once its time budget is spent.
+- **Forward**: torch under `torch.no_grad()`. **Backward**: all three gradients (input, weight,
+  bias). Ours: `conv_transpose_backward`; torch: `torch.autograd.grad(y, (x, w, b), grad_y,
+  retain_graph=True)` on a graph built once outside the timing, so only the backward is timed.
+  onnxruntime has no backward (n/a).
+- **Ratios**: ours/torch = our time / torch default's; ours/best peer = our time / the fastest of
+  the peers measured in that direction (torch default, torch without mkldnn, ORT). Below 1 = we
+  are faster.
+- **Flops** (1 multiply-add = 2 flops): forward = 2 N C_in (C_out/groups) prod(kernel)
+  prod(S_in); backward = 2x forward (input grad + weight grad). GFLOP/s = flops / our time;
+  % sgemm = our GFLOP/s / the sgemm reference above.
+- **mem**: tracemalloc peak during one call of ours, minus the arrays it returns, divided by the
+  forward output size (backward: same denominator, the gradients are the returned arrays). Peers:
+  tracemalloc cannot see their allocations, so not reported.
+- **check**: before timing, every result is compared with torch's (`allclose`, rtol {CHECK_RTOL:g},
+  atol {CHECK_RTOL:g} x max |torch|); WRONG marks a mismatch.
+"""
+
+
+def results_markdown(measurements: Sequence[Measurement], env: Environment, chart_name: str = "ratios.png") -> str:
+    sgemm = env.sgemm_gflops
+    targets = evaluate_targets(measurements, sgemm)
+    parts = [
+        "# Benchmark results",
+        "",
+        "Generated by `convtranspose bench` (`benchmarks/run.py`). Times in milliseconds, lower is better.",
+        "",
+        *_environment_lines(env),
+        "",
+        "## Targets",
+        "",
+        targets_table(targets),
+        "",
+        f"![ours / torch and ours / best peer per layer]({chart_name})",
+        "",
+    ]
+    for direction in ("forward", "backward"):
+        if any(m.direction == direction for m in measurements):
+            parts += [f"## {direction.capitalize()}", "", results_table(measurements, direction, sgemm), ""]
+    mismatches = [problem for m in measurements for problem in m.mismatches]
+    if mismatches:
+        parts += ["## Correctness mismatches", ""] + [f"- {p}" for p in mismatches] + [""]
+    parts.append(_METHOD)
+    return "\n".join(parts)
+
+
+def write_results(
+    directory: Path, measurements: Sequence[Measurement], env: Environment
+) -> tuple[Path, Path]:
+    """Write ``RESULTS.md`` and ``ratios.png`` into ``directory``; return both paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    chart = plot_ratios(directory / "ratios.png", measurements, env)
+    markdown = directory / "RESULTS.md"
+    markdown.write_text(results_markdown(measurements, env, chart.name), encoding="utf-8")
+    return markdown, chart
+
+
+# --------------------------------------------------------------------------------------------
+# Chart
+# --------------------------------------------------------------------------------------------
+
+
+def _panel(axis, chosen: Sequence[Measurement], lines: Sequence[tuple[float, str, str]], title: str) -> None:
+    """Horizontal log-scale bars growing from 1.0: left of the line = faster than the peer."""
+    import numpy as np
+
+    names = [m.layer.name for m in chosen]
+    series = [
+        ("ours / torch", [m.ratio_to("torch") for m in chosen], "tab:blue"),
+        ("ours / best peer", [m.ratio_to_best_peer for m in chosen], "tab:orange"),
+    ]
+    positions = np.arange(len(chosen))
+    height = 0.38
+    for offset, (label, values, color) in zip((-height / 2, height / 2), series):
+        for y, value in zip(positions + offset, values):
+            if value is None:
+                continue
+            axis.barh(y, value - 1.0, left=1.0, height=height, color=color, label=label)
+            label = None  # one legend entry per series
+            axis.text(value, y, f" {value:.2f}" if value >= 1 else f"{value:.2f} ", va="center",
+                      ha="left" if value >= 1 else "right", fontsize=7)
+    axis.axvline(1.0, color="black", linewidth=1.2)
+    for x, style, text in lines:
+        axis.axvline(x, color="tab:red" if x > 1 else "tab:green", linestyle=style, linewidth=1, label=text)
+    axis.set_xscale("log")
+    axis.set_yticks(positions, names)
+    axis.invert_yaxis()
+    axis.set_title(title, fontsize=10)
+    axis.set_xlabel("time ratio (log scale; < 1 = ours faster)")
+    axis.grid(axis="x", which="both", alpha=0.3)
+    values = [v for _, vals, _ in series for v in vals if v is not None] + [x for x, _, _ in lines] + [1.0]
+    axis.set_xlim(min(values) / 1.8, max(values) * 1.8)
+    axis.legend(fontsize=7, loc="lower right")
+
+
+def plot_ratios(path: Path, measurements: Sequence[Measurement], env: Environment) -> Path:
+    """Bar chart of ours/torch and ours/best-peer per layer, forward and backward, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    directions = [d for d in ("forward", "backward") if any(m.direction == d for m in measurements)]
+    target_lines = {
+        "forward": [
+            (FORWARD_GEOMEAN_TARGET, "--", f"geomean target {FORWARD_GEOMEAN_TARGET:g}x torch"),
+            (BEST_PEER_CAP, ":", f"per-layer cap {BEST_PEER_CAP:g}x best peer"),
+        ],
+        "backward": [],  # the backward geomean target is the 1.0 line itself
+    }
+    rows = max(len([m for m in measurements if m.direction == d]) for d in directions)
+    figure, axes = plt.subplots(1, len(directions), figsize=(6.5 * len(directions), 1.2 + 0.42 * rows), squeeze=False)
+    for axis, direction in zip(axes[0], directions):
+        chosen = [m for m in measurements if m.direction == direction]
+        title = direction.capitalize()
+        if direction == "backward":
+            title += f" (target: geomean <= {BACKWARD_GEOMEAN_TARGET:g}x torch autograd)"
+        _panel(axis, chosen, target_lines[direction], title)
+    figure.suptitle(
+        f"convtranspose vs peers, fp32, {env.threads} threads - {env.cpu} - {env.date}"
+        + (" (quick)" if env.quick else ""),
+        fontsize=10,
+    )
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
