@@ -36,6 +36,7 @@ from __future__ import annotations
 from typing import Optional, Union
 
 from ..errors import ParameterError
+from ..shape import geometries
 from ..spec import IntOrTuple
 from .limits import (
     MAX_CANVAS_SIDE,
@@ -68,6 +69,7 @@ from .trace import (
     channel_summary,
     make_problem,
     trace_problem,
+    validate_operands,
 )
 from .views import (
     MatrixView,
@@ -178,15 +180,18 @@ def explain(
     """
     if view not in _BUILDERS:
         raise ParameterError(f"view must be one of {', '.join(VIEWS)}, got view={view!r}")
+    x, k, spec, bias_value = validate_operands(
+        input, kernel, bias, stride=stride, padding=padding, output_padding=output_padding, dilation=dilation
+    )
+    check_drawable(x.shape, k.shape, geometries(x.shape, k.shape, spec), view)
     problem = make_problem(
-        input,
-        kernel,
-        bias,
-        stride=stride,
-        padding=padding,
-        output_padding=output_padding,
-        dilation=dilation,
+        x,
+        k,
+        bias_value,
+        stride=spec.stride,
+        padding=spec.padding,
+        output_padding=spec.output_padding,
+        dilation=spec.dilation,
         channels=channels,
     )
-    check_drawable(problem, view)
     return _BUILDERS[view](problem)

@@ -7,9 +7,10 @@ themselves (:func:`~convtranspose.explain.trace.build_trace` and the view builde
 from __future__ import annotations
 
 from math import prod
+from typing import Sequence
 
 from ..errors import ShapeError
-from .trace import Problem
+from ..shape import AxisGeometry
 
 __all__ = [
     "TooLargeToDrawError",
@@ -38,25 +39,32 @@ class TooLargeToDrawError(ShapeError):
     """The problem is valid but exceeds a cap of the explainer."""
 
 
-def check_drawable(problem: Problem, view: str) -> None:
-    """Raise :class:`TooLargeToDrawError` naming the first cap ``problem`` exceeds for ``view``."""
-    size = problem.input.size
+def check_drawable(
+    input_shape: Sequence[int], kernel_shape: Sequence[int], geometry: Sequence[AxisGeometry], view: str
+) -> None:
+    """Raise :class:`TooLargeToDrawError` naming the first cap the problem exceeds for ``view``.
+
+    Needs only shapes and geometry, so it runs before any array is computed.
+    """
+    size = prod(input_shape)
+    full_shape = tuple(g.full for g in geometry)
+    output_shape = tuple(g.output for g in geometry)
     if size > MAX_INPUT_ELEMENTS:
         raise TooLargeToDrawError(
             f"input has {size} elements; the explainer draws at most {MAX_INPUT_ELEMENTS} (one step each)"
         )
-    if max(problem.kernel.shape) > MAX_KERNEL_SIDE:
+    if max(kernel_shape) > MAX_KERNEL_SIDE:
         raise TooLargeToDrawError(
-            f"kernel of shape {problem.kernel.shape} is too large to draw; at most {MAX_KERNEL_SIDE} per side"
+            f"kernel of shape {tuple(kernel_shape)} is too large to draw; at most {MAX_KERNEL_SIDE} per side"
         )
-    sides = problem.full_shape + problem.output_shape
+    sides = full_shape + output_shape
     if max(sides) > MAX_CANVAS_SIDE:
         raise TooLargeToDrawError(
-            f"full canvas {problem.full_shape} / output {problem.output_shape} too large to draw; "
+            f"full canvas {full_shape} / output {output_shape} too large to draw; "
             f"at most {MAX_CANVAS_SIDE} cells per side"
         )
     if view == "matrix":
-        outputs = prod(problem.output_shape)
+        outputs = prod(output_shape)
         if size > MAX_MATRIX_INPUTS or outputs > MAX_MATRIX_OUTPUTS:
             raise TooLargeToDrawError(
                 f"the matrix view is limited to {MAX_MATRIX_INPUTS} input and {MAX_MATRIX_OUTPUTS} output "

@@ -55,6 +55,7 @@ __all__ = [
     "channel_summary",
     "Problem",
     "make_problem",
+    "validate_operands",
     "DilateKernelStep",
     "ScatterStep",
     "FullCanvasStep",
@@ -260,6 +261,33 @@ def _plane(name: str, value: object) -> np.ndarray:
     return array
 
 
+def validate_operands(
+    input: object,
+    kernel: object,
+    bias: Optional[float] = None,
+    *,
+    stride: IntOrTuple = 1,
+    padding: IntOrTuple = 0,
+    output_padding: IntOrTuple = 0,
+    dilation: IntOrTuple = 1,
+) -> tuple[np.ndarray, np.ndarray, ConvTransposeSpec, Optional[float]]:
+    """Check operands and parameters without computing anything large.
+
+    Returns the float64 input and kernel planes, the validated spec and the bias as a float (or
+    None). Raises the same errors as :func:`make_problem`.
+    """
+    x = _plane("input", input)
+    k = _plane("kernel", kernel)
+    if x.ndim != k.ndim:
+        raise ShapeError(f"input and kernel must have the same rank, got input {x.shape} and kernel {k.shape}")
+    spec = make_spec(x.ndim, stride=stride, padding=padding, output_padding=output_padding, dilation=dilation)
+    spatial_output_shape(x.shape, k.shape, spec)  # raises OutputSizeError for an empty output
+    bias_value = None if bias is None else float(bias)
+    if bias_value is not None and not np.isfinite(bias_value):
+        raise ParameterError(f"bias must be a finite number, got {bias!r}")
+    return x, k, spec, bias_value
+
+
 def make_problem(
     input: object,
     kernel: object,
@@ -284,15 +312,9 @@ def make_problem(
     >>> p.output_shape, p.reference.tolist()
     ((4,), [0.0, 0.0, 1.0, 10.0])
     """
-    x = _plane("input", input)
-    k = _plane("kernel", kernel)
-    if x.ndim != k.ndim:
-        raise ShapeError(f"input and kernel must have the same rank, got input {x.shape} and kernel {k.shape}")
-    spec = make_spec(x.ndim, stride=stride, padding=padding, output_padding=output_padding, dilation=dilation)
-    spatial_output_shape(x.shape, k.shape, spec)  # raises OutputSizeError for an empty output
-    bias_value = None if bias is None else float(bias)
-    if bias_value is not None and not np.isfinite(bias_value):
-        raise ParameterError(f"bias must be a finite number, got {bias!r}")
+    x, k, spec, bias_value = validate_operands(
+        input, kernel, bias, stride=stride, padding=padding, output_padding=output_padding, dilation=dilation
+    )
     reference = conv_transpose(
         x[np.newaxis, np.newaxis],
         k[np.newaxis, np.newaxis],

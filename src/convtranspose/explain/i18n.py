@@ -1,0 +1,295 @@
+"""Message catalogue of the explainer, in English ("en") and Simplified Chinese ("zh").
+
+Chinese terms follow the project glossary: 转置卷积, 卷积, 卷积核, 输入/输出特征图, 通道, 步长, 填充,
+输出填充 (output_padding), 膨胀, 分组, 偏置, 权重, 上采样, 输出尺寸公式, 裁剪, 插零, 棋盘格伪影,
+步骤, 累加和.
+
+Examples
+--------
+>>> tr("zh", "check_yes")
+'与 conv_transpose 的结果一致：是'
+>>> tr("en", "step_header", n=2, total=7, title="x")
+'Step 2/7: x'
+"""
+
+from __future__ import annotations
+
+from ..errors import ParameterError
+
+__all__ = ["LANGUAGES", "tr", "check_lang"]
+
+LANGUAGES = ("en", "zh")
+
+_MESSAGES: dict[str, tuple[str, str]] = {
+    # ---- common -------------------------------------------------------------------------
+    "axis_rows": ("rows", "行"),
+    "axis_cols": ("cols", "列"),
+    "axis_length": ("length", "长度"),
+    "params": (
+        "input {input_shape}, kernel {kernel_shape}, stride {stride}, padding {padding}, "
+        "output_padding {output_padding}, dilation {dilation}",
+        "输入 {input_shape}，卷积核 {kernel_shape}，步长 {stride}，填充 {padding}，"
+        "输出填充 (output_padding) {output_padding}，膨胀 {dilation}",
+    ),
+    "params_bias": (", bias {bias}", "，偏置 {bias}"),
+    "formula": (
+        "Output size formula: out = (in - 1)*stride - 2*padding + dilation*(kernel - 1) + output_padding + 1",
+        "输出尺寸公式：out = (in - 1)*stride - 2*padding + dilation*(kernel - 1) + output_padding + 1",
+    ),
+    "formula_line": (
+        "  {axis}: ({n} - 1)*{s} - 2*{p} + {d}*({k} - 1) + {op} + 1 = {out}   (full canvas before the crop: {full})",
+        "  {axis}：({n} - 1)*{s} - 2*{p} + {d}*({k} - 1) + {op} + 1 = {out}   （裁剪前的完整画布：{full}）",
+    ),
+    "input_label": ("input x", "输入特征图 x"),
+    "kernel_label": ("kernel K", "卷积核 K"),
+    "output_label": ("output", "输出特征图"),
+    "check_yes": ("equals conv_transpose: yes", "与 conv_transpose 的结果一致：是"),
+    "check_no": (
+        "equals conv_transpose: NO (largest difference {diff})",
+        "与 conv_transpose 的结果一致：否（最大差值 {diff}）",
+    ),
+    "channels_note": (
+        "Channels: {cin} in, {cout} out, {groups} group(s); weight shape {weight_shape}. Every output "
+        "channel is its bias plus the sum of {per} planes like the one below (one per input channel of "
+        "its group, each with its own kernel plane weight[c_in, c_out mod {out_per}]). Shown: one plane.",
+        "通道：输入 {cin} 个，输出 {cout} 个，分组 {groups}；权重形状 {weight_shape}。每个输出通道等于它的偏置"
+        "加上 {per} 个如下所示的平面之和（本组每个输入通道一个，各用自己的卷积核平面 "
+        "weight[c_in, c_out mod {out_per}]）。下面只展示一个平面。",
+    ),
+    "step_header": ("Step {n}/{total}: {title}", "步骤 {n}/{total}：{title}"),
+    "error_prefix": ("error: ", "错误："),
+    # ---- scatter trace ------------------------------------------------------------------
+    "scatter_title": ("Transposed convolution, step by step", "转置卷积：逐步计算"),
+    "scatter_intro": (
+        "Each input element multiplies the whole kernel and the copy is added onto a canvas at "
+        "(input index) * stride; overlapping copies add up.",
+        "每个输入元素乘以整个卷积核，得到的副本加到画布上 (输入下标) * 步长 的位置；重叠的部分相加。",
+    ),
+    "dilate_plain": (
+        "the kernel as used (dilation 1: taps are neighbours, nothing to insert)",
+        "使用的卷积核（膨胀为 1：权重彼此相邻，无需插入）",
+    ),
+    "dilate_title": (
+        "the kernel dilated by {dilation}: dilation - 1 zeros between neighbouring taps, so one copy spans {span}",
+        "按膨胀率 {dilation} 膨胀卷积核：相邻权重之间插入 dilation - 1 个零，一份副本覆盖 {span}",
+    ),
+    "dilated_label": ("dilated kernel (holes are 0)", "膨胀后的卷积核（空洞处为 0）"),
+    "scatter_step": ("x{index} = {value} times the kernel", "x{index} = {value} 乘以卷积核"),
+    "why_2d": (
+        "stamped at rows {r0}..{r1}, cols {c0}..{c1} because stride {stride} puts input (i, j) at "
+        "(i*{sh}, j*{sw}) = ({oi}, {oj})",
+        "放在第 {r0}..{r1} 行、第 {c0}..{c1} 列：步长 {stride} 把输入 (i, j) 放到 (i*{sh}, j*{sw}) = ({oi}, {oj})",
+    ),
+    "why_1d": (
+        "stamped at positions {a0}..{a1} because stride {s} puts input i at i*{s} = {o}",
+        "放在第 {a0}..{a1} 个位置：步长 {s} 把输入 i 放到 i*{s} = {o}",
+    ),
+    "zero_value": (
+        "x{index} is 0, so this copy adds nothing",
+        "x{index} 为 0，这份副本不增加任何值",
+    ),
+    "contribution_label": ("this step's contribution", "本步的贡献"),
+    "running_label": ("running sum", "累加和"),
+    "highlight_legend": ("[v] = cells this step writes", "[v] = 本步写入的单元"),
+    "full_title": (
+        "the full canvas {shape}: all copies added up",
+        "完整画布 {shape}：所有副本之和",
+    ),
+    "crop_title": (
+        "padding {padding}: crop that many cells from BOTH ends of each axis",
+        "填充 {padding}：在每个轴的两端各裁剪掉这么多单元",
+    ),
+    "crop_why": (
+        "Why does padding shrink the output? The paired ordinary convolution pads ITS input with a "
+        "border; the transposed convolution runs that convolution backwards, so here the border is removed.",
+        "为什么填充会让输出变小？与之配对的普通卷积是在它自己的输入外加一圈填充；转置卷积把这个卷积反过来做，"
+        "所以这里是把那一圈裁剪掉。",
+    ),
+    "crop_legend": ("(v) = removed by padding", "(v) = 被填充裁剪掉的单元"),
+    "crop_kept": ("kept {shape}", "保留 {shape}"),
+    "crop_empty": (
+        "padding removes the whole canvas on some axis; output_padding adds cells back below",
+        "填充在某个轴上裁剪掉了整个画布；下面由输出填充补回单元",
+    ),
+    "op_title": (
+        "output_padding {output_padding}: extra cells at the END side only",
+        "输出填充 {output_padding}：只在末端一侧增加单元",
+    ),
+    "op_why": (
+        "Why only one side, and is it zeros? A strided ordinary convolution maps several input sizes to "
+        "the same output size (its division rounds down). output_padding picks a larger one by adding "
+        "the cells that rounding dropped -- they lie at the end. They are not zeros: a cell takes the "
+        "canvas value that padding would otherwise have cropped, or, past the canvas, no contribution "
+        "(bias only).",
+        "为什么只加在一侧？补的是零吗？带步长的普通卷积会把几个不同的输入尺寸映射到同一个输出尺寸（除法向下取整）。"
+        "输出填充通过补回被取整丢掉的单元来选择较大的那个尺寸，而这些单元位于末端。它们不一定是零："
+        "单元取的是原本会被填充裁剪掉的画布值；若超出画布，则没有任何贡献（只有偏置）。",
+    ),
+    "op_legend": (
+        "[v] = added by output_padding.  Origins: R = value padding would otherwise have cropped, "
+        "B = no contribution (bias only), . = kept",
+        "[v] = 输出填充增加的单元。来源：R = 原本会被填充裁剪掉的值，B = 没有贡献（只有偏置），. = 保留",
+    ),
+    "origins_label": ("origins", "来源"),
+    "before_bias_label": ("before the bias", "加偏置之前"),
+    "bias_title": ("add the bias {bias} to every output cell", "每个输出单元加上偏置 {bias}"),
+    # ---- zero-insertion view ------------------------------------------------------------
+    "conv_title": (
+        "Equivalent convolution: insert zeros, pad, convolve with the kernel rotated 180°",
+        "等价卷积：插零、填充，再用旋转 180° 的卷积核做普通卷积",
+    ),
+    "conv_insert": (
+        "insert stride - 1 = {gaps} zero(s) between neighbouring inputs (zero insertion)",
+        "插零：在相邻输入之间插入 步长 - 1 = {gaps} 个零",
+    ),
+    "inserted_label": ("after zero insertion", "插零之后"),
+    "conv_pad": (
+        "pad with zeros: dilation*(kernel - 1) - padding at the start, plus output_padding at the end",
+        "用零填充：开头 dilation*(kernel - 1) - padding 个，末端再多加 output_padding 个",
+    ),
+    "conv_pad_line": (
+        "  {axis}: start {d}*({k} - 1) - {p} = {before}, end {before} + {op} = {after}",
+        "  {axis}：开头 {d}*({k} - 1) - {p} = {before}，末端 {before} + {op} = {after}",
+    ),
+    "conv_crop_note": (
+        "  a negative amount is a crop: that many cells are removed instead of added",
+        "  负数表示裁剪：去掉相应数量的单元，而不是增加",
+    ),
+    "padded_label": ("padded input", "填充后的输入"),
+    "conv_flip": ("rotate the (dilated) kernel by 180°", "把（膨胀后的）卷积核旋转 180°"),
+    "flip_before": ("kernel", "卷积核"),
+    "flip_after": ("rotated 180°", "旋转 180° 后"),
+    "conv_why_flip": (
+        "Why flipped? Scattering sends x[i]*K[t] to output i*stride + t*dilation: seen from an input, "
+        "the kernel runs forwards. Seen from an output cell, the inputs further right pair with "
+        "smaller t, so a window sliding over the inputs meets the kernel backwards.",
+        "为什么要翻转？散射时 x[i]*K[t] 被送到输出 i*stride + t*dilation：从输入看，卷积核是正向展开的。"
+        "从某个输出单元看，越靠右的输入对应越小的 t，所以在输入上滑动的窗口遇到的是倒过来的卷积核。",
+    ),
+    "conv_slide": (
+        "slide the rotated kernel over the padded input with stride 1 (an ordinary convolution)",
+        "用旋转后的卷积核在填充后的输入上以步长 1 滑动（普通卷积）",
+    ),
+    # ---- matrix view --------------------------------------------------------------------
+    "matrix_title": ("Matrix view: the transposed convolution is C^T x", "矩阵视角：转置卷积就是 C^T x"),
+    "matrix_intro": (
+        "C is the matrix of the ordinary convolution with the same kernel, stride, padding and dilation: "
+        "it takes an output-sized array ({outputs} elements) to an input-sized one ({inputs} elements). "
+        "Its transpose sends every input back along the same connections -- hence 'transposed' convolution.",
+        "C 是具有相同卷积核、步长、填充和膨胀的普通卷积的矩阵：它把输出大小的数组（{outputs} 个元素）"
+        "映射为输入大小的数组（{inputs} 个元素）。它的转置沿着同样的连接把每个输入送回去——这就是“转置”卷积名字的由来。",
+    ),
+    "matrix_c": ("C ({rows} x {cols}): row = one input element", "C（{rows} x {cols}）：每行对应一个输入元素"),
+    "matrix_ct": (
+        "C^T ({rows} x {cols}) next to x flattened = {vector}",
+        "C^T（{rows} x {cols}），展平的 x = {vector}",
+    ),
+    "matrix_product": ("C^T x reshaped to {shape}", "C^T x 重排为 {shape}"),
+    "matrix_paired_note": (
+        "note: output_padding >= stride here, so the paired convolution would produce {rows} outputs; C keeps the first {inputs}",
+        "注意：这里输出填充 >= 步长，配对的卷积会产生 {rows} 个输出；C 只保留前 {inputs} 行",
+    ),
+    # ---- phase view ---------------------------------------------------------------------
+    "phase_title": (
+        "Phase (sub-pixel) view: {count} small convolutions, interleaved",
+        "相位（子像素）视角：{count} 个小卷积交错拼接",
+    ),
+    "phase_intro": (
+        "Output cell o belongs to phase r = (o + padding) mod stride. Only taps t with "
+        "t*dilation mod stride = r reach that phase, so each phase is an ordinary stride-1 convolution "
+        "of the input with a small sub-kernel; the phases interleave into the output.",
+        "输出单元 o 属于相位 r = (o + padding) mod stride。只有满足 t*dilation mod stride = r 的权重 t "
+        "会到达这个相位，所以每个相位都是输入与一个小的子卷积核做的步长为 1 的普通卷积；各相位交错拼成输出。",
+    ),
+    "phase_header": ("phase {residue}: taps {taps}", "相位 {residue}：权重 {taps}"),
+    "phase_sub_kernel": ("sub-kernel", "子卷积核"),
+    "phase_values": ("its output cells", "它的输出单元"),
+    "phase_positions_2d": ("fills output rows {rows}, cols {cols}", "填充输出的第 {rows} 行、第 {cols} 列"),
+    "phase_positions_1d": ("fills output positions {positions}", "填充输出的第 {positions} 个位置"),
+    "phase_no_cells": ("no output cell falls on this phase", "没有输出单元落在这个相位"),
+    "phase_empty": (
+        "no tap lands on this phase: these cells receive no input, only the bias (a gap)",
+        "没有权重落在这个相位：这些单元没有任何输入，只有偏置（空洞）",
+    ),
+    "interleaved_label": ("interleaved", "交错拼接后"),
+    # ---- overlap view -------------------------------------------------------------------
+    "overlap_title": (
+        "Overlap map: how many terms x[i]*K[t] reach each output cell",
+        "重叠图：每个输出单元累加了多少项 x[i]*K[t]",
+    ),
+    "counts_label": ("terms per output cell", "每个输出单元的项数"),
+    "axis_phase_counts": (
+        "  {axis}: taps per phase (canvas position mod {s}) = {counts} -> {verdict}",
+        "  {axis}：各相位的权重数（画布位置 mod {s}）= {counts} -> {verdict}",
+    ),
+    "verdict_even": ("even", "均匀"),
+    "verdict_uneven": ("uneven", "不均匀"),
+    "verdict_gaps": ("uneven, with gaps (phases no input reaches)", "不均匀，且有空洞（没有输入到达的相位）"),
+    "overlap_even": (
+        "Even overlap: away from the borders every output cell sums the same number of terms "
+        "(border cells get fewer because fewer inputs reach them).",
+        "重叠均匀：远离边界处，每个输出单元累加的项数相同（边界单元较少，因为能到达它们的输入较少）。",
+    ),
+    "overlap_warn": (
+        "Warning: uneven overlap on {axes}. Neighbouring output cells sum different numbers of terms, "
+        "a periodic pattern that shows up as checkerboard artifacts. With dilation 1 this happens when "
+        "the kernel size is not divisible by the stride; choose a kernel size that is a multiple of the "
+        "stride, or upsample by resizing and then convolve.",
+        "警告：{axes} 上重叠不均匀。相邻输出单元累加的项数不同，形成周期性的图案，即棋盘格伪影。"
+        "膨胀为 1 时，卷积核大小不能被步长整除就会出现这种情况；请选择步长整数倍的卷积核大小，"
+        "或者先用插值上采样再做卷积。",
+    ),
+    "output_sum_label": ("output = sum of the terms", "输出 = 各项之和"),
+    # ---- shape command ------------------------------------------------------------------
+    "shape_title": ("Output size of the transposed convolution", "转置卷积的输出尺寸"),
+    "shape_result": ("output size: {shape}", "输出尺寸：{shape}"),
+    # ---- solve command ------------------------------------------------------------------
+    "solve_title": ("Parameters that map {n} -> {out}", "把 {n} 映射为 {out} 的参数"),
+    "solve_bounds": (
+        "searched: kernel {k0}..{k1}, stride {s0}..{s1}, padding {p0}..{p1}, dilation {d0}..{d1}, "
+        "every valid output_padding (0 .. max(stride, dilation) - 1)",
+        "搜索范围：卷积核 {k0}..{k1}，步长 {s0}..{s1}，填充 {p0}..{p1}，膨胀 {d0}..{d1}，"
+        "以及所有有效的输出填充（0 .. max(stride, dilation) - 1）",
+    ),
+    "solve_count": (
+        "{count} solution(s), best first: even overlap, then smaller kernels",
+        "共 {count} 组解，按优劣排序：重叠均匀的在前，其次是较小的卷积核",
+    ),
+    "solve_none": (
+        "No combination within these bounds maps {n} -> {out}; widen them with --max-kernel, "
+        "--max-stride, --max-padding or --max-dilation.",
+        "在这些范围内没有参数能把 {n} 映射为 {out}；请用 --max-kernel、--max-stride、--max-padding "
+        "或 --max-dilation 扩大范围。",
+    ),
+    "col_kernel": ("kernel", "卷积核"),
+    "col_stride": ("stride", "步长"),
+    "col_padding": ("padding", "填充"),
+    "col_output_padding": ("output_padding", "输出填充"),
+    "col_dilation": ("dilation", "膨胀"),
+    "col_overlap": ("taps/phase", "各相位权重数"),
+    "col_note": ("note", "说明"),
+    "note_even": ("even overlap", "重叠均匀"),
+    "note_uneven": ("checkerboard-prone (uneven overlap)", "易产生棋盘格伪影（重叠不均匀）"),
+    "note_gaps": (
+        "checkerboard-prone: some outputs get no input (gaps)",
+        "易产生棋盘格伪影：部分输出没有任何输入（空洞）",
+    ),
+    "solve_truncated": (
+        "... {more} more (use --limit 0 to list all)",
+        "……还有 {more} 组（用 --limit 0 列出全部）",
+    ),
+}
+
+
+def check_lang(lang: str) -> str:
+    """Return ``lang`` if supported, else raise :class:`ParameterError`."""
+    if lang not in LANGUAGES:
+        raise ParameterError(f"lang must be one of {', '.join(LANGUAGES)}, got lang={lang!r}")
+    return lang
+
+
+def tr(lang: str, key: str, **values: object) -> str:
+    """The message ``key`` in ``lang``, formatted with ``values``."""
+    english, chinese = _MESSAGES[key]
+    template = chinese if check_lang(lang) == "zh" else english
+    return template.format(**values) if values else template
