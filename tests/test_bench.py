@@ -1,0 +1,254 @@
+"""Smoke tests of the benchmark harness: layer definitions, timing/memory plumbing, peers on the
+tiny layer, the CLI with --quick, RESULTS.md and the chart. No timing assertions."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from convtranspose.bench import cli, memory, report, suite, timing
+from convtranspose.bench.environment import Environment, openblas_warning
+from convtranspose.bench.runner import Measurement
+from convtranspose.bench.timing import Timing
+
+pytest.importorskip("torch")
+pytest.importorskip("threadpoolctl")
+pytest.importorskip("tqdm")
+
+
+def _run_cli(*argv: str) -> int:
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    return cli.run(parser.parse_args(list(argv)))
+
+
+# --------------------------------------------------------------------------------------------
+# Layer definitions (expected values worked out by hand from the model descriptions)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, input_shape, output_shape, flops",
+    [
+        ("dcgan.1", (64, 100, 1, 1), (64, 512, 4, 4), 2 * 64 * 100 * 512 * 16 * 1),
+        ("dcgan.2", (64, 512, 4, 4), (64, 256, 8, 8), 2 * 64 * 512 * 256 * 16 * 16),
+        ("dcgan.5", (64, 64, 32, 32), (64, 3, 64, 64), 2 * 64 * 64 * 3 * 16 * 1024),
+        ("unet.up3", (4, 128, 128, 128), (4, 64, 256, 256), 2 * 4 * 128 * 64 * 4 * 128 * 128),
+        ("fcn8s.upscore8", (1, 21, 64, 64), (1, 21, 512, 512), 2 * 21 * 21 * 256 * 64 * 64),
+        ("hifigan.up1", (1, 512, 32), (1, 256, 256), 2 * 512 * 256 * 16 * 32),
+        ("hifigan.up3", (1, 128, 2048), (1, 64, 4096), 2 * 128 * 64 * 4 * 2048),
+        ("unet3d.up", (1, 256, 16, 16, 16), (1, 128, 32, 32, 32), 2 * 256 * 128 * 8 * 4096),
+        ("depthwise", (4, 256, 32, 32), (4, 256, 64, 64), 2 * 4 * 256 * 1 * 16 * 1024),
+        ("dilated", (4, 128, 32, 32), (4, 64, 64, 64), 2 * 4 * 128 * 64 * 9 * 1024),
+        ("tiny", (1, 1, 3, 3), (1, 1, 5, 5), 2 * 9 * 9),
+    ],
+)
+def test_layer_shapes_and_flops(name, input_shape, output_shape, flops):
+    layer = suite.find_layers([name])[0]
+    assert layer.input_shape == input_shape
+    assert layer.output_shape == output_shape
+    assert layer.forward_flops == flops
+    assert layer.backward_flops == 2 * flops
+
+
+def test_layer_names_unique_and_targets_flagged():
+    names = [layer.name for layer in suite.LAYERS]
+    assert len(names) == len(set(names))
+    assert {layer.name for layer in suite.LAYERS if layer.compute_bound} == {"dcgan.2", "unet3d.up"}
+    assert [layer.name for layer in suite.LAYERS if layer.overhead] == ["tiny"]
+
+
+def test_quick_variants_are_smaller():
+    by_name = {layer.name: layer.quick() for layer in suite.LAYERS}
+    assert by_name["dcgan.2"].input_shape == (8, 512, 4, 4)
+    assert by_name["unet.up1"].batch == 1
+    assert by_name["unet3d.up"].output_shape == (1, 128, 16, 16, 16)
+    assert by_name["tiny"] == suite.find_layers(["tiny"])[0]
+
+
+def test_find_layers_patterns():
+    assert [layer.name for layer in suite.find_layers(["hifigan.*", "tiny"])] == [
+        "hifigan.up1",
+        "hifigan.up2",
+        "hifigan.up3",
+        "tiny",
+    ]
+    with pytest.raises(ValueError, match="matches no layer"):
+        suite.find_layers(["nope*"])
+
+
+# --------------------------------------------------------------------------------------------
+# Timing and memory plumbing
+# --------------------------------------------------------------------------------------------
+
+
+def test_interleaved_rotates_order_and_counts_rounds():
+    order = []
+    loops = {name: (lambda k, n=name: order.append((n, k))) for name in ("a", "b", "c")}
+    result = timing.interleaved(loops, rounds=3, min_round_time=0.0)
+    timed = [name for name, _ in order[6:]]  # after warm-up and calibration (2 calls each)
+    assert timed == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]
+    assert all(r.rounds == 3 and r.calls_per_round == 1 for r in result.values())
+    assert all(r.best <= r.median for r in result.values())
+
+
+def test_interleaved_budget_stops_after_min_rounds():
+    result = timing.interleaved({"x": lambda k: None}, rounds=10, min_round_time=0.0, budget=0.0, min_rounds=2)
+    assert result["x"].rounds == 2
+
+
+def test_peak_extra_counts_temporaries_not_results():
+    def make(n):
+        temporary = np.ones(n, dtype=np.float32)
+        return temporary + 1  # the result: n floats; the temporary: n floats
+
+    usage = memory.peak_extra(lambda: make(1 << 18), reference_bytes=4 << 18)
+    assert usage.result_bytes == 4 << 18
+    assert usage.extra_bytes >= 4 << 18
+    assert usage.ratio >= 1.0
+
+
+def test_openblas_warning(monkeypatch):
+    monkeypatch.delenv("OPENBLAS_CORETYPE", raising=False)
+    monkeypatch.delenv("OPENBLAS_L2_SIZE", raising=False)
+    assert openblas_warning() is None
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    text = openblas_warning()
+    assert "OPENBLAS_CORETYPE=Haswell" in text
+    assert "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE convtranspose bench" in text
+
+
+# --------------------------------------------------------------------------------------------
+# Peers on the tiny layer
+# --------------------------------------------------------------------------------------------
+
+
+def test_peers_agree_on_tiny_layer():
+    pytest.importorskip("onnxruntime")
+    from convtranspose.bench.peers import IMPLEMENTATIONS, make_operands, make_runner
+
+    layer = suite.find_layers(["tiny"])[0]
+    ops = make_operands(layer)
+    runners = {name: make_runner(name, layer, ops, threads=1) for name in IMPLEMENTATIONS}
+    reference = runners["torch"].result("forward")
+    assert reference.shape == layer.output_shape
+    for name in ("ours", "torch-nomkldnn", "ort"):
+        np.testing.assert_allclose(runners[name].result("forward"), reference, rtol=1e-5, atol=1e-5)
+    torch_grads = runners["torch"].result("backward")
+    for ours, theirs in zip(runners["ours"].result("backward"), torch_grads):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
+    assert not runners["ort"].supports("backward")
+    for runner in runners.values():
+        runner.loop("forward")(2)
+
+
+def test_bench_import_is_lazy():
+    code = "import sys, convtranspose.bench.cli; print(any(m in sys.modules for m in ('torch', 'onnxruntime')))"
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert completed.stdout.strip() == "False"
+
+
+# --------------------------------------------------------------------------------------------
+# CLI end to end (tiny layer; --quick plumbing)
+# --------------------------------------------------------------------------------------------
+
+
+def test_cli_tiny_writes_results_and_chart(tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("matplotlib")
+    status = _run_cli("--layers", "tiny", "--rounds", "2", "--threads", "1", "--no-progress", "--write", str(tmp_path))
+    assert status == 0
+    out = capsys.readouterr().out
+    assert "Forward" in out and "Backward" in out and "Targets" in out
+    assert "| tiny " in out
+    text = (tmp_path / "RESULTS.md").read_text()
+    for needle in ("## Targets", "## Forward", "## Backward", "Tiny-call overhead", "ratios.png", "BLAS in use"):
+        assert needle in text
+    assert (tmp_path / "ratios.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_quick_uses_small_variants(capsys):
+    status = _run_cli("--quick", "--layers", "dcgan.1", "--peers", "torch", "--forward-only", "--rounds", "1", "--no-progress")
+    assert status == 0
+    out = capsys.readouterr().out
+    assert "8x100x1x1 -> 8x512x4x4" in out
+    assert "(--quick)" in out
+    assert "Backward" not in out.split("Targets")[0]
+
+
+def test_cli_reports_wrong_results(monkeypatch, capsys):
+    from convtranspose.bench import peers
+
+    original = peers.OursRunner.result
+    monkeypatch.setattr(peers.OursRunner, "result", lambda self, d: _corrupt(original(self, d)))
+    status = _run_cli("--layers", "tiny", "--peers", "torch", "--rounds", "1", "--no-progress")
+    assert status == 1
+    captured = capsys.readouterr()
+    assert "WRONG" in captured.out
+    assert "MISMATCH tiny forward" in captured.err
+
+
+def _corrupt(result):
+    if isinstance(result, np.ndarray):
+        return result + 1.0
+    return tuple(None if g is None else g + 1.0 for g in result)
+
+
+def test_cli_list_and_argument_errors(capsys):
+    assert _run_cli("--list") == 0
+    assert "hifigan.up2" in capsys.readouterr().out
+    assert _run_cli("--layers", "nope") == 2
+    assert _run_cli("--peers", "ort") == 2
+    assert "correctness oracle" in capsys.readouterr().err
+
+
+def test_cli_missing_dependency(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # makes `import onnxruntime` fail
+    assert _run_cli("--layers", "tiny") == 2
+    assert "pip install 'convtranspose[bench]'" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------------
+# Targets logic on synthetic measurements
+# --------------------------------------------------------------------------------------------
+
+
+def _measurement(name: str, direction: str, **seconds: float) -> Measurement:
+    layer = suite.find_layers([name])[0]
+    timings = {impl: Timing(s, s, 1, 1) for impl, s in seconds.items()}
+    peak = memory.MemoryUsage(peak_bytes=3 * 4 * int(np.prod(layer.output_shape)), result_bytes=0,
+                              reference_bytes=4 * int(np.prod(layer.output_shape)))
+    return Measurement(layer, direction, timings, peak if direction == "forward" else None)
+
+
+def _environment() -> Environment:
+    return Environment(
+        date="2024-01-01", cpu="test CPU", logical_cpus=2, python="3", platform="test", versions={},
+        git_commit=None, threads=2, engine_threads_hook=False, sgemm_gflops=100.0, blas=[], openblas_env={},
+        command="convtranspose bench", quick=False, rounds=1,
+    )
+
+
+def test_targets_verdicts_on_synthetic_numbers(tmp_path):
+    measurements = [
+        _measurement("dcgan.2", "forward", ours=0.048, torch=0.100, ort=0.040),  # 0.48x torch, 1.2x ORT
+        _measurement("tiny", "forward", ours=2e-5, torch=1e-5, ort=1e-5),  # 2x: overhead target fails
+        _measurement("dcgan.2", "backward", ours=0.1, torch=0.2),
+    ]
+    targets = {t.name: t for t in report.evaluate_targets(measurements, sgemm=100.0)}
+    assert targets["Forward geomean"].met is False  # geomean(0.48, 2.0) = 0.98 > 0.8
+    assert targets["Forward, every layer vs best peer"].met is False  # tiny is 2x
+    assert "tiny 2.00x" in targets["Forward, every layer vs best peer"].measured
+    assert targets["Backward geomean (all three grads)"].met is True
+    # dcgan.2: 4.295 GFLOP in 48 ms = 89.5 GFLOP/s = 89% of 100
+    assert targets["Compute-bound layers (forward)"].met is True
+    assert targets["Peak extra memory (forward)"].met is False  # 3x output
+    assert targets["Tiny-call overhead (forward)"].met is False
+    markdown, chart = report.write_results(tmp_path, measurements, _environment())
+    assert "NOT met" in markdown.read_text()
+    assert chart.exists()
