@@ -1,0 +1,55 @@
+"""Shared pytest configuration: hypothesis profiles and engine-path parametrization.
+
+Hypothesis profiles
+    ``ci``   -- selected automatically when the environment has ``CI=true``: many examples per
+                property (the forward sweeps then check thousands of configurations), derandomized
+                so a CI run is reproducible.
+    ``dev``  -- the default: a quick local run.
+    Override with ``HYPOTHESIS_PROFILE=<name>``. Both profiles disable the per-example deadline
+    (the naive reference's Python loops and first-call warm-up would trip it spuriously).
+
+Engine paths
+    Any test function with an ``engine_path`` argument is parametrized over
+    ``convtranspose.engine.available_paths()``, so every path the library registers -- including
+    ones added later -- is exercised without editing the tests. Tests run their numeric calls under
+    ``with convtranspose.engine.use_path(engine_path):``. (This is direct parametrization, not a
+    fixture, so hypothesis-driven tests can take it too.)
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+import convtranspose.engine
+
+_COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+settings.register_profile("ci", max_examples=1000, derandomize=True, print_blob=True, **_COMMON)
+settings.register_profile("dev", max_examples=60, **_COMMON)
+
+
+def _selected_profile() -> str:
+    explicit = os.environ.get("HYPOTHESIS_PROFILE")
+    if explicit:
+        return explicit
+    return "ci" if os.environ.get("CI", "").lower() == "true" else "dev"
+
+
+settings.load_profile(_selected_profile())
+
+ENGINE_PATHS = convtranspose.engine.available_paths()
+
+
+def pytest_generate_tests(metafunc):
+    if "engine_path" in metafunc.fixturenames:
+        metafunc.parametrize("engine_path", ENGINE_PATHS)
+
+
+def pytest_report_header(config):
+    return [
+        f"hypothesis profile: {settings.get_current_profile_name()} "
+        f"(max_examples={settings.default.max_examples})",
+        f"convtranspose engine paths: {', '.join(ENGINE_PATHS)}",
+    ]
