@@ -18,6 +18,7 @@ The same functions serve validation, the engine, the CLI and the explainer.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Optional, Sequence, Union
 
 from .errors import OutputSizeError, ParameterError, ParameterTypeError
@@ -138,6 +139,13 @@ def geometries(
     input_spatial: Sequence[int], kernel_spatial: Sequence[int], spec: ConvTransposeSpec
 ) -> tuple[AxisGeometry, ...]:
     """One :class:`AxisGeometry` per spatial axis."""
+    return _geometries(tuple(int(n) for n in input_spatial), tuple(int(k) for k in kernel_spatial), spec)
+
+
+@lru_cache(maxsize=1024)
+def _geometries(
+    input_spatial: tuple[int, ...], kernel_spatial: tuple[int, ...], spec: ConvTransposeSpec
+) -> tuple[AxisGeometry, ...]:
     return tuple(
         axis_geometry(n, k, s, p, op, d)
         for n, k, s, p, op, d in zip(

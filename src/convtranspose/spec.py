@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Sequence, Union
 
 from .errors import ParameterError, ParameterTypeError
@@ -133,7 +134,7 @@ def make_spec(
     output_padding: IntOrTuple = 0,
     dilation: IntOrTuple = 1,
     groups: int = 1,
-) -> ConvTransposeSpec:
+) -> "ConvTransposeSpec":
     """Normalize and validate hyper-parameters into a :class:`ConvTransposeSpec`.
 
     Parameters
@@ -159,6 +160,41 @@ def make_spec(
     >>> make_spec(2, stride=(1, 2))
     ConvTransposeSpec(stride=(1, 2), padding=(0, 0), output_padding=(0, 0), dilation=(1, 1), groups=1)
     """
+    args = (ndim, _freeze(stride), _freeze(padding), _freeze(output_padding), _freeze(dilation), groups)
+    # True == 1 and hash alike: the argument types are part of the key so that bools are still rejected.
+    key = args + (_types(*args),)
+    try:
+        hash(key)
+    except TypeError:  # an unhashable argument: validation names it
+        return _build_spec(*args)
+    return _cached_spec(*key)
+
+
+def _freeze(value: object) -> object:
+    """Lists become tuples so that the common call forms can share the cache."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _types(*values: object) -> tuple:
+    return tuple(
+        tuple(type(v) for v in value) if isinstance(value, tuple) else type(value) for value in values
+    )
+
+
+@lru_cache(maxsize=512)
+def _cached_spec(ndim, stride, padding, output_padding, dilation, groups, _types) -> "ConvTransposeSpec":
+    """Validated spec per distinct argument set (errors are not cached and re-raise every time)."""
+    return _build_spec(ndim, stride, padding, output_padding, dilation, groups)
+
+
+def _build_spec(
+    ndim: int,
+    stride: IntOrTuple = 1,
+    padding: IntOrTuple = 0,
+    output_padding: IntOrTuple = 0,
+    dilation: IntOrTuple = 1,
+    groups: int = 1,
+) -> ConvTransposeSpec:
     if not _is_int(ndim) or ndim < 1:
         raise ParameterError(f"the number of spatial dimensions must be a positive int, got {ndim!r}")
     stride_t = normalize_tuple(stride, ndim, "stride")

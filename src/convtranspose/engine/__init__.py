@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import ParameterError
 from ..spec import ConvTransposeSpec
-from . import cost, gemm, phase
+from . import cost, gemm, phase, small
 
 __all__ = [
     "available_paths",
@@ -30,7 +30,7 @@ __all__ = [
     "bias_grad",
 ]
 
-_PATHS: dict[str, ModuleType] = {"gemm": gemm, "phase": phase}
+_PATHS: dict[str, ModuleType] = {"gemm": gemm, "phase": phase, "small": small}
 _forced = threading.local()
 
 

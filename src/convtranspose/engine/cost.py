@@ -5,6 +5,8 @@ Each path's time is estimated as ``flops / GEMM_RATE + bytes_moved / COPY_RATE +
 * ``gemm`` multiplies exactly the useful products (``2 · N · C_in · C_out/G · prod(K) · prod(S_in)``)
   but writes a column buffer of ``C_out · prod(K)`` values per input position and then adds every
   tap's slice into the output (a read-modify-write per tap).
+* ``small`` replaces the per-tap scatter by one product with a cached placement matrix: a few
+  NumPy calls in all, for tiny problems where the call overhead dominates.
 * ``phase`` writes each output value once, but its patches cover the *output* phase grid, so when
   the input is small next to the kernel it multiplies zeros of the padding (its flops grow by the
   ratio ``sum_q T_q · M_q / (prod(K) · prod(S_in))``).
@@ -20,7 +22,7 @@ from math import prod
 
 from ..shape import geometries
 from ..spec import ConvTransposeSpec
-from . import gemm, phase
+from . import gemm, phase, small
 
 __all__ = ["estimate_seconds", "cheapest_path"]
 
@@ -57,6 +59,13 @@ def estimate_seconds(
         flops = 2 * patches * (c_out // spec.groups)
         moved = patches * 2 + out_elems * 3 + positions * c_in * 2
         ops = sum(len(ph.flat_taps) + 6 for ph in plan.phases)
+    elif path == "small":
+        placement = prod(kernel) * prod(spatial_in) * prod(g.output for g in geo)
+        if placement > small.MAX_PLACEMENT_ELEMENTS:
+            return float("inf")
+        flops = 2 * positions * c_out * prod(kernel) * (per_group_in + prod(g.output for g in geo))
+        moved = out_elems * 2
+        ops = 5
     else:
         raise KeyError(path)
     return flops / GEMM_RATE + moved * itemsize / COPY_RATE + ops * OP_OVERHEAD
@@ -64,4 +73,4 @@ def estimate_seconds(
 
 def cheapest_path(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], spec: ConvTransposeSpec, itemsize: int) -> str:
     """The path with the smallest estimate."""
-    return min(("gemm", "phase"), key=lambda p: estimate_seconds(p, x_shape, weight_shape, spec, itemsize))
+    return min(("small", "gemm", "phase"), key=lambda p: estimate_seconds(p, x_shape, weight_shape, spec, itemsize))

@@ -44,6 +44,7 @@ scatter/gather is needed, and each stays next to its transpose in this file.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import product
 from math import prod
 from typing import Optional, Sequence
@@ -73,8 +74,9 @@ class TapWindow:
     output_slices: tuple[slice, ...]
 
 
-def tap_windows(geo: Sequence[AxisGeometry], kernel: Sequence[int]) -> list[TapWindow]:
-    """Every kernel tap that reaches the output, with its clipped windows."""
+@lru_cache(maxsize=1024)
+def tap_windows(geo: tuple[AxisGeometry, ...], kernel: tuple[int, ...]) -> tuple[TapWindow, ...]:
+    """Every kernel tap that reaches the output, with its clipped windows (cached)."""
     windows = []
     for index, tap in enumerate(product(*(range(k) for k in kernel))):
         clipped = [g.tap_window(t) for g, t in zip(geo, tap)]
@@ -83,7 +85,7 @@ def tap_windows(geo: Sequence[AxisGeometry], kernel: Sequence[int]) -> list[TapW
         windows.append(
             TapWindow(index, tuple(c[0] for c in clipped), tuple(c[1] for c in clipped))  # type: ignore[index]
         )
-    return windows
+    return tuple(windows)
 
 
 def batch_chunks(n: int, per_item_bytes: int, budget: int = COLUMN_BUDGET_BYTES) -> list[slice]:

@@ -25,6 +25,7 @@ Gradients (the transposes, see :mod:`convtranspose.engine.gemm` for the rules):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import product
 from math import prod
 from typing import Optional, Sequence
@@ -93,8 +94,9 @@ class Plan:
     pad_after: tuple[int, ...]
 
 
-def make_plan(geo: Sequence[AxisGeometry]) -> Plan:
-    """Phase plan for all axes, with the input padding that keeps every window in range."""
+@lru_cache(maxsize=1024)
+def make_plan(geo: tuple[AxisGeometry, ...]) -> Plan:
+    """Phase plan for all axes, with the input padding that keeps every window in range (cached)."""
     per_axis = [axis_phases(g) for g in geo]
     pad_before, pad_after = [], []
     for g, phases in zip(geo, per_axis):
