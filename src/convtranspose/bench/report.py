@@ -334,37 +334,46 @@ def write_results(
 # --------------------------------------------------------------------------------------------
 
 
+def _series(chosen: Sequence[Measurement]) -> list[tuple[str, list[Optional[float]], str]]:
+    """The two ratio series of a panel, each followed by its geometric mean."""
+    to_torch = [m.ratio_to("torch") for m in chosen]
+    to_best = [m.ratio_to_best_peer for m in chosen]
+    return [
+        ("ours / torch", to_torch + [geomean(to_torch)], "tab:blue"),
+        ("ours / best peer", to_best + [geomean(to_best)], "tab:orange"),
+    ]
+
+
 def _panel(axis, chosen: Sequence[Measurement], lines: Sequence[tuple[float, str, str]], title: str) -> None:
-    """Horizontal log-scale bars growing from 1.0: left of the line = faster than the peer."""
+    """Horizontal log-scale bars growing from 1.0: left of the line = ours faster than the peer."""
     import numpy as np
 
-    names = [m.layer.name for m in chosen]
-    series = [
-        ("ours / torch", [m.ratio_to("torch") for m in chosen], "tab:blue"),
-        ("ours / best peer", [m.ratio_to_best_peer for m in chosen], "tab:orange"),
-    ]
-    positions = np.arange(len(chosen))
+    names = [m.layer.name for m in chosen] + ["geomean"]
+    positions = np.arange(len(names), dtype=float)
+    positions[-1] += 0.6  # set the geomean row apart
     height = 0.38
+    series = _series(chosen)
     for offset, (label, values, color) in zip((-height / 2, height / 2), series):
         for y, value in zip(positions + offset, values):
             if value is None:
                 continue
             axis.barh(y, value - 1.0, left=1.0, height=height, color=color, label=label)
             label = None  # one legend entry per series
-            axis.text(value, y, f" {value:.2f}" if value >= 1 else f"{value:.2f} ", va="center",
-                      ha="left" if value >= 1 else "right", fontsize=7)
-    axis.axvline(1.0, color="black", linewidth=1.2)
+            text, align = (f" {value:.2f}", "left") if value >= 1 else (f"{value:.2f} ", "right")
+            axis.text(value, y, text, va="center", ha=align, fontsize=7)
+    axis.axvline(1.0, color="black", linewidth=1.2, label="1.0 = same speed")
     for x, style, text in lines:
-        axis.axvline(x, color="tab:red" if x > 1 else "tab:green", linestyle=style, linewidth=1, label=text)
+        axis.axvline(x, color="tab:red" if x > 1 else "tab:green", linestyle=style, linewidth=1.2, label=text)
+    axis.axhline(positions[-1] - 0.8, color="grey", linewidth=0.6)
     axis.set_xscale("log")
     axis.set_yticks(positions, names)
+    axis.get_yticklabels()[-1].set_fontweight("bold")
     axis.invert_yaxis()
     axis.set_title(title, fontsize=10)
-    axis.set_xlabel("time ratio (log scale; < 1 = ours faster)")
+    axis.set_xlabel("our time / peer time (log scale; < 1 = ours faster)")
     axis.grid(axis="x", which="both", alpha=0.3)
     values = [v for _, vals, _ in series for v in vals if v is not None] + [x for x, _, _ in lines] + [1.0]
-    axis.set_xlim(min(values) / 1.8, max(values) * 1.8)
-    axis.legend(fontsize=7, loc="lower right")
+    axis.set_xlim(min(values) / 2.0, max(values) * 2.0)
 
 
 def plot_ratios(path: Path, measurements: Sequence[Measurement], env: Environment) -> Path:
@@ -388,14 +397,19 @@ def plot_ratios(path: Path, measurements: Sequence[Measurement], env: Environmen
         chosen = [m for m in measurements if m.direction == direction]
         title = direction.capitalize()
         if direction == "backward":
-            title += f" (target: geomean <= {BACKWARD_GEOMEAN_TARGET:g}x torch autograd)"
+            title += f" (target: geomean <= {BACKWARD_GEOMEAN_TARGET:g}x torch autograd; ORT n/a)"
         _panel(axis, chosen, target_lines[direction], title)
+    handles, labels = {}, []
+    for axis in axes[0]:
+        for handle, label in zip(*axis.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    figure.legend(handles.values(), handles.keys(), loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
     figure.suptitle(
         f"convtranspose vs peers, fp32, {env.threads} threads - {env.cpu} - {env.date}"
         + (" (quick)" if env.quick else ""),
         fontsize=10,
     )
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0.04, 1, 1))
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
