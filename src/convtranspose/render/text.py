@@ -162,12 +162,21 @@ def _wrap(text: str, width: int = 100) -> list[str]:
         return textwrap.wrap(text, width=width) or [""]
     lines, current = [], ""
     for ch in text:
-        if _display_width(current + ch) > width:
-            lines.append(current)
-            current = ch.lstrip()
-        else:
+        if _display_width(current + ch) <= width:
             current += ch
+            continue
+        cut = _break_point(current) if ch.isascii() and ch.strip() else len(current)
+        lines.append(current[:cut].rstrip())
+        current = (current[cut:] + ch).lstrip()
     return lines + ([current] if current else [])
+
+
+def _break_point(line: str) -> int:
+    """Where to break ``line`` without splitting an ASCII word: after its last space or wide char."""
+    for i in range(len(line) - 1, 0, -1):
+        if line[i] == " " or not line[i].isascii() or not line[i - 1].isascii():
+            return i
+    return len(line)
 
 
 def _indent(lines: Iterable[str], spaces: int = 2) -> list[str]:
@@ -556,7 +565,9 @@ def render_shape(geometry: Sequence[AxisGeometry], lang: str = "en") -> str:
                 full=g.full,
             )
         )
-    lines += ["", tr(lang, "shape_result", shape=_tuple_text(g.output for g in geometry))]
+    outputs = [g.output for g in geometry]
+    shown = str(outputs[0]) if len(outputs) == 1 else _tuple_text(outputs)
+    lines += ["", tr(lang, "shape_result", shape=shown)]
     return "\n".join(lines) + "\n"
 
 
