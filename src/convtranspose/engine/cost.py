@@ -61,7 +61,8 @@ def estimate_seconds(
         ops = sum(len(ph.flat_taps) + 6 for ph in plan.phases)
     elif path == "small":
         placement = prod(kernel) * prod(spatial_in) * prod(g.output for g in geo)
-        if placement > small.MAX_PLACEMENT_ELEMENTS:
+        columns = positions * c_out * prod(kernel)
+        if placement > small.AUTO_MAX_PLACEMENT_ELEMENTS or columns > small.AUTO_MAX_COLUMN_ELEMENTS:
             return float("inf")
         flops = 2 * positions * c_out * prod(kernel) * (per_group_in + prod(g.output for g in geo))
         moved = out_elems * 2

@@ -8,7 +8,7 @@ placement matrix ``S`` of shape ``(prod(K) · prod(S_in), prod(S_out))``,
 (after the crop). ``S`` depends only on the shapes and the spec, so it is built once and cached.
 
 Its transpose gives the gradients: ``grad_y @ S^T`` gathers the columns in one product.
-The cost model uses it only when ``S`` is small (:data:`MAX_PLACEMENT_ELEMENTS`).
+The cost model uses it only when ``S`` is small (:data:`AUTO_MAX_PLACEMENT_ELEMENTS`).
 """
 
 from __future__ import annotations
@@ -19,14 +19,20 @@ from typing import Optional
 
 import numpy as np
 
+from ..errors import ParameterError
 from ..shape import geometries
 from ..spec import ConvTransposeSpec
 from .gemm import bias_grad, tap_windows
 
 __all__ = ["forward", "backward", "placement_matrix", "MAX_PLACEMENT_ELEMENTS"]
 
-#: Largest placement matrix (entries) this path accepts.
-MAX_PLACEMENT_ELEMENTS = 1 << 16
+#: Largest placement matrix (entries) this path accepts at all (when forced with ``use_path``).
+MAX_PLACEMENT_ELEMENTS = 1 << 22
+
+#: The cost model considers this path only below these sizes (placement entries; column entries
+#: over the whole batch): beyond them the dense placement product does more work than a scatter.
+AUTO_MAX_PLACEMENT_ELEMENTS = 1 << 14
+AUTO_MAX_COLUMN_ELEMENTS = 1 << 15
 
 
 @lru_cache(maxsize=256)
@@ -36,6 +42,12 @@ def placement_matrix(
     """The read-only 0/1 matrix that places every (tap, input position) on its output position."""
     geo = geometries(spatial_in, kernel, spec)
     spatial_out = tuple(g.output for g in geo)
+    entries = prod(kernel) * prod(spatial_in) * prod(spatial_out)
+    if entries > MAX_PLACEMENT_ELEMENTS:
+        raise ParameterError(
+            f"engine path 'small' handles placement matrices of at most {MAX_PLACEMENT_ELEMENTS} entries; "
+            f"this problem needs {entries} (use another path)"
+        )
     placement = np.zeros((prod(kernel), prod(spatial_in), prod(spatial_out)), dtype=dtype)
     input_index = np.arange(prod(spatial_in)).reshape(spatial_in)
     output_index = np.arange(prod(spatial_out)).reshape(spatial_out)
