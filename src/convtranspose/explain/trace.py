@@ -498,7 +498,7 @@ class OutputPaddingStep:
         Per axis, the output indices added (``range(out - output_padding, out)``, clipped at 0).
     cells : tuple of OutputPaddingCell
         Every added cell (a cell in an added row *and* an added column appears once), C order.
-    origins : ndarray of str (object), output shape
+    origins : ndarray of CellOrigin (dtype object), output shape
         ``CellOrigin`` of every output cell (``KEPT`` outside the added rows/columns).
     result : ndarray, output shape
         The output before the bias.
@@ -625,7 +625,8 @@ def _window(problem: Problem, canvas: np.ndarray) -> np.ndarray:
 
 def _output_padding_step(problem: Problem, result: np.ndarray, index: int) -> OutputPaddingStep:
     added = tuple(range(max(0, g.output - g.output_padding), g.output) for g in problem.geometry)
-    origins = np.full(problem.output_shape, CellOrigin.KEPT, dtype=object)
+    origins = np.empty(problem.output_shape, dtype=object)
+    origins.fill(CellOrigin.KEPT)  # np.full would turn the str-enum into a truncated string
     cells = []
     for out_index in np.ndindex(*problem.output_shape):
         if not any(o in rng for o, rng in zip(out_index, added)):
