@@ -136,7 +136,9 @@ class _Operands:
     output_spatial: tuple[int, ...]
 
 
-def _make_spec(op, ndim, x_spatial, kernel, stride, padding, output_padding, groups, dilation, output_size):
+def _make_spec(
+    op, ndim, x_spatial, kernel, stride, padding, output_padding, groups, dilation, output_size, unbatched=False
+):
     spec = make_spec(
         ndim, stride=stride, padding=padding, output_padding=output_padding, dilation=dilation, groups=groups
     )
@@ -146,7 +148,9 @@ def _make_spec(op, ndim, x_spatial, kernel, stride, padding, output_padding, gro
                 f"{op}: pass either output_size or output_padding, not both "
                 f"(got output_size={output_size!r}, output_padding={spec.output_padding})"
             )
-        spec = spec.with_output_padding(resolve_output_padding(x_spatial, kernel, spec, output_size))
+        # Like PyTorch, a full-shape output_size is (N, C, *S) batched but (C, *S) unbatched.
+        non_spatial = 1 if unbatched else 2
+        spec = spec.with_output_padding(resolve_output_padding(x_spatial, kernel, spec, output_size, non_spatial))
     return spec
 
 
@@ -171,7 +175,9 @@ def _prepare(
     dtype = _check_same_dtype({"input": x, "weight": w, "bias": b})
 
     x_spatial, kernel = x.shape[-ndim:], w.shape[2:]
-    spec = _make_spec(op, ndim, x_spatial, kernel, stride, padding, output_padding, groups, dilation, output_size)
+    spec = _make_spec(
+        op, ndim, x_spatial, kernel, stride, padding, output_padding, groups, dilation, output_size, unbatched
+    )
     _check_channels(op, x.shape[-ndim - 1], w, spec)
     if b is not None:
         _check_bias(op, b, w.shape[1] * spec.groups)

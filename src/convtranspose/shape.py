@@ -192,11 +192,13 @@ def resolve_output_padding(
     kernel_spatial: Sequence[int],
     spec: ConvTransposeSpec,
     requested: Sequence[int],
+    non_spatial: int = 2,
 ) -> tuple[int, ...]:
     """The ``output_padding`` that makes the output exactly ``requested`` (PyTorch's rule).
 
-    ``requested`` may hold the spatial sizes only, or also the leading batch and channel sizes
-    (which are then ignored, as in PyTorch). ``spec.output_padding`` is ignored.
+    ``requested`` may hold the spatial sizes only, or also the ``non_spatial`` leading sizes
+    (batch and channel, ``2``, for a batched input; channel only, ``1``, for an unbatched one),
+    which are then ignored, as in PyTorch. ``spec.output_padding`` is ignored.
 
     Raises
     ------
@@ -206,16 +208,16 @@ def resolve_output_padding(
     ndim = spec.ndim
     if isinstance(requested, (str, bytes)) or not isinstance(requested, Sequence):
         raise ParameterTypeError(
-            f"output_size must be a sequence of {ndim} (or {ndim + 2}) ints, got {requested!r}"
+            f"output_size must be a sequence of {ndim} (or {ndim + non_spatial}) ints, got {requested!r}"
         )
     sizes = list(requested)
     if not all(_is_int(v) for v in sizes):
         raise ParameterTypeError(f"output_size must contain only ints, got output_size={tuple(sizes)!r}")
-    if len(sizes) == ndim + 2:
-        sizes = sizes[2:]
+    if len(sizes) == ndim + non_spatial:
+        sizes = sizes[non_spatial:]
     if len(sizes) != ndim:
         raise ParameterError(
-            f"for {ndim}-d transposed convolution, output_size must have {ndim} or {ndim + 2} "
+            f"for {ndim}-d transposed convolution, output_size must have {ndim} or {ndim + non_spatial} "
             f"elements (got {len(sizes)}: output_size={tuple(requested)!r})"
         )
     sizes_t = tuple(int(v) for v in sizes)
