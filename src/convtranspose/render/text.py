@@ -61,7 +61,9 @@ def format_number(value: float) -> str:
 
 
 def _tuple_text(values: Iterable[int]) -> str:
-    return "(" + ", ".join(str(v) for v in values) + ")"
+    """``(2, 3)``; a single value keeps Python's trailing comma: ``(9,)``."""
+    items = [str(v) for v in values]
+    return "(" + items[0] + ",)" if len(items) == 1 else "(" + ", ".join(items) + ")"
 
 
 def _list_text(values: Iterable[int]) -> str:
