@@ -331,8 +331,9 @@ def forward_cases(draw, ndim: int, apis=APIS) -> Case:
             _smallest_output(n, k, s, p, d) + e
             for n, k, s, p, d, e in zip(spatial, kernel, stride, padding, dilation, extra)
         )
-        if batch is not None and draw(st.booleans()):
-            output_size = (batch, out_per_group * groups) + output_size  # leading sizes are ignored
+        if draw(st.booleans()):  # the full shape: (N, C, *S) batched, (C, *S) unbatched
+            leading = (out_per_group * groups,) if batch is None else (batch, out_per_group * groups)
+            output_size = leading + output_size  # leading sizes are ignored
     has_bias = draw(st.booleans())
     return Case(
         ndim=ndim,
@@ -439,9 +440,8 @@ def invalid_cases(draw, ndim: int) -> tuple[str, Case]:
             sizes[axis] = low[axis] + stride[axis] + draw(st.integers(0, 2))
         case = replace(base, output_padding=0, output_size=tuple(sizes), api=draw(st.sampled_from(APIS)))
     else:  # output_size_wrong_length
-        length = draw(st.sampled_from([k for k in range(0, n + 4) if k not in (n, n + 2)]))
-        if base.batch is None and length == n + 1:
-            length = n + 3  # unbatched + (C, *S) is valid in torch's module; see test_modules
+        full_length = n + 1 if base.batch is None else n + 2  # (C, *S) unbatched, (N, C, *S) batched
+        length = draw(st.sampled_from([k for k in range(0, n + 4) if k not in (n, full_length)]))
         case = replace(
             base, output_padding=0, output_size=tuple([2] * length), api=draw(st.sampled_from(APIS))
         )
