@@ -233,13 +233,6 @@ def _cmd_shape(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _bound(text: str, name: str) -> int:
-    values = parse_ints(text, name)
-    if len(values) != 1:
-        raise UsageError(f"{name}: expected one int, got {text!r}")
-    return values[0]
-
-
 def _cmd_solve(args: argparse.Namespace, out: TextIO) -> int:
     bounds = SolveBounds(
         kernel=(args.min_kernel, args.max_kernel),
@@ -252,7 +245,7 @@ def _cmd_solve(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _cmd_bench(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
+def _cmd_bench(argv: Sequence[str]) -> int:
     try:
         from .bench.cli import add_arguments, run
     except ImportError as exc:
@@ -367,7 +360,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     out, err = sys.stdout, sys.stderr
     try:
         if args_list and args_list[0] == "bench":
-            return _cmd_bench(args_list[1:], out, err)
+            return _cmd_bench(args_list[1:])
         args = build_parser().parse_args(args_list)
         if args.command is None:
             build_parser().print_help(out)

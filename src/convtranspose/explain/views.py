@@ -399,15 +399,3 @@ def overlap_view(problem: Problem) -> OverlapView:
     axes = tuple(axis_overlap(g.kernel_size, g.stride, g.dilation) for g in problem.geometry)
     return OverlapView(problem=problem, terms=terms, counts=counts, axes=axes, output=_with_bias(values, problem))
 
-
-VIEW_BUILDERS = {
-    "conv": zero_insertion_view,
-    "matrix": matrix_view,
-    "phase": phase_view,
-    "overlap": overlap_view,
-}
-
-
-def build_view(problem: Problem, view: str) -> object:
-    """The view named ``view`` ('conv', 'matrix', 'phase', 'overlap')."""
-    return VIEW_BUILDERS[view](problem)
