@@ -14,6 +14,7 @@ import pytest
 import convtranspose
 from convtranspose import ConvTranspose2d
 from convtranspose.engine import use_path
+from forward_cases import on_path_or_skip
 
 INPUT = [[[[0.0, 1.0], [2.0, 3.0]]]]
 KERNEL = [[[[1.1, 2.2], [3.3, 4.4]]]]
@@ -59,10 +60,13 @@ def test_seed_example_functional(engine_path, name):
     np.testing.assert_allclose(out[0, 0], np.array(expected), rtol=1e-12, atol=1e-12)
 
 
-def test_seed_example_shape_dcgan_layer(engine_path):
+@pytest.mark.parametrize("path", [None, *convtranspose.engine.available_paths()])
+def test_seed_example_shape_dcgan_layer(path):
+    """(1, 32, 16, 16) -> (1, 64, 32, 32), with the automatic path choice (None) and on each path."""
     layer = ConvTranspose2d(32, 64, kernel_size=4, stride=2, padding=1, rng=0)
     x = np.random.default_rng(0).standard_normal((1, 32, 16, 16)).astype(np.float32)
-    with use_path(engine_path):
-        out = layer(x)
+    out = layer(x) if path is None else on_path_or_skip(path, layer, x)
     assert out.shape == (1, 64, 32, 32)
     assert out.dtype == np.float32
+    if path is not None:  # every path computes the same function
+        np.testing.assert_allclose(out, layer(x), rtol=1e-4, atol=1e-4 * np.abs(out).max())
