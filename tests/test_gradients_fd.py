@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convtranspose import conv_transpose, conv_transpose_backward
-from convtranspose.engine import available_paths, use_path
+from convtranspose.engine import use_path
 
 STEP = 1e-3
 RTOL = 1e-8
@@ -90,11 +90,10 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("path", available_paths())
 @pytest.mark.parametrize("name", list(CASES))
-def test_matches_finite_differences(path, name):
+def test_matches_finite_differences(engine_path, name):
     x_shape, w_shape, bias, kwargs = CASES[name]
-    with use_path(path):
+    with use_path(engine_path):
         check_against_finite_differences(x_shape, w_shape, bias, seed=len(name), **kwargs)
 
 
@@ -121,10 +120,9 @@ def small_cases(draw):
     return x_shape, w_shape, draw(st.booleans()), draw(st.integers(0, 2**32 - 1)), kwargs
 
 
-@pytest.mark.parametrize("path", available_paths())
 @settings(max_examples=40, deadline=None)
 @given(case=small_cases())
-def test_random_small_cases_match_finite_differences(path, case):
+def test_random_small_cases_match_finite_differences(engine_path, case):
     x_shape, w_shape, bias, seed, kwargs = case
-    with use_path(path):
+    with use_path(engine_path):
         check_against_finite_differences(x_shape, w_shape, bias, seed, **kwargs)
