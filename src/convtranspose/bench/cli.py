@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the suite as ``args`` asks; return the exit status (1 when a result was wrong)."""
     if args.list:
         return _list_layers(args.quick)
-    from .environment import CpuActivity, collect, load_warning, openblas_warning, sgemm_gflops, thread_limits
+    from .environment import CpuActivity, SgemmReference, collect, load_warning, openblas_warning, thread_limits
     from .report import summary_text, write_results
     from .runner import Settings, run_suite
     from .suite import find_layers, quick_layers
@@ -132,13 +132,22 @@ def run(args: argparse.Namespace) -> int:
 
     activity = CpuActivity().start()
     with thread_limits(args.threads) as engine_hook:
-        sgemm = sgemm_gflops()
-        env = collect(threads=args.threads, engine_threads_hook=engine_hook, sgemm=sgemm, quick=args.quick,
+        sgemm = SgemmReference()
+        sgemm.measure(repeats=5)
+        env = collect(threads=args.threads, engine_threads_hook=engine_hook, sgemm=sgemm.gflops, quick=args.quick,
                       rounds=rounds, command=_command(args))
         total = len(layers) * len(settings.directions) * rounds
         with tqdm(total=total, unit="round", file=sys.stderr, disable=args.no_progress) as bar:
-            results = run_suite(layers, settings, progress=bar, on_mismatch=lambda text: bar.write(text, file=sys.stderr))
+            results = run_suite(
+                layers,
+                settings,
+                progress=bar,
+                on_mismatch=lambda text: bar.write(text, file=sys.stderr),
+                between_layers=sgemm.measure,
+            )
+        sgemm.measure(repeats=2)
     env.other_cpu_load = activity.stop()
+    env.sgemm_gflops, env.sgemm_samples, env.sgemm_slowest = sgemm.gflops, len(sgemm.samples), sgemm.slowest
 
     print(summary_text(results, env))
     if args.write is not None:

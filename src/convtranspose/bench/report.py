@@ -255,7 +255,9 @@ def _environment_lines(env: Environment) -> list[str]:
         f"- OpenBLAS overrides: {overrides}",
         f"- Machine load: 1-minute load average {_number(env.load_average, 2)} at the start; other processes "
         f"used {_number(env.other_cpu_load, 2)} CPUs on average during the run (0 = quiet machine)",
-        f"- sgemm reference: `np.matmul` float32 2048x2048, best of 5: **{env.sgemm_gflops:.1f} GFLOP/s**",
+        f"- sgemm reference: `np.matmul` float32 2048x2048, same threads, best of {env.sgemm_samples} samples "
+        f"taken at the start, between layers and at the end: **{env.sgemm_gflops:.1f} GFLOP/s** "
+        f"(slowest sample {_number(env.sgemm_slowest, 1)})",
         f"- Command: `{env.command}`",
         f"- Mode: {'quick' if env.quick else 'full'}, best of {env.rounds} interleaved rounds",
     ]

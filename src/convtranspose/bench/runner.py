@@ -169,8 +169,12 @@ def run_suite(
     *,
     progress=None,
     on_mismatch: Optional[Callable[[str], None]] = None,
+    between_layers: Optional[Callable[[], object]] = None,
 ) -> list[Measurement]:
-    """Measure every layer; ``progress`` is an optional tqdm-like bar advanced once per round."""
+    """Measure every layer; ``progress`` is an optional tqdm-like bar advanced once per round.
+
+    ``between_layers`` is called after every layer (the CLI samples the sgemm reference there).
+    """
     results: list[Measurement] = []
     for layer in layers:
         if progress is not None:
@@ -186,4 +190,6 @@ def run_suite(
         if progress is not None:
             skipped = sum(settings.rounds - done_per_direction.get(d, 0) for d in settings.directions)
             progress.update(skipped)
+        if between_layers is not None:
+            between_layers()
     return results
