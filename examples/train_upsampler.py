@@ -195,7 +195,7 @@ def train(
 ) -> tuple[Upsampler, History]:
     """Train an :class:`Upsampler` with Adam on mean squared error; return it and its history.
 
-    The learning rate decays from ``lr`` to 0 along a half cosine over the epochs.
+    The learning rate decays from ``lr`` towards 0 along a half cosine over the epochs.
     """
     from tqdm.auto import trange
 
@@ -209,7 +209,7 @@ def train(
     start = time.perf_counter()
     bar = trange(epochs, desc="training", unit="epoch", disable=not progress)
     for epoch in bar:
-        optimizer.lr = lr * 0.5 * (1 + np.cos(np.pi * epoch / epochs))  # cosine decay to 0
+        optimizer.lr = lr * 0.5 * (1 + np.cos(np.pi * epoch / epochs))  # half-cosine decay towards 0
         order = rng.permutation(len(data.train_inputs))
         batch_losses = []
         for begin in range(0, len(order), batch_size):
