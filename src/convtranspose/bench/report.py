@@ -139,7 +139,7 @@ def _of(measurements: Sequence[Measurement], direction: str) -> list[Measurement
 def _geomean_target(measurements, direction, threshold, name) -> Target:
     ratios = [m.ratio_to("torch") for m in _of(measurements, direction)]
     value = geomean(ratios)
-    measured = "n/a" if value is None else f"{value:.2f}x over {len([r for r in ratios if r is not None])} layers"
+    measured = "n/a" if value is None else f"{value:.3f}x over {len([r for r in ratios if r is not None])} layers"
     return Target(name, f"<= {threshold:g}x torch", measured, None if value is None else value <= threshold)
 
 
@@ -263,6 +263,22 @@ def _environment_lines(env: Environment) -> list[str]:
     ]
 
 
+BUSY_THRESHOLD = 0.25
+
+
+def _busy_note(env: Environment) -> list[str]:
+    """A warning paragraph when other processes used a noticeable share of the CPUs."""
+    if env.other_cpu_load is None or env.other_cpu_load < BUSY_THRESHOLD:
+        return []
+    return [
+        f"> **Noisy run:** other processes used {env.other_cpu_load:.2f} of the {env.logical_cpus} CPUs "
+        "on average while this ran. Every implementation is slowed, unevenly: multi-threaded peers "
+        "that wait at barriers (torch's OpenMP, onnxruntime) suffer most on small layers. Treat the "
+        "ratios as indicative and rerun on a quiet machine.",
+        "",
+    ]
+
+
 _METHOD = f"""\
 ## Method
 
@@ -303,6 +319,7 @@ def results_markdown(measurements: Sequence[Measurement], env: Environment, char
         "",
         *_environment_lines(env),
         "",
+        *_busy_note(env),
         "## Targets",
         "",
         targets_table(targets),
