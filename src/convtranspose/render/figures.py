@@ -77,6 +77,7 @@ FORMATS = ("png", "svg", "gif")
 GIF_VIEWS = (Trace, ZeroInsertionView, PhaseView)
 
 PNG_DPI = 110
+MIN_CELL_PIXELS = 44  # PNG resolution is raised until a cell is at least this many pixels wide
 GIF_DPI = 80
 STEP_MS = 1300
 HOLD_MS = 2600  # first and last frames
@@ -120,8 +121,11 @@ def render_figure(explanation: object, fmt: str, path: str, lang: str = "en") ->
         _write_gif(frames, style, path)
         return
     board = builder(explanation, lang)
-    figure = draw_board(board, fit_layout([board], style), dpi=PNG_DPI)
-    _save(figure, fmt, path)
+    layout = fit_layout([board], style)
+    # Small cells (big problems) get a higher resolution, so the numbers stay readable when zoomed.
+    dpi = max(PNG_DPI, min(220.0, MIN_CELL_PIXELS * 72.0 / layout.cell))
+    figure = draw_board(board, layout, dpi=dpi)
+    _save(figure, fmt, path, dpi)
 
 
 def gif_frame_count(explanation: object) -> int:
@@ -192,12 +196,12 @@ def _frames(explanation: object, lang: str) -> list[tuple[Board, int]]:
 # --------------------------------------------------------------------------------------------
 
 
-def _save(figure: Figure, fmt: str, path: str) -> None:
+def _save(figure: Figure, fmt: str, path: str, dpi: float) -> None:
     if fmt == "svg":
         with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "convtranspose"}):
             figure.savefig(path, format="svg", metadata={"Date": None})
     else:
-        figure.savefig(path, format="png", dpi=PNG_DPI)
+        figure.savefig(path, format="png", dpi=dpi)
 
 
 def _rgb_frame(figure: Figure) -> "PIL.Image.Image":  # noqa: F821
