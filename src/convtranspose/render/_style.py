@@ -270,7 +270,7 @@ _STRINGS: dict[str, dict[str, str]] = {
         "zi_padded_crop": "填充/裁剪：前 {before}，后 {after}（负数表示裁剪）",
         "zi_flipped": "旋转 180° 的卷积核",
         "zi_window": "窗口位置 {position}",
-        "zi_step": "输出[{index}] = 窗口 × 旋转后的卷积核 之和 = {value}",
+        "zi_step": "输出[{index}] = 窗口与旋转后的卷积核逐元素相乘再求和 = {value}",
         "legend_inserted": "插入的零",
         "legend_padding_zero": "填充的零",
         "legend_input_value": "输入值",
