@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the suite as ``args`` asks; return the exit status (1 when a result was wrong)."""
     if args.list:
         return _list_layers(args.quick)
-    from .environment import CpuActivity, SgemmReference, collect, load_warning, openblas_warning, thread_limits
+    from .environment import BUSY_CPUS, CpuActivity, SgemmReference, collect, load_warning, openblas_warning, thread_limits
     from .report import summary_text, write_results
     from .runner import Settings, run_suite
     from .suite import find_layers, quick_layers
@@ -153,6 +153,12 @@ def run(args: argparse.Namespace) -> int:
     if args.write is not None:
         markdown, chart = write_results(args.write, results, env)
         print(f"\nwrote {markdown} and {chart}")
+    if env.other_cpu_load is not None and env.other_cpu_load >= BUSY_CPUS:
+        print(
+            f"warning: other processes used {env.other_cpu_load:.2f} CPUs on average during the run; "
+            "the numbers are noisy -- rerun on a quiet machine",
+            file=sys.stderr,
+        )
     wrong = sum(1 for m in results if m.mismatches)
     if wrong:
         print(f"\n{wrong} measurement(s) compared WRONG against torch; see the 'check' column.", file=sys.stderr)

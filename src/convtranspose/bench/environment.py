@@ -34,6 +34,9 @@ __all__ = [
 #: Variables that pin OpenBLAS to an older kernel; a current NumPy is slower with them.
 OPENBLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
+#: Other processes' CPU use (in CPUs) from which a run counts as noisy.
+BUSY_CPUS = 0.25
+
 _PACKAGES = ("numpy", "torch", "onnxruntime", "onnx", "threadpoolctl", "convtranspose")
 
 
@@ -196,17 +199,16 @@ class CpuActivity:
         return self.others
 
 
-def load_warning() -> Optional[str]:
-    """A warning when the machine is already busy (1-minute load average >= half the CPUs)."""
-    if not hasattr(os, "getloadavg"):
-        return None
-    load = os.getloadavg()[0]
-    cpus = os.cpu_count() or 1
-    if load < max(0.5, cpus / 2):
+def load_warning(sample_seconds: float = 0.5) -> Optional[str]:
+    """A warning when other processes keep the CPUs busy right now (sampled for ``sample_seconds``)."""
+    activity = CpuActivity().start()
+    time.sleep(sample_seconds)
+    others = activity.stop()
+    if others is None or others < BUSY_CPUS:
         return None
     return (
-        f"warning: the machine is busy (1-minute load average {load:.2f} on {cpus} CPUs); "
-        "timings will be noisy and slow multi-threaded peers most -- rerun on a quiet machine"
+        f"warning: other processes are using {others:.2f} of {os.cpu_count()} CPUs; timings will be noisy "
+        "and slow multi-threaded peers most (torch's OpenMP barriers) -- rerun on a quiet machine"
     )
 
 

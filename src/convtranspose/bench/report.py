@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .environment import OPENBLAS_VARIABLES, Environment
+from .environment import BUSY_CPUS, OPENBLAS_VARIABLES, Environment
 from .peers import IMPLEMENTATIONS, LABELS
 from .runner import CHECK_RTOL, Measurement, geomean
 
@@ -52,6 +52,13 @@ def _ratio(value: Optional[float]) -> str:
 
 def _number(value: Optional[float], digits: int = 1, suffix: str = "") -> str:
     return "n/a" if value is None else f"{value:.{digits}f}{suffix}"
+
+
+def _bytes(count: int) -> str:
+    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if count >= size:
+            return f"{count / size:.1f} {unit}"
+    return f"{count} B"
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool]) -> str:
@@ -177,7 +184,10 @@ def _memory_target(measurements) -> Target:
         return Target("Peak extra memory (forward)", requirement, "n/a", None)
     worst = max(rows, key=lambda m: m.memory.ratio)
     over = [f"{m.layer.name} {m.memory.ratio:.2f}x" for m in rows if m.memory.ratio > MEMORY_TARGET]
-    measured = f"worst {worst.layer.name} {worst.memory.ratio:.2f}x"
+    measured = (
+        f"worst {worst.layer.name} {worst.memory.ratio:.2f}x ({_bytes(worst.memory.extra_bytes)} extra "
+        f"for a {_bytes(worst.memory.reference_bytes)} output)"
+    )
     if over:
         measured += f"; {len(over)} over: " + ", ".join(over)
     return Target("Peak extra memory (forward)", requirement, measured, not over)
@@ -263,12 +273,9 @@ def _environment_lines(env: Environment) -> list[str]:
     ]
 
 
-BUSY_THRESHOLD = 0.25
-
-
 def _busy_note(env: Environment) -> list[str]:
     """A warning paragraph when other processes used a noticeable share of the CPUs."""
-    if env.other_cpu_load is None or env.other_cpu_load < BUSY_THRESHOLD:
+    if env.other_cpu_load is None or env.other_cpu_load < BUSY_CPUS:
         return []
     return [
         f"> **Noisy run:** other processes used {env.other_cpu_load:.2f} of the {env.logical_cpus} CPUs "
