@@ -15,7 +15,7 @@ from .peers import IMPLEMENTATIONS, PEER_NAMES, BenchDependencyError, require
 
 __all__ = ["add_arguments", "run", "main"]
 
-FULL_ROUNDS, QUICK_ROUNDS = 7, 3
+FULL_ROUNDS, QUICK_ROUNDS = 15, 3
 FULL_BUDGET, QUICK_BUDGET = 30.0, 4.0
 
 _QUICK_HELP = (

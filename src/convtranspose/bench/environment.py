@@ -155,7 +155,16 @@ def _git_commit() -> Optional[str]:
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return completed.stdout.strip() or None
+    commit = completed.stdout.strip()
+    if not commit:
+        return None
+    status = subprocess.run(
+        ["git", "-C", str(repo), "status", "--porcelain", "--", "src"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
+    return commit + (" + uncommitted changes under src/" if status.stdout.strip() else "")
 
 
 def _blas_libraries() -> list[dict[str, object]]:

@@ -399,7 +399,19 @@ def _panel(axis, chosen: Sequence[Measurement], lines: Sequence[tuple[float, str
     axis.set_xlabel("our time / peer time (log scale; < 1 = ours faster)")
     axis.grid(axis="x", which="both", alpha=0.3)
     values = [v for _, vals, _ in series for v in vals if v is not None] + [x for x, _, _ in lines] + [1.0]
-    axis.set_xlim(min(values) / 2.0, max(values) * 2.0)
+    low, high = min(values) / 1.6, max(values) * 1.6
+    axis.set_xlim(low, high)
+    _plain_log_ticks(axis, low, high)
+
+
+def _plain_log_ticks(axis, low: float, high: float) -> None:
+    """Ticks at 1-2-5 steps labelled as plain numbers (0.5, 1, 2), no labels on minor ticks."""
+    from matplotlib import ticker
+
+    ticks = [m * 10.0**e for e in range(-4, 5) for m in (1, 2, 5) if low <= m * 10.0**e <= high]
+    axis.xaxis.set_major_locator(ticker.FixedLocator(ticks))
+    axis.xaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.xaxis.set_minor_formatter(ticker.NullFormatter())
 
 
 def plot_ratios(path: Path, measurements: Sequence[Measurement], env: Environment) -> Path:
