@@ -437,7 +437,7 @@ def plot_ratios(path: Path, measurements: Sequence[Measurement], env: Environmen
         if direction == "backward":
             title += f" (target: geomean <= {BACKWARD_GEOMEAN_TARGET:g}x torch autograd; ORT n/a)"
         _panel(axis, chosen, target_lines[direction], title)
-    handles, labels = {}, []
+    handles: dict = {}
     for axis in axes[0]:
         for handle, label in zip(*axis.get_legend_handles_labels()):
             handles.setdefault(label, handle)
