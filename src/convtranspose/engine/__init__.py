@@ -19,7 +19,8 @@ import numpy as np
 
 from ..errors import ParameterError
 from ..spec import ConvTransposeSpec
-from . import cost, gemm, phase, small
+from . import cost, gemm, gemm_cl, phase, small
+from ._common import bias_grad
 
 __all__ = [
     "available_paths",
@@ -30,7 +31,7 @@ __all__ = [
     "bias_grad",
 ]
 
-_PATHS: dict[str, ModuleType] = {"gemm": gemm, "phase": phase, "small": small}
+_PATHS: dict[str, ModuleType] = {"gemm": gemm, "gemm_cl": gemm_cl, "phase": phase, "small": small}
 _forced = threading.local()
 
 
@@ -75,4 +76,3 @@ def backward(grad_output, x, weight, spec, *, need_input=True, need_weight=True,
     )
 
 
-bias_grad = gemm.bias_grad

@@ -22,7 +22,8 @@ from math import prod
 
 from ..shape import geometries
 from ..spec import ConvTransposeSpec
-from . import gemm, phase, small
+from . import phase, small
+from ._common import tap_windows
 
 __all__ = ["estimate_seconds", "cheapest_path"]
 
@@ -45,7 +46,7 @@ def estimate_seconds(
     positions = n * prod(spatial_in)
 
     if path == "gemm":
-        windows = gemm.tap_windows(geo, kernel)
+        windows = tap_windows(geo, kernel)
         cols = positions * c_out * prod(kernel)
         flops = 2 * cols * per_group_in
         moved = cols * 2 + out_elems * 2 + 2 * sum(

@@ -28,13 +28,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import product
 from math import prod
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 
 from ..shape import AxisGeometry, geometries
 from ..spec import ConvTransposeSpec
-from .gemm import bias_grad
+from ._common import bias_grad
 
 __all__ = ["forward", "backward", "PATCH_BUDGET_BYTES"]
 

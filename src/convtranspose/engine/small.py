@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import ParameterError
 from ..shape import geometries
 from ..spec import ConvTransposeSpec
-from .gemm import bias_grad, tap_windows
+from ._common import bias_grad, tap_windows
 
 __all__ = ["forward", "backward", "placement_matrix", "MAX_PLACEMENT_ELEMENTS"]
 

@@ -43,7 +43,6 @@ True
 
 from __future__ import annotations
 
-import io
 from typing import Callable, Sequence
 
 import matplotlib

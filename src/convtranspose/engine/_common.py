@@ -1,0 +1,53 @@
+"""Pieces shared by the engine paths: clipped tap windows, batch chunking, the bias gradient."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import product
+
+import numpy as np
+
+from ..shape import AxisGeometry
+
+__all__ = ["COLUMN_BUDGET_BYTES", "TapWindow", "tap_windows", "batch_chunks", "bias_grad"]
+
+#: Upper bound for one chunk's column buffer (a chunk always holds at least one batch item).
+COLUMN_BUDGET_BYTES = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class TapWindow:
+    """Kernel tap ``index`` (flat, C order): its surviving input positions and output positions."""
+
+    index: int
+    input_slices: tuple[slice, ...]
+    output_slices: tuple[slice, ...]
+
+
+@lru_cache(maxsize=1024)
+def tap_windows(geo: tuple[AxisGeometry, ...], kernel: tuple[int, ...]) -> tuple[TapWindow, ...]:
+    """Every kernel tap that reaches the output, with its clipped windows (cached)."""
+    windows = []
+    for index, tap in enumerate(product(*(range(k) for k in kernel))):
+        clipped = [g.tap_window(t) for g, t in zip(geo, tap)]
+        if any(c is None for c in clipped):
+            continue
+        windows.append(
+            TapWindow(index, tuple(c[0] for c in clipped), tuple(c[1] for c in clipped))  # type: ignore[index]
+        )
+    return tuple(windows)
+
+
+def batch_chunks(n: int, per_item_bytes: int, budget: int = COLUMN_BUDGET_BYTES) -> list[slice]:
+    """Slices of the batch whose buffers fit ``budget`` (one empty slice when ``n == 0``)."""
+    if n == 0:
+        return [slice(0, 0)]
+    size = max(1, min(n, budget // max(1, per_item_bytes)))
+    return [slice(start, min(n, start + size)) for start in range(0, n, size)]
+
+
+def bias_grad(grad_output: np.ndarray) -> np.ndarray:
+    """Gradient w.r.t. the bias: ``grad_output`` summed over batch and space."""
+    axes = (0,) + tuple(range(2, grad_output.ndim))
+    return grad_output.sum(axis=axes)
