@@ -21,6 +21,7 @@ from ..errors import ParameterError
 from ..spec import ConvTransposeSpec
 from . import cost, gemm, gemm_cl, phase, small
 from ._common import bias_grad
+from .threads import get_num_threads, set_num_threads
 
 __all__ = [
     "available_paths",
@@ -29,6 +30,8 @@ __all__ = [
     "forward",
     "backward",
     "bias_grad",
+    "set_num_threads",
+    "get_num_threads",
 ]
 
 _PATHS: dict[str, ModuleType] = {"gemm": gemm, "gemm_cl": gemm_cl, "phase": phase, "small": small}

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..shape import AxisGeometry
 
-__all__ = ["COLUMN_BUDGET_BYTES", "TapWindow", "tap_windows", "batch_chunks", "bias_grad"]
+__all__ = ["COLUMN_BUDGET_BYTES", "TapWindow", "tap_windows", "batch_chunks", "buffer_budget", "bias_grad"]
 
 #: Upper bound for one chunk's column buffer (a chunk always holds at least one batch item).
 COLUMN_BUDGET_BYTES = 32 * 1024 * 1024
@@ -37,6 +37,19 @@ def tap_windows(geo: tuple[AxisGeometry, ...], kernel: tuple[int, ...]) -> tuple
             TapWindow(index, tuple(c[0] for c in clipped), tuple(c[1] for c in clipped))  # type: ignore[index]
         )
     return tuple(windows)
+
+
+#: Smallest budget granted to a call, however small its output.
+MIN_BUDGET_BYTES = 1024 * 1024
+
+
+def buffer_budget(output_bytes: int) -> int:
+    """Working-buffer budget for a call: about the output's size, within fixed bounds.
+
+    Keeping the per-chunk buffers no larger than the output keeps the peak extra memory of a call
+    near twice its output (or under :data:`MIN_BUDGET_BYTES` for tiny calls).
+    """
+    return max(MIN_BUDGET_BYTES, min(COLUMN_BUDGET_BYTES, output_bytes))
 
 
 def batch_chunks(n: int, per_item_bytes: int, budget: int = COLUMN_BUDGET_BYTES) -> list[slice]:

@@ -1,18 +1,24 @@
 """A small cost model that picks the engine path for a call.
 
-Each path's time is estimated as ``flops / GEMM_RATE + bytes_moved / COPY_RATE + ops * OP_OVERHEAD``:
+Each path's time is estimated as::
 
-* ``gemm`` multiplies exactly the useful products (``2 · N · C_in · C_out/G · prod(K) · prod(S_in)``)
-  but writes a column buffer of ``C_out · prod(K)`` values per input position and then adds every
-  tap's slice into the output (a read-modify-write per tap).
-* ``small`` replaces the per-tap scatter by one product with a cached placement matrix: a few
-  NumPy calls in all, for tiny problems where the call overhead dominates.
+    flops / GEMM_RATE  +  accesses · itemsize · run_factor / COPY_RATE / thread_gain  +  calls · CALL_OVERHEAD
+
+* ``gemm`` (channels-first) multiplies exactly the useful products, writes a column buffer of
+  ``C_out · prod(K)`` values per input position and adds every tap's slice into the output; its
+  adds move runs as long as the input's last spatial dimension.
+* ``gemm_cl`` (channels-last) does the same work in runs of ``C_out / groups`` values, plus two
+  layout copies.
 * ``phase`` writes each output value once, but its patches cover the *output* phase grid, so when
   the input is small next to the kernel it multiplies zeros of the padding (its flops grow by the
-  ratio ``sum_q T_q · M_q / (prod(K) · prod(S_in))``).
+  ratio ``sum_q T_q · M_q / (prod(K) · prod(S_in))``); its runs are a phase's last dimension.
+* ``small`` replaces the per-tap scatter by one product with a cached placement matrix: a few
+  NumPy calls in all, for tiny problems where the call overhead dominates.
 
-The constants are rough rates of a 2-core machine; only their ratios matter for the choice.
-Decisions are cached per (input shape, weight shape, spec).
+``run_factor = 1 + RUN_OVERHEAD / run`` charges NumPy's per-inner-loop cost: short contiguous runs
+are slow. The constants were fitted on a 2-core x86-64 machine with OpenBLAS (see
+``benchmarks/RESULTS.md``); only their ratios matter for the choice. Decisions are cached per
+(input shape, weight shape, spec, itemsize, thread count).
 """
 
 from __future__ import annotations
@@ -22,57 +28,87 @@ from math import prod
 
 from ..shape import geometries
 from ..spec import ConvTransposeSpec
-from . import phase, small
+from . import phase, small, threads
 from ._common import tap_windows
 
-__all__ = ["estimate_seconds", "cheapest_path"]
+__all__ = ["estimate_seconds", "cheapest_path", "PATH_ORDER"]
 
-GEMM_RATE = 100e9  # flop/s reached by the BLAS on large products
-COPY_RATE = 3e9  # bytes/s of strided NumPy copies and adds
-OP_OVERHEAD = 4e-6  # seconds per NumPy call issued from Python
+GEMM_RATE = 190e9  # flop/s of the BLAS on large float32 products
+COPY_RATE = 12e9  # bytes/s of element accesses in long contiguous runs
+RUN_OVERHEAD = 3.0  # elements' worth of time per NumPy inner loop
+CALL_OVERHEAD = 4e-6  # seconds per NumPy call issued from Python
+THREAD_GAIN = 1.5  # speed-up of split element-wise work with 2+ threads
+
+#: Paths in order of preference when estimates tie.
+PATH_ORDER = ("small", "gemm", "gemm_cl", "phase")
+
+
+def _run_factor(run: float) -> float:
+    return 1.0 + RUN_OVERHEAD / max(1.0, run)
 
 
 @lru_cache(maxsize=4096)
 def estimate_seconds(
-    path: str, x_shape: tuple[int, ...], weight_shape: tuple[int, ...], spec: ConvTransposeSpec, itemsize: int = 4
+    path: str,
+    x_shape: tuple[int, ...],
+    weight_shape: tuple[int, ...],
+    spec: ConvTransposeSpec,
+    itemsize: int = 4,
+    num_threads: int = 1,
 ) -> float:
     """Estimated forward time of ``path`` for a batched input of ``x_shape``."""
     n, c_in = x_shape[:2]
     spatial_in, kernel = x_shape[2:], weight_shape[2:]
-    c_out = weight_shape[1] * spec.groups
+    per_group_out = weight_shape[1]
+    c_out = per_group_out * spec.groups
     per_group_in = c_in // spec.groups
     geo = geometries(spatial_in, kernel, spec)
     out_elems = n * c_out * prod(g.output for g in geo)
+    in_elems = n * c_in * prod(spatial_in)
+    weight_elems = prod(weight_shape)
     positions = n * prod(spatial_in)
+    columns = positions * c_out * prod(kernel)
+    useful_flops = 2 * columns * per_group_in
+    gain = THREAD_GAIN if num_threads > 1 else 1.0
 
-    if path == "gemm":
+    if path in ("gemm", "gemm_cl"):
         windows = tap_windows(geo, kernel)
-        cols = positions * c_out * prod(kernel)
-        flops = 2 * cols * per_group_in
-        moved = cols * 2 + out_elems * 2 + 2 * sum(
-            n * c_out * prod(s.stop - s.start for s in w.input_slices) for w in windows
-        )
-        ops = 2 * len(windows) + 4
+        scattered = sum(n * c_out * prod(s.stop - s.start for s in w.input_slices) for w in windows)
+        accesses = columns + 3 * scattered + 2 * out_elems
+        if path == "gemm":
+            run = spatial_in[-1] if prod(spatial_in) > 1 else n
+        else:
+            run = per_group_out
+            accesses += 2 * out_elems + 2 * in_elems + 2 * weight_elems
+        flops, calls = useful_flops, 2 * len(windows) + 6
     elif path == "phase":
         plan = phase.make_plan(geo)
         grid = sum(len(ph.flat_taps) * prod(ph.counts) for ph in plan.phases)
         patches = n * c_in * grid
-        flops = 2 * patches * (c_out // spec.groups)
-        moved = patches * 2 + out_elems * 3 + positions * c_in * 2
-        ops = sum(len(ph.flat_taps) + 6 for ph in plan.phases)
+        flops = 2 * patches * per_group_out
+        accesses = 2 * patches + 3 * out_elems + 2 * in_elems + 2 * weight_elems
+        run = max(1, geo[-1].output // geo[-1].stride)
+        calls = sum(len(ph.flat_taps) + 6 for ph in plan.phases)
     elif path == "small":
-        placement = prod(kernel) * prod(spatial_in) * prod(g.output for g in geo)
-        columns = positions * c_out * prod(kernel)
+        outputs = prod(g.output for g in geo)
+        placement = prod(kernel) * prod(spatial_in) * outputs
         if placement > small.AUTO_MAX_PLACEMENT_ELEMENTS or columns > small.AUTO_MAX_COLUMN_ELEMENTS:
             return float("inf")
-        flops = 2 * positions * c_out * prod(kernel) * (per_group_in + prod(g.output for g in geo))
-        moved = out_elems * 2
-        ops = 5
+        flops = useful_flops + 2 * n * c_out * prod(kernel) * prod(spatial_in) * outputs
+        accesses, run, calls = 2 * out_elems, 1 << 20, 5
     else:
         raise KeyError(path)
-    return flops / GEMM_RATE + moved * itemsize / COPY_RATE + ops * OP_OVERHEAD
+    copy_seconds = accesses * itemsize * _run_factor(run) / COPY_RATE / gain
+    return flops / GEMM_RATE + copy_seconds + calls * CALL_OVERHEAD
 
 
-def cheapest_path(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], spec: ConvTransposeSpec, itemsize: int) -> str:
-    """The path with the smallest estimate."""
-    return min(("small", "gemm", "phase"), key=lambda p: estimate_seconds(p, x_shape, weight_shape, spec, itemsize))
+@lru_cache(maxsize=4096)
+def cheapest_path(
+    x_shape: tuple[int, ...], weight_shape: tuple[int, ...], spec: ConvTransposeSpec, itemsize: int
+) -> str:
+    """The path with the smallest estimate (ties go to the earlier one in :data:`PATH_ORDER`)."""
+    threads_now = threads.get_num_threads()
+    return min(
+        PATH_ORDER,
+        key=lambda p: estimate_seconds(p, x_shape, weight_shape, spec, itemsize, threads_now),
+    )

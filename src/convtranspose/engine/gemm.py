@@ -52,7 +52,8 @@ import numpy as np
 
 from ..shape import geometries
 from ..spec import ConvTransposeSpec
-from ._common import TapWindow, batch_chunks, bias_grad, tap_windows
+from . import threads
+from ._common import TapWindow, batch_chunks, bias_grad, buffer_budget, tap_windows
 
 __all__ = ["forward", "backward"]
 
@@ -92,9 +93,13 @@ def _initial_output(shape: tuple[int, ...], bias: Optional[np.ndarray], dtype: n
 
 def _scatter(cols: np.ndarray, windows: Sequence[TapWindow], out: np.ndarray) -> None:
     """Add each tap's columns into ``out``; ``cols`` is ``(G, Co, KK, n, *S_in)``, ``out`` ``(n, G, Co, *S_out)``."""
-    for window in windows:
-        source = cols[(slice(None), slice(None), window.index, slice(None)) + window.input_slices]
-        out[(Ellipsis,) + window.output_slices] += np.moveaxis(source, 2, 0)
+
+    def add(chans: slice, rows: slice) -> None:
+        for window in windows:
+            source = cols[(slice(None), chans, window.index, rows) + window.input_slices]
+            out[(rows, slice(None), chans) + window.output_slices] += np.moveaxis(source, 2, 0)
+
+    threads.run(add, threads.split2(out.shape[2], out.shape[0], cols.size))
 
 
 def forward(
@@ -123,7 +128,7 @@ def forward(
 
     weight_t = _grouped_weight(weight, groups).transpose(0, 2, 1)  # (G, Co*KK, Ci)
     per_item = groups * per_group_out * prod(kernel) * prod(spatial_in) * x.itemsize
-    for batch in batch_chunks(n, per_item):
+    for batch in batch_chunks(n, per_item, buffer_budget(out.nbytes)):
         rows = batch.stop - batch.start
         cols = np.matmul(weight_t, _grouped_input(x[batch], groups))  # (G, Co*KK, rows*P)
         cols = cols.reshape((groups, per_group_out, prod(kernel), rows) + spatial_in)
@@ -150,9 +155,13 @@ def _gather(
     )
     alloc = np.empty if fully_covered else np.zeros
     cols = alloc((groups, per_group, taps, n) + tuple(spatial_in), dtype=grad_output.dtype)
-    for window in windows:
-        target = cols[(slice(None), slice(None), window.index, slice(None)) + window.input_slices]
-        np.copyto(target, np.moveaxis(grouped[(Ellipsis,) + window.output_slices], 0, 2))
+
+    def copy(chans: slice, rows: slice) -> None:
+        for window in windows:
+            target = cols[(slice(None), chans, window.index, rows) + window.input_slices]
+            np.copyto(target, np.moveaxis(grouped[(rows, slice(None), chans) + window.output_slices], 0, 2))
+
+    threads.run(copy, threads.split2(per_group, n, cols.size))
     return cols.reshape(groups, per_group * taps, n * prod(spatial_in))
 
 
@@ -178,7 +187,7 @@ def backward(
     grad_w_grouped = np.zeros(grouped_w.shape, dtype=x.dtype) if need_weight else None
     if need_input or need_weight:
         per_item = groups * per_group_out * prod(kernel) * prod(spatial_in) * x.itemsize
-        for batch in batch_chunks(n, per_item):
+        for batch in batch_chunks(n, per_item, buffer_budget(grad_output.nbytes)):
             rows = batch.stop - batch.start
             cols = _gather(grad_output[batch], windows, kernel, groups, spatial_in)  # (G, Co*KK, rows*P)
             if need_input:

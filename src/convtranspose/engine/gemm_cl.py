@@ -35,7 +35,8 @@ import numpy as np
 
 from ..shape import geometries
 from ..spec import ConvTransposeSpec
-from ._common import TapWindow, batch_chunks, bias_grad, tap_windows
+from . import threads
+from ._common import TapWindow, batch_chunks, bias_grad, buffer_budget, tap_windows
 
 __all__ = ["forward", "backward"]
 
@@ -60,9 +61,14 @@ def _weight_taps_last(weight: np.ndarray, groups: int) -> np.ndarray:
 
 def _to_channels_first(buffer: np.ndarray, target: np.ndarray) -> None:
     """Copy a ``(G, n, *S, C)`` buffer into a ``(n, G*C, *S)`` array."""
-    groups, n = buffer.shape[:2]
-    grouped = target.reshape((n, groups, buffer.shape[-1]) + buffer.shape[2:-1])
-    np.copyto(grouped, np.moveaxis(buffer, (1, 0, buffer.ndim - 1), (0, 1, 2)))
+    groups, n, channels = buffer.shape[0], buffer.shape[1], buffer.shape[-1]
+    grouped = target.reshape((n, groups, channels) + buffer.shape[2:-1])
+    source = np.moveaxis(buffer, (1, 0, buffer.ndim - 1), (0, 1, 2))
+
+    def copy(rows: slice, chans: slice) -> None:
+        np.copyto(grouped[rows, :, chans], source[rows, :, chans])
+
+    threads.run(copy, threads.split2(n, channels, buffer.size))
 
 
 def _channels_last_buffer(target_shape, groups, per_group, bias, dtype) -> np.ndarray:
@@ -83,9 +89,13 @@ def _channels_last_buffer(target_shape, groups, per_group, bias, dtype) -> np.nd
 
 def _scatter(cols: np.ndarray, windows: Sequence[TapWindow], canvas: np.ndarray) -> None:
     """Add each tap's columns into ``canvas``: ``(G, n, *S_in, KK, Co)`` -> ``(G, n, *S_out, Co)``."""
-    lead = (slice(None), slice(None))
-    for window in windows:
-        canvas[lead + window.output_slices] += cols[lead + window.input_slices + (window.index,)]
+
+    def add(rows: slice, chans: slice) -> None:
+        for window in windows:
+            source = cols[(slice(None), rows) + window.input_slices + (window.index, chans)]
+            canvas[(slice(None), rows) + window.output_slices + (chans,)] += source
+
+    threads.run(add, threads.split2(canvas.shape[1], canvas.shape[-1], cols.size))
 
 
 def forward(
@@ -114,7 +124,7 @@ def forward(
 
     weight_k = _weight_taps_last(weight, groups)  # (G, Ci, KK*Co)
     per_item = groups * per_group_out * (prod(kernel) * prod(spatial_in) + prod(spatial_out)) * x.itemsize
-    for batch in batch_chunks(n, per_item):
+    for batch in batch_chunks(n, per_item, buffer_budget(out.nbytes)):
         rows = batch.stop - batch.start
         cols = np.matmul(_channels_last(x[batch], groups), weight_k)  # (G, rows*P, KK*Co)
         cols = cols.reshape((groups, rows) + spatial_in + (prod(kernel), per_group_out))
@@ -137,9 +147,13 @@ def _gather(grad_cl: np.ndarray, windows: Sequence[TapWindow], taps: int, spatia
     )
     alloc = np.empty if fully_covered else np.zeros
     cols = alloc((groups, n) + tuple(spatial_in) + (taps, per_group), dtype=grad_cl.dtype)
-    lead = (slice(None), slice(None))
-    for window in windows:
-        cols[lead + window.input_slices + (window.index,)] = grad_cl[lead + window.output_slices]
+
+    def copy(rows: slice, chans: slice) -> None:
+        for window in windows:
+            source = grad_cl[(slice(None), rows) + window.output_slices + (chans,)]
+            cols[(slice(None), rows) + window.input_slices + (window.index, chans)] = source
+
+    threads.run(copy, threads.split2(n, per_group, cols.size))
     return cols.reshape(groups, n * prod(spatial_in), taps * per_group)
 
 
@@ -175,7 +189,7 @@ def backward(
     if need_input or need_weight:
         spatial_out = grad_output.shape[2:]
         per_item = groups * per_group_out * (prod(kernel) * prod(spatial_in) + prod(spatial_out)) * x.itemsize
-        for batch in batch_chunks(n, per_item):
+        for batch in batch_chunks(n, per_item, buffer_budget(grad_output.nbytes)):
             rows = batch.stop - batch.start
             grad_cl = _grad_channels_last(grad_output[batch], groups)
             cols = _gather(grad_cl, windows, prod(kernel), spatial_in)  # (G, rows*P, KK*Co)

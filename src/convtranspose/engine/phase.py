@@ -13,7 +13,7 @@ gathers its shifted input windows into a ``(C_in/G · T, N · M)`` patch matrix 
 by the phase's ``(C_out/G, C_in/G · T)`` weight matrix; its result fills the strided output view
 ``out[..., start::stride]`` exactly once. The patches total ``C_in · prod(kernel) · N · prod(S_in)``
 elements across phases, and the batch is processed in chunks so that the working buffers stay
-bounded (see :data:`PATCH_BUDGET_BYTES`).
+bounded (see :func:`convtranspose.engine._common.buffer_budget`).
 
 Gradients (the transposes, see :mod:`convtranspose.engine.gemm` for the rules):
 
@@ -34,13 +34,10 @@ import numpy as np
 
 from ..shape import AxisGeometry, geometries
 from ..spec import ConvTransposeSpec
-from ._common import bias_grad
+from . import threads
+from ._common import batch_chunks, bias_grad, buffer_budget
 
-__all__ = ["forward", "backward", "PATCH_BUDGET_BYTES"]
-
-#: Upper bound for the per-chunk patch buffer (the batch is chunked to stay below it, but a
-#: chunk always holds at least one batch item).
-PATCH_BUDGET_BYTES = 32 * 1024 * 1024
+__all__ = ["forward", "backward"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -147,17 +144,13 @@ def _gather_patches(x_pad: np.ndarray, phase: Phase, batch: slice, buffer: np.nd
     taps = len(phase.flat_taps)
     patches = buffer[: groups * per_group * taps * n * prod(phase.counts)]
     patches = patches.reshape((groups, per_group, taps, n) + phase.counts)
-    for j, window in enumerate(phase.windows):
-        patches[:, :, j] = x_pad[(slice(None), slice(None), batch) + window]
+
+    def copy(chans: slice) -> None:
+        for j, window in enumerate(phase.windows):
+            patches[:, chans, j] = x_pad[(slice(None), chans, batch) + window]
+
+    threads.run(copy, threads.split(per_group, patches.size))
     return patches.reshape(groups, per_group * taps, n * prod(phase.counts))
-
-
-def _batch_chunks(n: int, per_item_bytes: int) -> list[slice]:
-    """Batch slices whose patches fit the budget (at least one item each; one empty chunk if n == 0)."""
-    if n == 0:
-        return [slice(0, 0)]
-    size = max(1, min(n, PATCH_BUDGET_BYTES // max(1, per_item_bytes)))
-    return [slice(start, min(n, start + size)) for start in range(0, n, size)]
 
 
 def _grouped_weight_taps(weight: np.ndarray, groups: int) -> np.ndarray:
@@ -198,7 +191,7 @@ def forward(
 
     x_pad = _padded_grouped_input(x, groups, plan)
     w_taps = _grouped_weight_taps(weight, groups)  # (G, Ci, KK, Co)
-    chunks = _batch_chunks(n, _per_item_patch_bytes(plan, c_in, x.itemsize))
+    chunks = batch_chunks(n, _per_item_patch_bytes(plan, c_in, x.itemsize), buffer_budget(out.nbytes))
     buffer = np.empty(_max_patch_elements(plan, c_in, chunks[0].stop - chunks[0].start), dtype=x.dtype)
 
     for phase in plan.phases:
@@ -214,7 +207,12 @@ def forward(
             result = result.reshape((groups, per_group_out, batch.stop - batch.start) + phase.counts)
             target = out_view[batch]
             target = target.reshape((target.shape[0], groups, per_group_out) + phase.counts)
-            np.copyto(target, np.moveaxis(result, 2, 0))
+            source = np.moveaxis(result, 2, 0)
+
+            def copy(chans: slice, target=target, source=source) -> None:
+                np.copyto(target[:, :, chans], source[:, :, chans])
+
+            threads.run(copy, threads.split(per_group_out, result.size))
         if bias is not None:
             out_view += bias.reshape(fill_shape)
     return out
@@ -252,7 +250,7 @@ def backward(
         grad_x_pad = np.zeros((groups, per_group_in, n) + padded, dtype=x.dtype)
     grad_w_taps = np.zeros_like(w_taps) if need_weight else None
 
-    chunks = _batch_chunks(n, _per_item_patch_bytes(plan, c_in, x.itemsize))
+    chunks = batch_chunks(n, _per_item_patch_bytes(plan, c_in, x.itemsize), buffer_budget(grad_output.nbytes))
     buffer = np.empty(_max_patch_elements(plan, c_in, chunks[0].stop - chunks[0].start), dtype=x.dtype)
 
     for phase in plan.phases:

@@ -1,0 +1,85 @@
+"""The engine's thread setting, and every path with its work split across threads.
+
+The split only happens above a size threshold; the tests lower it to zero so that small cases
+exercise the same code as large ones, and compare against torch and the naive reference.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+import convtranspose as ct
+from convtranspose import engine
+from convtranspose.engine import threads
+from reference import conv_transpose_naive
+
+CASES = [
+    # (x shape, weight shape, stride, padding, output_padding, groups, dilation)
+    ((3, 4, 5, 6), (4, 3, 3, 2), (2, 1), (1, 0), (1, 0), 1, (1, 2)),
+    ((2, 6, 4), (6, 2, 4), (3,), (1,), (2,), 2, (1,)),
+    ((1, 4, 3, 2, 3), (4, 5, 2, 2, 3), (2, 1, 2), (0, 1, 1), (1, 0, 0), 1, (1, 1, 1)),
+    ((5, 3, 4, 4), (3, 1, 4, 4), (2, 2), (1, 1), (0, 0), 3, (1, 1)),
+]
+
+TORCH_FN = {1: torch.nn.functional.conv_transpose1d, 2: torch.nn.functional.conv_transpose2d,
+            3: torch.nn.functional.conv_transpose3d}
+
+
+@pytest.fixture
+def always_split(monkeypatch):
+    monkeypatch.setattr(threads, "MIN_PARALLEL_ELEMENTS", 0)
+    previous = threads.get_num_threads()
+    threads.set_num_threads(3)
+    yield
+    threads.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"x{c[0]}")
+def test_split_work_matches_torch_and_reference(always_split, engine_path, case):
+    x_shape, w_shape, stride, padding, output_padding, groups, dilation = case
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal(x_shape)
+    w = rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[1] * groups)
+    kwargs = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups, dilation=dilation)
+    fn = TORCH_FN[len(x_shape) - 2]
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    expected = fn(tx, tw, tb, stride, padding, output_padding, groups, dilation)
+    grad_y = rng.standard_normal(tuple(expected.shape))
+    expected.backward(torch.tensor(grad_y))
+
+    with engine.use_path(engine_path):
+        out = ct.conv_transpose(x, w, b, **kwargs)
+        gx, gw, gb = ct.conv_transpose_backward(grad_y, x, w, **kwargs)
+    np.testing.assert_allclose(out, expected.detach().numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(out, conv_transpose_naive(x, w, b, **kwargs), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(gw, tw.grad.numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(gb, tb.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+def test_split_covers_the_range_once():
+    previous = threads.get_num_threads()
+    try:
+        threads.set_num_threads(3)
+        parts = threads.split(10, work_elements=1 << 20)
+        assert [(p.start, p.stop) for p in parts] == [(0, 3), (3, 6), (6, 10)]
+        assert threads.split(10, work_elements=10) == [slice(0, 10)]
+        pairs = threads.split2(2, 9, work_elements=1 << 20)  # too few rows: split the second axis
+        assert [(a, (b.start, b.stop)) for a, b in pairs] == [(slice(0, 2), (0, 3)), (slice(0, 2), (3, 6)), (slice(0, 2), (6, 9))]
+    finally:
+        threads.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("bad, error", [(0, ct.ParameterError), (-2, ct.ParameterError), (1.5, ct.ParameterTypeError), (True, ct.ParameterTypeError)])
+def test_set_num_threads_rejects_bad_values(bad, error):
+    with pytest.raises(error, match="number of threads"):
+        engine.set_num_threads(bad)
+
+
+def test_errors_in_worker_threads_propagate(always_split):
+    def task(part):
+        raise RuntimeError(f"boom {part.start}")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        threads.run(task, threads.split(6, work_elements=1))
