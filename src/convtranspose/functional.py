@@ -14,14 +14,15 @@ Beyond PyTorch, every function also takes ``output_size`` (PyTorch has it only o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from functools import lru_cache
+from typing import NamedTuple, Optional, Sequence
 
 import numpy as np
 
 from . import engine
 from .errors import DTypeError, ParameterError, ParameterTypeError, ShapeError
 from .shape import resolve_output_padding, spatial_output_shape
-from .spec import ConvTransposeSpec, IntOrTuple, _is_int, make_spec
+from .spec import ConvTransposeSpec, IntOrTuple, _freeze, _is_int, _types, make_spec
 
 __all__ = [
     "conv_transpose",
@@ -58,56 +59,56 @@ def _compute_dtype(dtype: np.dtype) -> np.dtype:
     return np.dtype(np.float32) if dtype == np.float16 else dtype
 
 
-def _check_same_dtype(arrays: dict[str, Optional[np.ndarray]]) -> np.dtype:
-    present = {name: a.dtype for name, a in arrays.items() if a is not None}
-    dtypes = set(present.values())
-    if len(dtypes) > 1:
+def _check_same_dtype(dtypes: dict[str, Optional[np.dtype]]) -> np.dtype:
+    present = {name: dtype for name, dtype in dtypes.items() if dtype is not None}
+    distinct = set(present.values())
+    if len(distinct) > 1:
         listed = ", ".join(f"{name} is {dtype}" for name, dtype in present.items())
         raise DTypeError(f"all operands must have the same dtype, but {listed}")
-    return dtypes.pop()
+    return distinct.pop()
 
 
-def _check_weight(op: str, weight: np.ndarray, ndim: Optional[int]) -> int:
+def _check_weight(op: str, weight_shape: tuple[int, ...], ndim: Optional[int]) -> int:
     """Validate the weight's rank and sizes; return the number of spatial dimensions."""
     if ndim is None:
-        if weight.ndim < 3:
+        if len(weight_shape) < 3:
             raise ShapeError(
                 f"{op}: weight must have shape (in_channels, out_channels / groups, *kernel) with at "
-                f"least one kernel dimension, got weight of shape {weight.shape}"
+                f"least one kernel dimension, got weight of shape {weight_shape}"
             )
-        ndim = weight.ndim - 2
-    elif weight.ndim != ndim + 2:
+        ndim = len(weight_shape) - 2
+    elif len(weight_shape) != ndim + 2:
         raise ShapeError(
             f"{op}: expected a {ndim + 2}-d weight of shape (in_channels, out_channels / groups, "
-            f"{', '.join(['k'] * ndim)}), got weight of shape {weight.shape}"
+            f"{', '.join(['k'] * ndim)}), got weight of shape {weight_shape}"
         )
-    if any(size < 1 for size in weight.shape):
-        raise ShapeError(f"{op}: every weight dimension must be positive, got weight of shape {weight.shape}")
+    if any(size < 1 for size in weight_shape):
+        raise ShapeError(f"{op}: every weight dimension must be positive, got weight of shape {weight_shape}")
     return ndim
 
 
-def _check_input(op: str, x: np.ndarray, ndim: int) -> bool:
+def _check_input(op: str, x_shape: tuple[int, ...], ndim: int) -> bool:
     """Validate the input's rank; return True if it is unbatched."""
-    if x.ndim not in (ndim + 1, ndim + 2):
+    if len(x_shape) not in (ndim + 1, ndim + 2):
         raise ShapeError(
             f"{op}: expected a {ndim + 1}-d (unbatched) or {ndim + 2}-d (batched) input, "
-            f"got input of shape {x.shape}"
+            f"got input of shape {x_shape}"
         )
-    unbatched = x.ndim == ndim + 1
-    non_batch = x.shape if unbatched else x.shape[1:]
+    unbatched = len(x_shape) == ndim + 1
+    non_batch = x_shape if unbatched else x_shape[1:]
     if any(size < 1 for size in non_batch):
         raise ShapeError(
             f"{op}: input channels and spatial sizes must be positive (only the batch may be empty), "
-            f"got input of shape {x.shape}"
+            f"got input of shape {x_shape}"
         )
     return unbatched
 
 
-def _check_channels(op: str, x_channels: int, weight: np.ndarray, spec: ConvTransposeSpec) -> None:
-    if weight.shape[0] != x_channels:
+def _check_channels(op: str, x_channels: int, weight_shape: tuple[int, ...], spec: ConvTransposeSpec) -> None:
+    if weight_shape[0] != x_channels:
         raise ShapeError(
             f"{op}: weight.shape[0] (in_channels) must equal the input's channel count, got weight of "
-            f"shape {weight.shape} for an input with {x_channels} channels"
+            f"shape {weight_shape} for an input with {x_channels} channels"
         )
     if x_channels % spec.groups != 0:
         raise ParameterError(
@@ -115,25 +116,12 @@ def _check_channels(op: str, x_channels: int, weight: np.ndarray, spec: ConvTran
         )
 
 
-def _check_bias(op: str, bias: np.ndarray, out_channels: int) -> None:
-    if bias.shape != (out_channels,):
+def _check_bias(op: str, bias_shape: tuple[int, ...], out_channels: int) -> None:
+    if bias_shape != (out_channels,):
         raise ShapeError(
             f"{op}: bias must have shape ({out_channels},) (out_channels = weight.shape[1] * groups), "
-            f"got bias of shape {bias.shape}"
+            f"got bias of shape {bias_shape}"
         )
-
-
-@dataclass(frozen=True)
-class _Operands:
-    """Validated, batched operands in the compute dtype, plus what is needed to undo batching."""
-
-    x: np.ndarray
-    weight: np.ndarray
-    bias: Optional[np.ndarray]
-    spec: ConvTransposeSpec
-    unbatched: bool
-    result_dtype: np.dtype
-    output_spatial: tuple[int, ...]
 
 
 def _make_spec(
@@ -154,6 +142,64 @@ def _make_spec(
     return spec
 
 
+@dataclass(frozen=True)
+class _CallPlan:
+    """Everything a call needs that depends only on shapes, dtypes and hyper-parameters."""
+
+    spec: ConvTransposeSpec
+    unbatched: bool
+    result_dtype: np.dtype
+    compute_dtype: np.dtype
+    output_spatial: tuple[int, ...]
+
+
+def _plan(
+    op, x_shape, x_dtype, w_shape, w_dtype, b_shape, b_dtype,
+    stride, padding, output_padding, groups, dilation, output_size, ndim,
+) -> _CallPlan:
+    """Validate a call from its shapes, dtypes and hyper-parameters (no array is touched)."""
+    ndim = _check_weight(op, w_shape, ndim)
+    unbatched = _check_input(op, x_shape, ndim)
+    dtype = _check_same_dtype({"input": x_dtype, "weight": w_dtype, "bias": b_dtype})
+    x_spatial, kernel = x_shape[-ndim:], w_shape[2:]
+    spec = _make_spec(
+        op, ndim, x_spatial, kernel, stride, padding, output_padding, groups, dilation, output_size, unbatched
+    )
+    _check_channels(op, x_shape[-ndim - 1], w_shape, spec)
+    if b_shape is not None:
+        _check_bias(op, b_shape, w_shape[1] * spec.groups)
+    return _CallPlan(spec, unbatched, dtype, _compute_dtype(dtype), spatial_output_shape(x_spatial, kernel, spec))
+
+
+@lru_cache(maxsize=1024)
+def _cached_plan(*key) -> _CallPlan:
+    return _plan(*key[:-1])  # the last entry only keeps bools apart from ints in the key
+
+
+def _call_plan(*args) -> _CallPlan:
+    """:func:`_plan`, cached when the arguments are hashable (errors are re-raised, never cached)."""
+    params = tuple(_freeze(a) for a in args[7:])  # shapes and dtypes are hashable already
+    frozen = args[:7] + params
+    key = frozen + (_types(*params),)
+    try:
+        hash(key)
+    except TypeError:
+        return _plan(*frozen)
+    return _cached_plan(*key)
+
+
+class _Operands(NamedTuple):
+    """Validated, batched operands in the compute dtype, plus what is needed to undo batching."""
+
+    x: np.ndarray
+    weight: np.ndarray
+    bias: Optional[np.ndarray]
+    spec: ConvTransposeSpec
+    unbatched: bool
+    result_dtype: np.dtype
+    output_spatial: tuple[int, ...]
+
+
 def _prepare(
     op: str,
     input: object,
@@ -170,30 +216,22 @@ def _prepare(
     x = _as_float_array("input", input)
     w = _as_float_array("weight", weight)
     b = None if bias is None else _as_float_array("bias", bias)
-    ndim = _check_weight(op, w, ndim)
-    unbatched = _check_input(op, x, ndim)
-    dtype = _check_same_dtype({"input": x, "weight": w, "bias": b})
-
-    x_spatial, kernel = x.shape[-ndim:], w.shape[2:]
-    spec = _make_spec(
-        op, ndim, x_spatial, kernel, stride, padding, output_padding, groups, dilation, output_size, unbatched
+    plan = _call_plan(
+        op, x.shape, x.dtype, w.shape, w.dtype,
+        None if b is None else b.shape, None if b is None else b.dtype,
+        stride, padding, output_padding, groups, dilation, output_size, ndim,
     )
-    _check_channels(op, x.shape[-ndim - 1], w, spec)
-    if b is not None:
-        _check_bias(op, b, w.shape[1] * spec.groups)
-    output_spatial = spatial_output_shape(x_spatial, kernel, spec)
-
-    compute = _compute_dtype(dtype)
-    if unbatched:
+    compute = plan.compute_dtype
+    if plan.unbatched:
         x = x[np.newaxis]
     return _Operands(
         x=x.astype(compute, copy=False),
         weight=w.astype(compute, copy=False),
         bias=None if b is None else b.astype(compute, copy=False),
-        spec=spec,
-        unbatched=unbatched,
-        result_dtype=dtype,
-        output_spatial=output_spatial,
+        spec=plan.spec,
+        unbatched=plan.unbatched,
+        result_dtype=plan.result_dtype,
+        output_spatial=plan.output_spatial,
     )
 
 

@@ -114,6 +114,14 @@ class ConvTransposeSpec:
         """Number of spatial dimensions."""
         return len(self.stride)
 
+    def __hash__(self) -> int:
+        # Specs key the engine's caches on every call: hash the fields once.
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash((self.stride, self.padding, self.output_padding, self.dilation, self.groups))
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
     def with_output_padding(self, output_padding: tuple[int, ...]) -> "ConvTransposeSpec":
         """A copy with ``output_padding`` replaced and re-validated."""
         return make_spec(

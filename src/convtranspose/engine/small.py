@@ -58,6 +58,11 @@ def placement_matrix(
     return placement
 
 
+@lru_cache(maxsize=256)
+def _output_spatial(spatial_in: tuple[int, ...], kernel: tuple[int, ...], spec: ConvTransposeSpec) -> tuple[int, ...]:
+    return tuple(g.output for g in geometries(spatial_in, kernel, spec))
+
+
 def _columns(x: np.ndarray, weight: np.ndarray, groups: int) -> np.ndarray:
     """``W^T x`` arranged ``(N, G, Co, KK * P)``."""
     n, c_in = x.shape[:2]
@@ -75,8 +80,8 @@ def forward(
     """Transposed convolution as ``(W^T x) @ S``."""
     n = x.shape[0]
     placement = placement_matrix(x.shape[2:], weight.shape[2:], spec, x.dtype.str)
-    spatial_out = tuple(g.output for g in geometries(x.shape[2:], weight.shape[2:], spec))
     out = np.matmul(_columns(x, weight, spec.groups), placement)  # (N, G, Co, O)
+    spatial_out = _output_spatial(x.shape[2:], weight.shape[2:], spec)
     out = out.reshape((n, spec.groups * weight.shape[1]) + spatial_out)
     if bias is not None:
         out += bias.reshape((1, -1) + (1,) * len(spatial_out))
