@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import ParameterError
 from ..spec import ConvTransposeSpec
-from . import cost, gemm, gemm_cl, phase, small
+from . import cost, gemm, phase, small
 from ._common import bias_grad
 from .threads import get_num_threads, set_num_threads
 
@@ -34,7 +34,7 @@ __all__ = [
     "get_num_threads",
 ]
 
-_PATHS: dict[str, ModuleType] = {"gemm": gemm, "gemm_cl": gemm_cl, "phase": phase, "small": small}
+_PATHS: dict[str, ModuleType] = {"gemm": gemm, "phase": phase, "small": small}
 _forced = threading.local()
 
 

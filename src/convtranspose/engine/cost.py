@@ -4,11 +4,9 @@ Each path's time is estimated as::
 
     flops / GEMM_RATE  +  accesses · itemsize · run_factor / COPY_RATE / thread_gain  +  calls · CALL_OVERHEAD
 
-* ``gemm`` (channels-first) multiplies exactly the useful products, writes a column buffer of
+* ``gemm`` multiplies exactly the useful products, writes a column buffer of
   ``C_out · prod(K)`` values per input position and adds every tap's slice into the output; its
   adds move runs as long as the input's last spatial dimension.
-* ``gemm_cl`` (channels-last) does the same work in runs of ``C_out / groups`` values, plus two
-  layout copies.
 * ``phase`` writes each output value once, but its patches cover the *output* phase grid, so when
   the input is small next to the kernel it multiplies zeros of the padding (its flops grow by the
   ratio ``sum_q T_q · M_q / (prod(K) · prod(S_in))``); its runs are a phase's last dimension.
@@ -40,7 +38,7 @@ CALL_OVERHEAD = 4e-6  # seconds per NumPy call issued from Python
 THREAD_GAIN = 1.5  # speed-up of split element-wise work with 2+ threads
 
 #: Paths in order of preference when estimates tie.
-PATH_ORDER = ("small", "gemm", "gemm_cl", "phase")
+PATH_ORDER = ("small", "gemm", "phase")
 
 
 def _run_factor(run: float) -> float:
@@ -71,15 +69,11 @@ def estimate_seconds(
     useful_flops = 2 * columns * per_group_in
     gain = THREAD_GAIN if num_threads > 1 else 1.0
 
-    if path in ("gemm", "gemm_cl"):
+    if path == "gemm":
         windows = tap_windows(geo, kernel)
         scattered = sum(n * c_out * prod(s.stop - s.start for s in w.input_slices) for w in windows)
         accesses = columns + 3 * scattered + 2 * out_elems
-        if path == "gemm":
-            run = spatial_in[-1] if prod(spatial_in) > 1 else n
-        else:
-            run = per_group_out
-            accesses += 2 * out_elems + 2 * in_elems + 2 * weight_elems
+        run = spatial_in[-1] if prod(spatial_in) > 1 else n
         flops, calls = useful_flops, 2 * len(windows) + 6
     elif path == "phase":
         plan = phase.make_plan(geo)

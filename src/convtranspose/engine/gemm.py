@@ -18,9 +18,7 @@ Forward, two stages:
    no canvas is ever allocated.
 
 The batch is processed in chunks so that the column buffer stays below
-:data:`convtranspose.engine._common.COLUMN_BUDGET_BYTES`. This is the channels-first layout, whose
-adds move contiguous runs of pixels; :mod:`convtranspose.engine.gemm_cl` is the channels-last twin
-for layers with many channels and few pixels.
+:data:`convtranspose.engine._common.COLUMN_BUDGET_BYTES`.
 
 Understanding the gradient rules
 --------------------------------
@@ -50,7 +48,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ..shape import geometries
+from ..shape import AxisGeometry, geometries
 from ..spec import ConvTransposeSpec
 from . import threads
 from ._common import TapWindow, batch_chunks, bias_grad, buffer_budget, tap_windows
@@ -91,15 +89,33 @@ def _initial_output(shape: tuple[int, ...], bias: Optional[np.ndarray], dtype: n
 # --------------------------------------------------------------------------------------------
 
 
-def _scatter(cols: np.ndarray, windows: Sequence[TapWindow], out: np.ndarray) -> None:
-    """Add each tap's columns into ``out``; ``cols`` is ``(G, Co, KK, n, *S_in)``, ``out`` ``(n, G, Co, *S_out)``."""
+def _scatter(cols: np.ndarray, windows: Sequence[TapWindow], out: np.ndarray, assign: bool = False) -> None:
+    """Add (or, for disjoint taps, assign) each tap's columns into ``out``.
+
+    ``cols`` is ``(G, Co, KK, n, *S_in)``, ``out`` ``(n, G, Co, *S_out)``.
+    """
 
     def add(chans: slice, rows: slice) -> None:
         for window in windows:
-            source = cols[(slice(None), chans, window.index, rows) + window.input_slices]
-            out[(rows, slice(None), chans) + window.output_slices] += np.moveaxis(source, 2, 0)
+            source = np.moveaxis(cols[(slice(None), chans, window.index, rows) + window.input_slices], 2, 0)
+            target = out[(rows, slice(None), chans) + window.output_slices]
+            if assign:
+                np.copyto(target, source)
+            else:
+                target += source
 
     threads.run(add, threads.split2(out.shape[2], out.shape[0], cols.size))
+
+
+def _tiles_exactly(geo: Sequence[AxisGeometry]) -> bool:
+    """True when the kernel copies tile the output without overlap or gaps (kernel == stride).
+
+    Then every output value comes from exactly one tap, so the scatter can *assign* instead of
+    zero-filling the output and adding into it.
+    """
+    return all(
+        g.dilation == 1 and g.stride == g.kernel_size and g.padding == 0 and g.output_padding == 0 for g in geo
+    )
 
 
 def forward(
@@ -123,7 +139,9 @@ def forward(
     groups, per_group_out = spec.groups, weight.shape[1]
     geo = geometries(spatial_in, kernel, spec)
     windows = tap_windows(geo, kernel)
-    out = _initial_output((n, groups * per_group_out) + tuple(g.output for g in geo), bias, x.dtype)
+    out_shape = (n, groups * per_group_out) + tuple(g.output for g in geo)
+    disjoint = _tiles_exactly(geo)
+    out = np.empty(out_shape, dtype=x.dtype) if disjoint else _initial_output(out_shape, bias, x.dtype)
     grouped_out = out.reshape((n, groups, per_group_out) + out.shape[2:])
 
     weight_t = _grouped_weight(weight, groups).transpose(0, 2, 1)  # (G, Co*KK, Ci)
@@ -132,7 +150,9 @@ def forward(
         rows = batch.stop - batch.start
         cols = np.matmul(weight_t, _grouped_input(x[batch], groups))  # (G, Co*KK, rows*P)
         cols = cols.reshape((groups, per_group_out, prod(kernel), rows) + spatial_in)
-        _scatter(cols, windows, grouped_out[batch])
+        _scatter(cols, windows, grouped_out[batch], assign=disjoint)
+    if disjoint and bias is not None:
+        out += bias.reshape((1, -1) + (1,) * len(kernel))
     return out
 
 
