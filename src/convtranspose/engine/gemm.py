@@ -145,7 +145,7 @@ def forward(
     grouped_out = out.reshape((n, groups, per_group_out) + out.shape[2:])
 
     weight_t = _grouped_weight(weight, groups).transpose(0, 2, 1)  # (G, Co*KK, Ci)
-    per_item = groups * per_group_out * prod(kernel) * prod(spatial_in) * x.itemsize
+    per_item = (groups * per_group_out * prod(kernel) + x.shape[1]) * prod(spatial_in) * x.itemsize  # columns + input copy
     for batch in batch_chunks(n, per_item, buffer_budget(out.nbytes)):
         rows = batch.stop - batch.start
         cols = np.matmul(weight_t, _grouped_input(x[batch], groups))  # (G, Co*KK, rows*P)
@@ -206,7 +206,7 @@ def backward(
     grad_x = np.empty(x.shape, dtype=x.dtype) if need_input else None
     grad_w_grouped = np.zeros(grouped_w.shape, dtype=x.dtype) if need_weight else None
     if need_input or need_weight:
-        per_item = groups * per_group_out * prod(kernel) * prod(spatial_in) * x.itemsize
+        per_item = (groups * per_group_out * prod(kernel) + x.shape[1]) * prod(spatial_in) * x.itemsize
         for batch in batch_chunks(n, per_item, buffer_budget(grad_output.nbytes)):
             rows = batch.stop - batch.start
             cols = _gather(grad_output[batch], windows, kernel, groups, spatial_in)  # (G, Co*KK, rows*P)
