@@ -44,13 +44,13 @@ MIN_BUDGET_BYTES = 1024 * 1024
 
 
 def buffer_budget(output_bytes: int) -> int:
-    """Working-buffer budget for a call: three quarters of the output's size, within fixed bounds.
+    """Working-buffer budget for a call: the output's size, within fixed bounds.
 
-    With the column (or patch) buffer at most 3/4 of the output and the input's layout copy beside
-    it, the peak extra memory of a call stays under about twice its output (or under
-    :data:`MIN_BUDGET_BYTES` for tiny calls).
+    With a chunk's column (or patch) buffer and its input copy together no larger than the output,
+    the peak extra memory of a call stays under about twice its output (or under
+    :data:`MIN_BUDGET_BYTES` for tiny calls), while the GEMMs stay large enough to run at speed.
     """
-    return max(MIN_BUDGET_BYTES, min(COLUMN_BUDGET_BYTES, output_bytes * 3 // 4))
+    return max(MIN_BUDGET_BYTES, min(COLUMN_BUDGET_BYTES, output_bytes))
 
 
 def batch_chunks(n: int, per_item_bytes: int, budget: int = COLUMN_BUDGET_BYTES) -> list[slice]:
