@@ -385,6 +385,11 @@ def _shape_argument(name: str, value: object) -> tuple[int, ...]:
     return tuple(int(v) for v in value)
 
 
+def _stand_in(name: str, shape: object, dtype: np.dtype) -> np.ndarray:
+    """A zero-stride array of the given shape: an operand whose values the gradient never reads."""
+    return np.broadcast_to(np.zeros((), dtype=dtype), _shape_argument(name, shape))
+
+
 def conv_transpose_backward(
     grad_output: np.ndarray,
     input: np.ndarray,
@@ -473,20 +478,10 @@ def conv_transpose_input_grad(
     [[4.0, 4.0], [4.0, 4.0]]
     """
     weight_array = _as_float_array("weight", weight)
-    shape = _shape_argument("input_shape", input_shape)
-    shape_only = np.broadcast_to(np.zeros((), dtype=weight_array.dtype), shape)  # values unused
+    stand_in = _stand_in("input_shape", input_shape, weight_array.dtype)
+    hyper = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups, dilation=dilation)
     grad_x, _, _ = conv_transpose_backward(
-        grad_output,
-        shape_only,
-        weight_array,
-        bias=False,
-        stride=stride,
-        padding=padding,
-        output_padding=output_padding,
-        groups=groups,
-        dilation=dilation,
-        output_size=output_size,
-        need_weight_grad=False,
+        grad_output, stand_in, weight_array, bias=False, output_size=output_size, need_weight_grad=False, **hyper
     )
     return grad_x
 
@@ -514,20 +509,10 @@ def conv_transpose_weight_grad(
     [[4.0, 4.0], [4.0, 4.0]]
     """
     input_array = _as_float_array("input", input)
-    shape = _shape_argument("weight_shape", weight_shape)
-    shape_only = np.broadcast_to(np.zeros((), dtype=input_array.dtype), shape)  # values unused
+    stand_in = _stand_in("weight_shape", weight_shape, input_array.dtype)
+    hyper = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups, dilation=dilation)
     _, grad_w, _ = conv_transpose_backward(
-        grad_output,
-        input_array,
-        shape_only,
-        bias=False,
-        stride=stride,
-        padding=padding,
-        output_padding=output_padding,
-        groups=groups,
-        dilation=dilation,
-        output_size=output_size,
-        need_input_grad=False,
+        grad_output, input_array, stand_in, bias=False, output_size=output_size, need_input_grad=False, **hyper
     )
     return grad_w
 

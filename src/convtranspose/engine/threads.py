@@ -46,8 +46,10 @@ def set_num_threads(n: int) -> None:
     Examples
     --------
     >>> from convtranspose.engine import set_num_threads, get_num_threads
+    >>> previous = get_num_threads()
     >>> set_num_threads(1); get_num_threads()
     1
+    >>> set_num_threads(previous)
     """
     global _num_threads, _pool
     if not _is_int(n):
