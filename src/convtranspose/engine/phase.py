@@ -20,6 +20,9 @@ Gradients (the transposes, see :mod:`convtranspose.engine.gemm` for the rules):
 * ``grad_input``: per phase, ``W_q · grad_y[phase q]`` gives patch gradients that are added back
   onto the (padded) input at the same shifted windows -- the transpose of the gather.
 * ``grad_weight``: per phase, ``patches_q · grad_y[phase q]^T``, the same patches as the forward.
+
+With one input channel per group (depthwise layers) there is nothing to sum over channels, and
+:mod:`convtranspose.engine.depthwise` replaces the per-phase GEMM by broadcast multiply-adds.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import numpy as np
 
 from ..shape import AxisGeometry, geometries
 from ..spec import ConvTransposeSpec
-from . import threads
+from . import depthwise, threads
 from ._common import batch_chunks, bias_grad, buffer_budget
 
 __all__ = ["forward", "backward"]
@@ -182,6 +185,8 @@ def forward(
     per_group_out = weight.shape[1]
     geo = geometries(x.shape[2:], weight.shape[2:], spec)
     plan = make_plan(geo)
+    if depthwise.applies(c_in, spec):
+        return depthwise.forward(x, weight, bias, spec, plan)
     out = np.empty((n, groups * per_group_out) + tuple(g.output for g in geo), dtype=x.dtype)
     if bias is None:
         fill = np.zeros(groups * per_group_out, dtype=x.dtype)
@@ -241,6 +246,9 @@ def backward(
     kernel = weight.shape[2:]
     geo = geometries(x.shape[2:], kernel, spec)
     plan = make_plan(geo)
+    if depthwise.applies(c_in, spec):
+        flags = dict(need_input=need_input, need_weight=need_weight, need_bias=need_bias)
+        return depthwise.backward(grad_output, x, weight, plan, **flags)
 
     w_taps = _grouped_weight_taps(weight, groups)  # (G, Ci, KK, Co)
     x_pad = _padded_grouped_input(x, groups, plan) if need_weight else None
