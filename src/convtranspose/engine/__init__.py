@@ -35,6 +35,13 @@ __all__ = [
 ]
 
 _PATHS: dict[str, ModuleType] = {"gemm": gemm, "phase": phase, "small": small}
+
+try:  # the compiled scatter/gather is an optional extra: convtranspose[jit]
+    from . import gemm_jit
+except ImportError:  # numba not installed
+    gemm_jit = None
+else:
+    _PATHS["gemm_jit"] = gemm_jit
 _forced = threading.local()
 
 
@@ -63,7 +70,7 @@ def choose_path(
     forced = getattr(_forced, "name", None)
     if forced is not None:
         return forced
-    return cost.cheapest_path(tuple(x_shape), tuple(weight_shape), spec, itemsize)
+    return cost.cheapest_path(tuple(x_shape), tuple(weight_shape), spec, itemsize, available_paths())
 
 
 def forward(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray], spec: ConvTransposeSpec) -> np.ndarray:

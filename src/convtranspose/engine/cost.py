@@ -7,6 +7,8 @@ Each path's time is estimated as::
 * ``gemm`` multiplies exactly the useful products, writes a column buffer of
   ``C_out · prod(K)`` values per input position and adds every tap's slice into the output; its
   adds move runs as long as the input's last spatial dimension.
+* ``gemm_jit`` (with numba) is ``gemm`` with a compiled scatter: one pass over the columns and
+  the output, whatever the run length.
 * ``phase`` writes each output value once, but its patches cover the *output* phase grid, so when
   the input is small next to the kernel it multiplies zeros of the padding (its flops grow by the
   ratio ``sum_q T_q · M_q / (prod(K) · prod(S_in))``); its runs are a phase's last dimension.
@@ -38,11 +40,17 @@ CALL_OVERHEAD = 4e-6  # seconds per NumPy call issued from Python
 THREAD_GAIN = 1.5  # speed-up of split element-wise work with 2+ threads
 
 #: Paths in order of preference when estimates tie.
-PATH_ORDER = ("small", "gemm", "phase")
+PATH_ORDER = ("small", "gemm_jit", "gemm", "phase")
 
 
 def _run_factor(run: float) -> float:
     return 1.0 + RUN_OVERHEAD / max(1.0, run)
+
+
+def _gemm_seconds(flops: float, inner: int, rows: int) -> float:
+    """BLAS time, slowed down when the product's inner or row dimension is small (< 64)."""
+    efficiency = min(1.0, inner / 64) * min(1.0, rows / 64)
+    return flops / (GEMM_RATE * max(efficiency, 1e-3))
 
 
 @lru_cache(maxsize=4096)
@@ -69,7 +77,10 @@ def estimate_seconds(
     useful_flops = 2 * columns * per_group_in
     gain = THREAD_GAIN if num_threads > 1 else 1.0
 
-    if path == "gemm":
+    gemm_rows, gemm_inner = per_group_out * prod(kernel), per_group_in
+    if path == "gemm_jit":
+        flops, accesses, run, calls = useful_flops, 2 * columns + 2 * out_elems, 1 << 20, 10
+    elif path == "gemm":
         windows = tap_windows(geo, kernel)
         scattered = sum(n * c_out * prod(s.stop - s.start for s in w.input_slices) for w in windows)
         accesses = columns + 3 * scattered + 2 * out_elems
@@ -80,8 +91,13 @@ def estimate_seconds(
         grid = sum(len(ph.flat_taps) * prod(ph.counts) for ph in plan.phases)
         patches = n * c_in * grid
         flops = 2 * patches * per_group_out
-        accesses = 2 * patches + 3 * out_elems + 2 * in_elems + 2 * weight_elems
         run = max(1, geo[-1].output // geo[-1].stride)
+        if per_group_in == 1:  # depthwise kernels: broadcast multiply-adds, no patches, no GEMM
+            flops, accesses = 0, 3 * patches * per_group_out + 2 * out_elems + 2 * in_elems
+        else:
+            accesses = 2 * patches + 3 * out_elems + 2 * in_elems + 2 * weight_elems
+        gemm_rows = per_group_out
+        gemm_inner = per_group_in * max(len(ph.flat_taps) for ph in plan.phases)
         calls = sum(len(ph.flat_taps) + 6 for ph in plan.phases)
     elif path == "small":
         outputs = prod(g.output for g in geo)
@@ -89,20 +105,22 @@ def estimate_seconds(
         if placement > small.AUTO_MAX_PLACEMENT_ELEMENTS or columns > small.AUTO_MAX_COLUMN_ELEMENTS:
             return float("inf")
         flops = useful_flops + 2 * n * c_out * prod(kernel) * prod(spatial_in) * outputs
-        accesses, run, calls = 2 * out_elems, 1 << 20, 5
+        accesses, run, calls = 2 * out_elems, 1 << 20, 3
     else:
         raise KeyError(path)
     copy_seconds = accesses * itemsize * _run_factor(run) / COPY_RATE / gain
-    return flops / GEMM_RATE + copy_seconds + calls * CALL_OVERHEAD
+    return _gemm_seconds(flops, gemm_inner, gemm_rows) + copy_seconds + calls * CALL_OVERHEAD
 
 
 @lru_cache(maxsize=4096)
 def cheapest_path(
-    x_shape: tuple[int, ...], weight_shape: tuple[int, ...], spec: ConvTransposeSpec, itemsize: int
+    x_shape: tuple[int, ...],
+    weight_shape: tuple[int, ...],
+    spec: ConvTransposeSpec,
+    itemsize: int,
+    available: tuple[str, ...] = ("small", "gemm", "phase"),
 ) -> str:
-    """The path with the smallest estimate (ties go to the earlier one in :data:`PATH_ORDER`)."""
+    """The available path with the smallest estimate (ties: the earlier in :data:`PATH_ORDER`)."""
     threads_now = threads.get_num_threads()
-    return min(
-        PATH_ORDER,
-        key=lambda p: estimate_seconds(p, x_shape, weight_shape, spec, itemsize, threads_now),
-    )
+    candidates = [p for p in PATH_ORDER if p in available]
+    return min(candidates, key=lambda p: estimate_seconds(p, x_shape, weight_shape, spec, itemsize, threads_now))
