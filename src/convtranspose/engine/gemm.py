@@ -44,16 +44,16 @@ scatter/gather is needed, and each stays next to its transpose in this file.
 from __future__ import annotations
 
 from math import prod
-from typing import Callable, NamedTuple, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
 from ..shape import AxisGeometry, geometries
 from ..spec import ConvTransposeSpec
 from . import threads
-from ._common import batch_chunks, bias_grad, buffer_budget, tap_windows
+from ._common import TapWindow, batch_chunks, bias_grad, buffer_budget, tap_windows
 
-__all__ = ["forward", "backward", "scatter", "gather", "Kernels", "NUMPY_KERNELS"]
+__all__ = ["forward", "backward"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -89,12 +89,11 @@ def _initial_output(shape: tuple[int, ...], bias: Optional[np.ndarray], dtype: n
 # --------------------------------------------------------------------------------------------
 
 
-def scatter(cols: np.ndarray, geo: tuple[AxisGeometry, ...], out: np.ndarray, assign: bool = False) -> None:
+def _scatter(cols: np.ndarray, windows: Sequence[TapWindow], out: np.ndarray, assign: bool = False) -> None:
     """Add (or, for disjoint taps, assign) each tap's columns into ``out``.
 
     ``cols`` is ``(G, Co, KK, n, *S_in)``, ``out`` ``(n, G, Co, *S_out)``.
     """
-    windows = tap_windows(geo, tuple(g.kernel_size for g in geo))
 
     def add(chans: slice, rows: slice) -> None:
         for window in windows:
@@ -120,12 +119,7 @@ def _tiles_exactly(geo: Sequence[AxisGeometry]) -> bool:
 
 
 def forward(
-    x: np.ndarray,
-    weight: np.ndarray,
-    bias: Optional[np.ndarray],
-    spec: ConvTransposeSpec,
-    *,
-    kernels: Optional["Kernels"] = None,
+    x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray], spec: ConvTransposeSpec
 ) -> np.ndarray:
     """Transposed convolution of a batched, validated input.
 
@@ -140,11 +134,11 @@ def forward(
     -------
     ndarray, shape (N, C_out, *S_out), C-contiguous, dtype of ``x``.
     """
-    kernels = kernels or NUMPY_KERNELS
     n = x.shape[0]
     spatial_in, kernel = x.shape[2:], weight.shape[2:]
     groups, per_group_out = spec.groups, weight.shape[1]
     geo = geometries(spatial_in, kernel, spec)
+    windows = tap_windows(geo, kernel)
     out_shape = (n, groups * per_group_out) + tuple(g.output for g in geo)
     disjoint = _tiles_exactly(geo)
     out = np.empty(out_shape, dtype=x.dtype) if disjoint else _initial_output(out_shape, bias, x.dtype)
@@ -156,7 +150,7 @@ def forward(
         rows = batch.stop - batch.start
         cols = np.matmul(weight_t, _grouped_input(x[batch], groups))  # (G, Co*KK, rows*P)
         cols = cols.reshape((groups, per_group_out, prod(kernel), rows) + spatial_in)
-        kernels.scatter(cols, geo, grouped_out[batch], assign=disjoint)
+        _scatter(cols, windows, grouped_out[batch], assign=disjoint)
     if disjoint and bias is not None:
         out += bias.reshape((1, -1) + (1,) * len(kernel))
     return out
@@ -167,11 +161,11 @@ def forward(
 # --------------------------------------------------------------------------------------------
 
 
-def gather(grad_output: np.ndarray, geo: tuple[AxisGeometry, ...], groups: int) -> np.ndarray:
-    """Transpose of :func:`scatter`: ``(n, G*Co, *S_out)`` -> columns ``(G, Co*KK, n*P)``."""
-    kernel = tuple(g.kernel_size for g in geo)
-    spatial_in = tuple(g.input_size for g in geo)
-    windows = tap_windows(geo, kernel)
+def _gather(
+    grad_output: np.ndarray, windows: Sequence[TapWindow], kernel: Sequence[int], groups: int,
+    spatial_in: Sequence[int],
+) -> np.ndarray:
+    """Transpose of :func:`_scatter`: ``(n, G*Co, *S_out)`` -> columns ``(G, Co*KK, n*P)``."""
     n, c_out = grad_output.shape[:2]
     per_group = c_out // groups
     grouped = grad_output.reshape((n, groups, per_group) + grad_output.shape[2:])
@@ -191,16 +185,6 @@ def gather(grad_output: np.ndarray, geo: tuple[AxisGeometry, ...], groups: int) 
     return cols.reshape(groups, per_group * taps, n * prod(spatial_in))
 
 
-class Kernels(NamedTuple):
-    """The memory-bound halves of this path; :mod:`convtranspose.engine.gemm_jit` swaps in compiled ones."""
-
-    scatter: Callable[..., None]
-    gather: Callable[..., np.ndarray]
-
-
-NUMPY_KERNELS = Kernels(scatter=scatter, gather=gather)
-
-
 def backward(
     grad_output: np.ndarray,
     x: np.ndarray,
@@ -210,14 +194,13 @@ def backward(
     need_input: bool = True,
     need_weight: bool = True,
     need_bias: bool = True,
-    kernels: Optional["Kernels"] = None,
 ) -> tuple[Optional[np.ndarray], Optional[np.ndarray], Optional[np.ndarray]]:
     """All requested gradients, sharing one gather of ``grad_output`` per batch chunk."""
-    kernels = kernels or NUMPY_KERNELS
     n, c_in = x.shape[:2]
     spatial_in, kernel = x.shape[2:], weight.shape[2:]
     groups, per_group_out = spec.groups, weight.shape[1]
     geo = geometries(spatial_in, kernel, spec)
+    windows = tap_windows(geo, kernel)
     grouped_w = _grouped_weight(weight, groups)  # (G, Ci, Co*KK)
 
     grad_x = np.empty(x.shape, dtype=x.dtype) if need_input else None
@@ -226,7 +209,7 @@ def backward(
         per_item = (groups * per_group_out * prod(kernel) + x.shape[1]) * prod(spatial_in) * x.itemsize
         for batch in batch_chunks(n, per_item, buffer_budget(grad_output.nbytes)):
             rows = batch.stop - batch.start
-            cols = kernels.gather(grad_output[batch], geo, groups)  # (G, Co*KK, rows*P)
+            cols = _gather(grad_output[batch], windows, kernel, groups, spatial_in)  # (G, Co*KK, rows*P)
             if need_input:
                 grad_cols = np.matmul(grouped_w, cols)  # (G, Ci, rows*P)
                 grad_cols = grad_cols.reshape((groups, c_in // groups, rows) + spatial_in)

@@ -12,8 +12,10 @@ precomputed in a *target map*::
     out[n, g, c, target[t, p]] += cols[g, c, t, n, p]        (scatter, forward)
     cols[g, c, t, n, p] = grad_y[n, g, c, target[t, p]]      (gather, its transpose)
 
-The map depends only on the shapes and the spec and is cached. Kernels are compiled on first use
-(and cached on disk by numba); the NumPy path stays available and gives the same results.
+The map depends only on the shapes and the spec and is cached; it also lets the work be chunked
+by ranges of input positions, so a single large image keeps its buffers near the output's size.
+Kernels are compiled on first use (and cached on disk by numba); the NumPy path stays available
+and gives the same results.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from typing import Optional
 import numba
 import numpy as np
 
-from ..shape import AxisGeometry
+from ..shape import AxisGeometry, geometries
 from ..spec import ConvTransposeSpec
 from . import gemm, threads
+from ._common import batch_chunks, bias_grad, buffer_budget
 
 __all__ = ["forward", "backward", "target_map"]
 
@@ -91,35 +94,83 @@ def _over_rows(kernel, rows: int, work: int, *arrays) -> None:
     threads.run(lambda part: kernel(*arrays, part.start, part.stop), threads.split(rows, work))
 
 
-def scatter(cols: np.ndarray, geo: tuple[AxisGeometry, ...], out: np.ndarray, assign: bool = False) -> None:
-    """Compiled :func:`convtranspose.engine.gemm.scatter` (same arguments)."""
-    groups, per_group, taps, n = cols.shape[:4]
-    positions, outputs = prod(cols.shape[4:]), prod(out.shape[3:])
-    flat_cols = np.ascontiguousarray(cols).reshape(groups, per_group, taps, n, positions)
-    flat_out = out.reshape(n, groups, per_group, outputs)  # out is a contiguous batch slice
-    _over_rows(_col2im, n * groups * per_group, cols.size, flat_cols, target_map(geo), flat_out, assign)
+def _chunks(n: int, positions: int, per_position_bytes: int, budget: int):
+    """(batch slice, position slice) pairs whose columns and input copy fit ``budget``.
 
-
-def gather(grad_output: np.ndarray, geo: tuple[AxisGeometry, ...], groups: int) -> np.ndarray:
-    """Compiled :func:`convtranspose.engine.gemm.gather` (same arguments and result)."""
-    n, c_out = grad_output.shape[:2]
-    per_group = c_out // groups
-    taps, positions = prod(g.kernel_size for g in geo), prod(g.input_size for g in geo)
-    cols = np.empty((groups, per_group, taps, n, positions), dtype=grad_output.dtype)
-    grad = np.ascontiguousarray(grad_output).reshape(n, groups, per_group, prod(grad_output.shape[2:]))
-    _over_rows(_im2col, n * groups * per_group, cols.size, grad, target_map(geo), cols)
-    return cols.reshape(groups, per_group * taps, n * positions)
-
-
-KERNELS = gemm.Kernels(scatter=scatter, gather=gather)
+    Whole batch items are grouped while one item fits; a larger item (a big single image) is
+    split into ranges of input positions, so the buffers stay bounded even at batch size 1.
+    """
+    per_item = positions * per_position_bytes
+    if per_item <= budget or n == 0:
+        whole = slice(0, positions)
+        return [(batch, whole) for batch in batch_chunks(n, per_item, budget)]
+    step = max(1, budget // per_position_bytes)
+    return [
+        (slice(item, item + 1), slice(start, min(positions, start + step)))
+        for item in range(n)
+        for start in range(0, positions, step)
+    ]
 
 
 def forward(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray], spec: ConvTransposeSpec) -> np.ndarray:
-    """:func:`convtranspose.engine.gemm.forward` with the compiled scatter."""
-    return gemm.forward(x, weight, bias, spec, kernels=KERNELS)
+    """Transposed convolution: the GEMM of :mod:`convtranspose.engine.gemm`, compiled scatter."""
+    n, c_in = x.shape[:2]
+    spatial_in, kernel = x.shape[2:], weight.shape[2:]
+    groups, per_group_out = spec.groups, weight.shape[1]
+    taps, positions = prod(kernel), prod(spatial_in)
+    geo = geometries(spatial_in, kernel, spec)
+    out_shape = (n, groups * per_group_out) + tuple(g.output for g in geo)
+    disjoint = gemm._tiles_exactly(geo)
+    out = np.empty(out_shape, dtype=x.dtype) if disjoint else gemm._initial_output(out_shape, bias, x.dtype)
+    flat_out = out.reshape(n, groups, per_group_out, prod(out_shape[2:]))
+    flat_x = x.reshape(n, c_in, positions)
+    target = target_map(geo)
+
+    weight_t = gemm._grouped_weight(weight, groups).transpose(0, 2, 1)  # (G, Co*KK, Ci)
+    per_position = (groups * per_group_out * taps + c_in) * x.itemsize
+    for batch, span in _chunks(n, positions, per_position, buffer_budget(out.nbytes)):
+        rows, width = batch.stop - batch.start, span.stop - span.start
+        cols = np.matmul(weight_t, gemm._grouped_input(flat_x[batch, :, span], groups))  # (G, Co*KK, rows*width)
+        cols = cols.reshape(groups, per_group_out, taps, rows, width)
+        part_target = np.ascontiguousarray(target[:, span])
+        _over_rows(_col2im, rows * groups * per_group_out, cols.size, cols, part_target, flat_out[batch], disjoint)
+    if disjoint and bias is not None:
+        out += bias.reshape((1, -1) + (1,) * len(kernel))
+    return out
 
 
 def backward(grad_output, x, weight, spec, *, need_input=True, need_weight=True, need_bias=True):
-    """:func:`convtranspose.engine.gemm.backward` with the compiled gather."""
-    flags = dict(need_input=need_input, need_weight=need_weight, need_bias=need_bias)
-    return gemm.backward(grad_output, x, weight, spec, kernels=KERNELS, **flags)
+    """All requested gradients: compiled gather, then the two GEMM transposes (see ``gemm``)."""
+    n, c_in = x.shape[:2]
+    spatial_in, kernel = x.shape[2:], weight.shape[2:]
+    groups, per_group_out = spec.groups, weight.shape[1]
+    per_group_in = c_in // groups
+    taps, positions = prod(kernel), prod(spatial_in)
+    geo = geometries(spatial_in, kernel, spec)
+    target = target_map(geo)
+    grouped_w = gemm._grouped_weight(weight, groups)  # (G, Ci, Co*KK)
+    flat_gy = np.ascontiguousarray(grad_output).reshape(n, groups, per_group_out, prod(grad_output.shape[2:]))
+    flat_x = x.reshape(n, c_in, positions)
+
+    grad_x = np.empty((n, c_in, positions), dtype=x.dtype) if need_input else None
+    grad_w = np.zeros(grouped_w.shape, dtype=x.dtype) if need_weight else None
+    if need_input or need_weight:
+        per_position = (groups * per_group_out * taps + c_in) * x.itemsize
+        for batch, span in _chunks(n, positions, per_position, buffer_budget(grad_output.nbytes)):
+            rows, width = batch.stop - batch.start, span.stop - span.start
+            cols = np.empty((groups, per_group_out, taps, rows, width), dtype=x.dtype)
+            part_target = np.ascontiguousarray(target[:, span])
+            _over_rows(_im2col, rows * groups * per_group_out, cols.size, flat_gy[batch], part_target, cols)
+            cols = cols.reshape(groups, per_group_out * taps, rows * width)
+            if need_input:
+                grad_cols = np.matmul(grouped_w, cols).reshape(groups, per_group_in, rows, width)
+                target_x = grad_x[batch, :, span].reshape(rows, groups, per_group_in, width)
+                np.copyto(target_x, np.moveaxis(grad_cols, 2, 0))
+            if need_weight:
+                grad_w += np.matmul(gemm._grouped_input(flat_x[batch, :, span], groups), cols.transpose(0, 2, 1))
+    grad_b = bias_grad(grad_output) if need_bias else None
+    return (
+        None if grad_x is None else grad_x.reshape(x.shape),
+        None if grad_w is None else grad_w.reshape(weight.shape),
+        grad_b,
+    )
