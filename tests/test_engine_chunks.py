@@ -35,6 +35,8 @@ def tiny_budget(monkeypatch):
             continue
         if hasattr(module, "buffer_budget"):
             monkeypatch.setattr(module, "buffer_budget", lambda output_bytes: 256)
+        if hasattr(module, "COLUMN_BUDGET_BYTES"):
+            monkeypatch.setattr(module, "COLUMN_BUDGET_BYTES", 256)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"x{c[0]}")

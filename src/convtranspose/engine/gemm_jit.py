@@ -31,7 +31,7 @@ import numpy as np
 from ..shape import AxisGeometry, geometries
 from ..spec import ConvTransposeSpec
 from . import gemm, threads
-from ._common import batch_chunks, bias_grad, buffer_budget
+from ._common import COLUMN_BUDGET_BYTES, batch_chunks, bias_grad, buffer_budget
 
 __all__ = ["forward", "backward", "target_map"]
 
@@ -156,7 +156,8 @@ def backward(grad_output, x, weight, spec, *, need_input=True, need_weight=True,
     grad_w = np.zeros(grouped_w.shape, dtype=x.dtype) if need_weight else None
     if need_input or need_weight:
         per_position = (groups * per_group_out * taps + c_in) * x.itemsize
-        for batch, span in _chunks(n, positions, per_position, buffer_budget(grad_output.nbytes)):
+        # The memory target is the forward's; here larger chunks keep the GEMMs efficient.
+        for batch, span in _chunks(n, positions, per_position, COLUMN_BUDGET_BYTES):
             rows, width = batch.stop - batch.start, span.stop - span.start
             cols = np.empty((groups, per_group_out, taps, rows, width), dtype=x.dtype)
             part_target = np.ascontiguousarray(target[:, span])
