@@ -132,7 +132,7 @@ def forward(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray], spec:
         rows, width = batch.stop - batch.start, span.stop - span.start
         cols = np.matmul(weight_t, gemm._grouped_input(flat_x[batch, :, span], groups))  # (G, Co*KK, rows*width)
         cols = cols.reshape(groups, per_group_out, taps, rows, width)
-        part_target = np.ascontiguousarray(target[:, span])
+        part_target = target if width == positions else np.ascontiguousarray(target[:, span])
         _over_rows(_col2im, rows * groups * per_group_out, cols.size, cols, part_target, flat_out[batch], disjoint)
     if disjoint and bias is not None:
         out += bias.reshape((1, -1) + (1,) * len(kernel))
@@ -160,7 +160,7 @@ def backward(grad_output, x, weight, spec, *, need_input=True, need_weight=True,
         for batch, span in _chunks(n, positions, per_position, COLUMN_BUDGET_BYTES):
             rows, width = batch.stop - batch.start, span.stop - span.start
             cols = np.empty((groups, per_group_out, taps, rows, width), dtype=x.dtype)
-            part_target = np.ascontiguousarray(target[:, span])
+            part_target = target if width == positions else np.ascontiguousarray(target[:, span])
             _over_rows(_im2col, rows * groups * per_group_out, cols.size, flat_gy[batch], part_target, cols)
             cols = cols.reshape(groups, per_group_out * taps, rows * width)
             if need_input:

@@ -21,7 +21,7 @@ from ..spec import _is_int
 __all__ = ["set_num_threads", "get_num_threads", "split", "split2", "run"]
 
 #: Below this many elements an operation is not worth splitting.
-MIN_PARALLEL_ELEMENTS = 1 << 16
+MIN_PARALLEL_ELEMENTS = 1 << 18
 
 
 def _available_cores() -> int:
