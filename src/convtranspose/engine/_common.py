@@ -40,17 +40,18 @@ def tap_windows(geo: tuple[AxisGeometry, ...], kernel: tuple[int, ...]) -> tuple
 
 
 #: Smallest budget granted to a call, however small its output.
-MIN_BUDGET_BYTES = 1024 * 1024
+MIN_BUDGET_BYTES = 64 * 1024
 
 
 def buffer_budget(output_bytes: int) -> int:
-    """Working-buffer budget for a call: the output's size, within fixed bounds.
+    """Working-buffer budget for a call: 1.5 times the output's size, within fixed bounds.
 
-    With a chunk's column (or patch) buffer and its input copy together no larger than the output,
-    the peak extra memory of a call stays under about twice its output (or under
-    :data:`MIN_BUDGET_BYTES` for tiny calls), while the GEMMs stay large enough to run at speed.
+    A chunk's column (or patch) buffer and its input copy together stay within the budget, and each
+    chunk's buffers are freed before the next chunk's are made, so the peak extra memory of a call
+    stays under twice its output (or under :data:`MIN_BUDGET_BYTES` for tiny calls) while the GEMMs
+    stay large enough to run at speed.
     """
-    return max(MIN_BUDGET_BYTES, min(COLUMN_BUDGET_BYTES, output_bytes))
+    return max(MIN_BUDGET_BYTES, min(COLUMN_BUDGET_BYTES, output_bytes * 3 // 2))
 
 
 def batch_chunks(n: int, per_item_bytes: int, budget: int = COLUMN_BUDGET_BYTES) -> list[slice]:

@@ -151,6 +151,7 @@ def forward(
         cols = np.matmul(weight_t, _grouped_input(x[batch], groups))  # (G, Co*KK, rows*P)
         cols = cols.reshape((groups, per_group_out, prod(kernel), rows) + spatial_in)
         _scatter(cols, windows, grouped_out[batch], assign=disjoint)
+        del cols  # free this chunk's columns before the next GEMM allocates its own
     if disjoint and bias is not None:
         out += bias.reshape((1, -1) + (1,) * len(kernel))
     return out

@@ -134,6 +134,7 @@ def forward(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray], spec:
         cols = cols.reshape(groups, per_group_out, taps, rows, width)
         part_target = target if width == positions else np.ascontiguousarray(target[:, span])
         _over_rows(_col2im, rows * groups * per_group_out, cols.size, cols, part_target, flat_out[batch], disjoint)
+        del cols  # free this chunk's columns before the next GEMM allocates its own
     if disjoint and bias is not None:
         out += bias.reshape((1, -1) + (1,) * len(kernel))
     return out

@@ -218,6 +218,7 @@ def forward(
                 np.copyto(target[:, :, chans], source[:, :, chans])
 
             threads.run(copy, threads.split(per_group_out, result.size))
+            del result, source  # free this chunk's product before the next one
         if bias is not None:
             out_view += bias.reshape(fill_shape)
     return out
