@@ -196,9 +196,11 @@ def _axis_names(ndim: int, lang: str) -> list[str]:
     return [tr(lang, "axis_rows"), tr(lang, "axis_cols")]
 
 
-def _formula_lines(geometry: Sequence[AxisGeometry], lang: str) -> list[str]:
+def _formula_lines(
+    geometry: Sequence[AxisGeometry], lang: str, names: Optional[Sequence[str]] = None
+) -> list[str]:
     lines = [tr(lang, "formula")]
-    for name, g in zip(_axis_names(len(geometry), lang), geometry):
+    for name, g in zip(names or _axis_names(len(geometry), lang), geometry):
         lines.append(
             tr(
                 lang,
@@ -549,24 +551,7 @@ def render_shape(geometry: Sequence[AxisGeometry], lang: str = "en") -> str:
     """The output size with the formula and the numbers plugged in, per dimension."""
     title = tr(lang, "shape_title")
     names = _axis_names(len(geometry), lang) if len(geometry) <= 2 else [f"dim {a}" for a in range(len(geometry))]
-    lines = [title, ""]
-    lines += [tr(lang, "formula")]
-    for name, g in zip(names, geometry):
-        lines.append(
-            tr(
-                lang,
-                "formula_line",
-                axis=name,
-                n=g.input_size,
-                s=g.stride,
-                p=g.padding,
-                d=g.dilation,
-                k=g.kernel_size,
-                op=g.output_padding,
-                out=g.output,
-                full=g.full,
-            )
-        )
+    lines = [title, ""] + _formula_lines(geometry, lang, names)
     outputs = [g.output for g in geometry]
     shown = str(outputs[0]) if len(outputs) == 1 else _tuple_text(outputs)
     lines += ["", tr(lang, "shape_result", shape=shown)]
