@@ -243,6 +243,88 @@ def _finish(array: np.ndarray, ops: _Operands) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------
+# Forward call cache
+#
+# A forward call's validation, output shape and engine path depend only on the operands' shapes
+# and dtypes, the hyper-parameters and the engine's dispatch state (forced path, thread count).
+# The first call with a given signature validates through the general path above and builds a
+# *runner*: a closure specialised to that signature (see ``engine.forward_runner``). Later calls
+# with the same signature look the runner up in a dict and call it, which keeps the per-call
+# Python overhead of small problems to a dict lookup. Only plain ndarrays and hyper-parameters
+# that are ints or tuples of ints take this route (``True`` hashes like ``1``, so bools must not
+# reach the key); everything else goes through the general path. Errors are never cached.
+# --------------------------------------------------------------------------------------------
+
+_RUNNERS: dict = {}
+_MAX_RUNNERS = 4096
+
+
+def _plain(value: object) -> bool:
+    """True for an int or a tuple of ints (never a bool): values that can key the runner cache."""
+    kind = type(value)
+    return kind is int or (kind is tuple and all(type(v) is int for v in value))
+
+
+def _make_runner(op, ndim, x, w, b, stride, padding, output_padding, groups, dilation):
+    _as_float_array("input", x)
+    _as_float_array("weight", w)
+    if b is not None:
+        _as_float_array("bias", b)
+    plan = _call_plan(
+        op, x.shape, x.dtype, w.shape, w.dtype,
+        None if b is None else b.shape, None if b is None else b.dtype,
+        stride, padding, output_padding, groups, dilation, None, ndim,
+    )
+    batched_shape = (1,) + x.shape if plan.unbatched else x.shape
+    kernel = engine.forward_runner(batched_shape, w.shape, plan.spec, plan.compute_dtype)
+    if not plan.unbatched and plan.compute_dtype == plan.result_dtype:
+        return kernel
+    compute, result, unbatched = plan.compute_dtype, plan.result_dtype, plan.unbatched
+
+    def run(x, w, b):
+        if unbatched:
+            x = x[np.newaxis]
+        out = kernel(
+            x.astype(compute, copy=False), w.astype(compute, copy=False),
+            None if b is None else b.astype(compute, copy=False),
+        )
+        if unbatched:
+            out = out[0]
+        return np.ascontiguousarray(out.astype(result, copy=False))
+
+    return run
+
+
+def _forward(op, ndim, input, weight, bias, stride, padding, output_padding, groups, dilation, output_size):
+    """One forward call: through the runner cache when possible, else the general path."""
+    if (
+        type(input) is np.ndarray
+        and type(weight) is np.ndarray
+        and (bias is None or type(bias) is np.ndarray)
+        and output_size is None
+        and type(groups) is int
+        and _plain(stride)
+        and _plain(padding)
+        and _plain(output_padding)
+        and _plain(dilation)
+    ):
+        key = (
+            op, input.shape, input.dtype, weight.shape, weight.dtype,
+            None if bias is None else (bias.shape, bias.dtype),
+            stride, padding, output_padding, groups, dilation, engine.dispatch_state(),
+        )
+        runner = _RUNNERS.get(key)
+        if runner is None:
+            runner = _make_runner(op, ndim, input, weight, bias, stride, padding, output_padding, groups, dilation)
+            if len(_RUNNERS) >= _MAX_RUNNERS:
+                _RUNNERS.clear()
+            _RUNNERS[key] = runner
+        return runner(input, weight, bias)
+    ops = _prepare(op, input, weight, bias, stride, padding, output_padding, groups, dilation, output_size, ndim)
+    return _finish(engine.forward(ops.x, ops.weight, ops.bias, ops.spec), ops)
+
+
+# --------------------------------------------------------------------------------------------
 # Forward
 # --------------------------------------------------------------------------------------------
 
@@ -302,10 +384,9 @@ def conv_transpose(
              [ 2.2, 11. , 11. ],
              [ 6.6, 18.7, 13.2]]]])
     """
-    ops = _prepare(
-        "conv_transpose", input, weight, bias, stride, padding, output_padding, groups, dilation, output_size
+    return _forward(
+        "conv_transpose", None, input, weight, bias, stride, padding, output_padding, groups, dilation, output_size
     )
-    return _finish(engine.forward(ops.x, ops.weight, ops.bias, ops.spec), ops)
 
 
 def _fixed_rank(ndim: int):
@@ -323,10 +404,7 @@ def _fixed_rank(ndim: int):
         *,
         output_size: Optional[Sequence[int]] = None,
     ) -> np.ndarray:
-        ops = _prepare(
-            name, input, weight, bias, stride, padding, output_padding, groups, dilation, output_size, ndim
-        )
-        return _finish(engine.forward(ops.x, ops.weight, ops.bias, ops.spec), ops)
+        return _forward(name, ndim, input, weight, bias, stride, padding, output_padding, groups, dilation, output_size)
 
     conv_transpose_nd.__name__ = conv_transpose_nd.__qualname__ = name
     conv_transpose_nd.__doc__ = f"""{ndim}-d transposed convolution, same signature as ``torch.nn.functional.{name}``.

@@ -13,13 +13,13 @@ from __future__ import annotations
 import contextlib
 import threading
 from types import ModuleType
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 import numpy as np
 
 from ..errors import ParameterError
 from ..spec import ConvTransposeSpec
-from . import cost, gemm, phase, small
+from . import cost, gemm, phase, small, threads
 from ._common import bias_grad
 from .threads import get_num_threads, set_num_threads
 
@@ -28,6 +28,8 @@ __all__ = [
     "use_path",
     "choose_path",
     "forward",
+    "forward_runner",
+    "dispatch_state",
     "backward",
     "bias_grad",
     "set_num_threads",
@@ -70,12 +72,41 @@ def choose_path(
     forced = getattr(_forced, "name", None)
     if forced is not None:
         return forced
-    return cost.cheapest_path(tuple(x_shape), tuple(weight_shape), spec, itemsize, available_paths())
+    return cost.cheapest_path(
+        tuple(x_shape), tuple(weight_shape), spec, itemsize, available_paths(), threads.get_num_threads()
+    )
 
 
 def forward(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray], spec: ConvTransposeSpec) -> np.ndarray:
     """Batched forward on the chosen path."""
     return _PATHS[choose_path(x.shape, weight.shape, spec, x.itemsize)].forward(x, weight, bias, spec)
+
+
+def dispatch_state() -> tuple[Optional[str], int]:
+    """What, besides shapes and the spec, decides a call's path: the forced path and the thread count."""
+    return getattr(_forced, "name", None), threads._num_threads
+
+
+def forward_runner(
+    x_shape: tuple[int, ...], weight_shape: tuple[int, ...], spec: ConvTransposeSpec, dtype: np.dtype
+) -> Callable[[np.ndarray, np.ndarray, Optional[np.ndarray]], np.ndarray]:
+    """A forward ``run(x, weight, bias)`` specialised to these shapes, spec and dtype.
+
+    The path is chosen once, now (so the runner is only valid under the current
+    :func:`dispatch_state`). A path module may offer ``make_forward(x_shape, weight_shape, spec,
+    dtype)`` that precomputes what the shapes decide; the others run their ``forward``. The
+    runner returns a fresh C-contiguous array.
+    """
+    module = _PATHS[choose_path(x_shape, weight_shape, spec, np.dtype(dtype).itemsize)]
+    make_forward = getattr(module, "make_forward", None)
+    if make_forward is not None:
+        return make_forward(tuple(x_shape), tuple(weight_shape), spec, np.dtype(dtype))
+    path_forward = module.forward
+
+    def run(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray]) -> np.ndarray:
+        return np.ascontiguousarray(path_forward(x, weight, bias, spec))
+
+    return run
 
 
 def backward(grad_output, x, weight, spec, *, need_input=True, need_weight=True, need_bias=True):

@@ -28,7 +28,7 @@ from math import prod
 
 from ..shape import geometries
 from ..spec import ConvTransposeSpec
-from . import phase, small, threads
+from . import phase, small
 from ._common import tap_windows
 
 __all__ = ["estimate_seconds", "cheapest_path", "PATH_ORDER"]
@@ -119,8 +119,9 @@ def cheapest_path(
     spec: ConvTransposeSpec,
     itemsize: int,
     available: tuple[str, ...] = ("small", "gemm", "phase"),
+    num_threads: int = 1,
 ) -> str:
     """The available path with the smallest estimate (ties: the earlier in :data:`PATH_ORDER`)."""
-    threads_now = threads.get_num_threads()
+    threads_now = num_threads
     candidates = [p for p in PATH_ORDER if p in available]
     return min(candidates, key=lambda p: estimate_seconds(p, x_shape, weight_shape, spec, itemsize, threads_now))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from math import prod
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -24,7 +24,7 @@ from ..shape import geometries
 from ..spec import ConvTransposeSpec
 from ._common import bias_grad, tap_windows
 
-__all__ = ["forward", "backward", "placement_matrix", "MAX_PLACEMENT_ELEMENTS"]
+__all__ = ["forward", "make_forward", "backward", "placement_matrix", "MAX_PLACEMENT_ELEMENTS"]
 
 #: Largest placement matrix (entries) this path accepts at all (when forced with ``use_path``).
 MAX_PLACEMENT_ELEMENTS = 1 << 22
@@ -86,6 +86,30 @@ def forward(
     if bias is not None:
         out += bias.reshape((1, -1) + (1,) * len(spatial_out))
     return out
+
+
+def make_forward(
+    x_shape: tuple[int, ...], weight_shape: tuple[int, ...], spec: ConvTransposeSpec, dtype: np.dtype
+) -> Callable[[np.ndarray, np.ndarray, Optional[np.ndarray]], np.ndarray]:
+    """:func:`forward` specialised to one signature: every shape and the placement precomputed."""
+    n, c_in = x_shape[:2]
+    groups, per_group_out = spec.groups, weight_shape[1]
+    per_group_in, taps, positions = c_in // groups, prod(weight_shape[2:]), prod(x_shape[2:])
+    placement = placement_matrix(x_shape[2:], weight_shape[2:], spec, dtype.str)
+    out_shape = (n, groups * per_group_out) + _output_spatial(x_shape[2:], weight_shape[2:], spec)
+    weight_rows = (groups, per_group_in, per_group_out * taps)  # transposed to (G, Co*KK, Ci)
+    input_rows = (n, groups, per_group_in, positions)
+    columns = (n, groups, per_group_out, taps * positions)
+    bias_shape = (1, groups * per_group_out) + (1,) * (len(x_shape) - 2)
+
+    def run(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray]) -> np.ndarray:
+        cols = np.matmul(weight.reshape(weight_rows).transpose(0, 2, 1), x.reshape(input_rows))
+        out = np.matmul(cols.reshape(columns), placement).reshape(out_shape)
+        if bias is not None:
+            out += bias.reshape(bias_shape)
+        return out
+
+    return run
 
 
 def backward(
