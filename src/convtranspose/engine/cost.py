@@ -8,7 +8,7 @@ Each path's time is estimated as::
   ``C_out · prod(K)`` values per input position and adds every tap's slice into the output; its
   adds move runs as long as the input's last spatial dimension.
 * ``gemm_jit`` (with numba) is ``gemm`` with a compiled scatter: one pass over the columns and
-  the output, whatever the run length.
+  the output, whatever the run length. Its depthwise kernels skip the GEMM and the columns.
 * ``phase`` writes each output value once, but its patches cover the *output* phase grid, so when
   the input is small next to the kernel it multiplies zeros of the padding (its flops grow by the
   ratio ``sum_q T_q · M_q / (prod(K) · prod(S_in))``); its runs are a phase's last dimension.
@@ -78,7 +78,9 @@ def estimate_seconds(
     gain = THREAD_GAIN if num_threads > 1 else 1.0
 
     gemm_rows, gemm_inner = per_group_out * prod(kernel), per_group_in
-    if path == "gemm_jit":
+    if path == "gemm_jit" and per_group_in == 1:  # fused depthwise kernels: one pass, no GEMM
+        flops, accesses, run, calls = 0, 2 * out_elems + in_elems, 1 << 20, 4
+    elif path == "gemm_jit":
         flops, accesses, run, calls = useful_flops, 2 * columns + 2 * out_elems, 1 << 20, 10
     elif path == "gemm":
         windows = tap_windows(geo, kernel)

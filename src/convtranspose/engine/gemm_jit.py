@@ -14,6 +14,9 @@ precomputed in a *target map*::
 
 The map depends only on the shapes and the spec and is cached; it also lets the work be chunked
 by ranges of input positions, so a single large image keeps its buffers near the output's size.
+
+Depthwise layers (``in_channels == groups``) have no channel sum to give to a GEMM; they go to
+the fused compiled kernels of :mod:`convtranspose.engine.depthwise_jit`.
 Kernels are compiled on first use (and cached on disk by numba); the NumPy path stays available
 and gives the same results.
 """
@@ -30,7 +33,7 @@ import numpy as np
 
 from ..shape import AxisGeometry, geometries
 from ..spec import ConvTransposeSpec
-from . import gemm, threads
+from . import depthwise, depthwise_jit, gemm, threads
 from ._common import COLUMN_BUDGET_BYTES, batch_chunks, bias_grad, buffer_budget
 
 __all__ = ["forward", "backward", "target_map"]
@@ -115,6 +118,8 @@ def _chunks(n: int, positions: int, per_position_bytes: int, budget: int):
 def forward(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray], spec: ConvTransposeSpec) -> np.ndarray:
     """Transposed convolution: the GEMM of :mod:`convtranspose.engine.gemm`, compiled scatter."""
     n, c_in = x.shape[:2]
+    if depthwise.applies(c_in, spec):
+        return depthwise_jit.forward(x, weight, bias, spec)
     spatial_in, kernel = x.shape[2:], weight.shape[2:]
     groups, per_group_out = spec.groups, weight.shape[1]
     taps, positions = prod(kernel), prod(spatial_in)
@@ -143,6 +148,9 @@ def forward(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray], spec:
 def backward(grad_output, x, weight, spec, *, need_input=True, need_weight=True, need_bias=True):
     """All requested gradients: compiled gather, then the two GEMM transposes (see ``gemm``)."""
     n, c_in = x.shape[:2]
+    if depthwise.applies(c_in, spec):
+        flags = dict(need_input=need_input, need_weight=need_weight, need_bias=need_bias)
+        return depthwise_jit.backward(grad_output, x, weight, spec, **flags)
     spatial_in, kernel = x.shape[2:], weight.shape[2:]
     groups, per_group_out = spec.groups, weight.shape[1]
     per_group_in = c_in // groups
