@@ -11,6 +11,7 @@ import torch
 
 import convtranspose as ct
 from convtranspose import engine, functional
+from convtranspose.engine import threads
 from convtranspose.errors import DTypeError, ParameterTypeError
 
 
@@ -105,8 +106,9 @@ def test_forced_path_and_thread_count_get_their_own_runner(monkeypatch):
     finally:
         engine.set_num_threads(previous)
     ct.conv_transpose2d(x, w, b)
-    states = [(path, previous) for path in engine.available_paths()]
-    states += [(None, previous + 1), (None, previous)]
+    minimum = threads.MIN_PARALLEL_ELEMENTS
+    states = [(path, previous, minimum) for path in engine.available_paths()]
+    states += [(None, previous + 1, minimum), (None, previous, minimum)]
     assert built == states
 
 
@@ -125,6 +127,14 @@ def test_cached_calls_match_the_general_path(dtype, unbatched):
         assert cached.dtype == dtype and cached.shape == general.shape
         np.testing.assert_array_equal(cached, general.astype(dtype))
     assert len(functional._RUNNERS) == 1
+
+
+def test_split_threshold_gets_its_own_runner(monkeypatch):
+    w = np.ones((1, 1, 2, 2))
+    ct.conv_transpose2d(np.ones((1, 1, 3, 3)), w)
+    monkeypatch.setattr(threads, "MIN_PARALLEL_ELEMENTS", 0)
+    ct.conv_transpose2d(np.ones((1, 1, 3, 3)), w)
+    assert len(functional._RUNNERS) == 2
 
 
 def test_cache_size_is_bounded(monkeypatch):

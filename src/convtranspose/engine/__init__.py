@@ -82,9 +82,10 @@ def forward(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray], spec:
     return _PATHS[choose_path(x.shape, weight.shape, spec, x.itemsize)].forward(x, weight, bias, spec)
 
 
-def dispatch_state() -> tuple[Optional[str], int]:
-    """What, besides shapes and the spec, decides a call's path: the forced path and the thread count."""
-    return getattr(_forced, "name", None), threads._num_threads
+def dispatch_state() -> tuple[Optional[str], int, int]:
+    """What, besides shapes and the spec, decides a call's path and how its work is split: the
+    forced path, the thread count and the size threshold for splitting."""
+    return getattr(_forced, "name", None), threads._num_threads, threads.MIN_PARALLEL_ELEMENTS
 
 
 def forward_runner(

@@ -40,7 +40,7 @@ from ..spec import ConvTransposeSpec
 from . import threads
 from ._common import bias_grad
 
-__all__ = ["runs", "forward", "backward"]
+__all__ = ["runs", "make_forward", "forward", "backward"]
 
 #: Columns of the run table.
 TAP, IN_START, OUT_START, COUNT = range(4)
@@ -205,23 +205,42 @@ def _split(kernel, length: int, work: int, *arrays) -> None:
     threads.run(lambda part: kernel(*arrays, part.start, part.stop), threads.split(length, work))
 
 
-def forward(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray], spec: ConvTransposeSpec) -> np.ndarray:
-    """Depthwise transposed convolution (``x.shape[1] == spec.groups``), one compiled pass."""
-    n, groups = x.shape[:2]
-    per_group_out = weight.shape[1]
-    geo = geometries(x.shape[2:], weight.shape[2:], spec)
-    out = np.empty((n, groups * per_group_out) + tuple(g.output for g in geo), dtype=x.dtype)
-    fill = np.zeros((groups, per_group_out), dtype=x.dtype) if bias is None else bias.reshape(groups, per_group_out)
+def make_forward(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], spec: ConvTransposeSpec, dtype: np.dtype):
+    """:func:`forward` specialised to one signature (the run table and every shape precomputed)."""
+    n, groups = x_shape[:2]
+    per_group_out = weight_shape[1]
+    geo = geometries(x_shape[2:], weight_shape[2:], spec)
+    out_shape = (n, groups * per_group_out) + tuple(g.output for g in geo)
     table = runs(geo)
     last = geo[-1]
-    positions, taps, outputs = prod(x.shape[2:]), prod(weight.shape[2:]), prod(out.shape[2:])
-    flat_x = np.ascontiguousarray(x).reshape(n, groups, positions)
-    flat_w = np.ascontiguousarray(weight).reshape(groups, per_group_out, taps)
-    flat_out = out.reshape(n, groups, per_group_out, outputs)
-    work = out.size + int(table[:, COUNT].sum()) * n * groups * per_group_out
+    flat_x = (n, groups, prod(x_shape[2:]))
+    flat_w = (groups, per_group_out, prod(weight_shape[2:]))
+    flat_out = (n, groups, per_group_out, prod(out_shape[2:]))
+    rows = n * groups * per_group_out
     layout = (last.output, last.stride, _phase_length(last))
-    _split(_forward_rows, n * groups * per_group_out, work, flat_x, flat_w, fill, table, *layout, flat_out)
-    return out
+    parts = threads.split(rows, prod(out_shape) + int(table[:, COUNT].sum()) * rows)
+    zeros = np.zeros((groups, per_group_out), dtype=dtype)
+    zeros.flags.writeable = False
+
+    def run(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray]) -> np.ndarray:
+        out = np.empty(out_shape, dtype=dtype)
+        fill = zeros if bias is None else bias.reshape(groups, per_group_out)
+        operands = (
+            np.ascontiguousarray(x).reshape(flat_x), np.ascontiguousarray(weight).reshape(flat_w), fill, table,
+            *layout, out.reshape(flat_out),
+        )
+        if len(parts) == 1:
+            _forward_rows(*operands, 0, rows)
+        else:
+            threads.run(lambda part: _forward_rows(*operands, part.start, part.stop), parts)
+        return out
+
+    return run
+
+
+def forward(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray], spec: ConvTransposeSpec) -> np.ndarray:
+    """Depthwise transposed convolution (``x.shape[1] == spec.groups``), one compiled pass."""
+    return make_forward(x.shape, weight.shape, spec, x.dtype)(x, weight, bias)
 
 
 def backward(grad_output, x, weight, spec, *, need_input=True, need_weight=True, need_bias=True):

@@ -36,7 +36,7 @@ from ..spec import ConvTransposeSpec
 from . import depthwise, depthwise_jit, gemm, threads
 from ._common import COLUMN_BUDGET_BYTES, batch_chunks, bias_grad, buffer_budget
 
-__all__ = ["forward", "backward", "target_map"]
+__all__ = ["forward", "make_forward", "backward", "target_map"]
 
 
 @lru_cache(maxsize=256)
@@ -113,6 +113,17 @@ def _chunks(n: int, positions: int, per_position_bytes: int, budget: int):
         for item in range(n)
         for start in range(0, positions, step)
     ]
+
+
+def make_forward(x_shape, weight_shape, spec: ConvTransposeSpec, dtype: np.dtype):
+    """A forward specialised to one signature (see ``engine.forward_runner``)."""
+    if depthwise.applies(x_shape[1], spec):
+        return depthwise_jit.make_forward(x_shape, weight_shape, spec, dtype)
+
+    def run(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray]) -> np.ndarray:
+        return forward(x, weight, bias, spec)
+
+    return run
 
 
 def forward(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray], spec: ConvTransposeSpec) -> np.ndarray:
