@@ -101,6 +101,16 @@ def test_interleaved_budget_stops_after_min_rounds():
     assert result["x"].rounds == 2
 
 
+def test_interleaved_settles_before_every_timed_loop(monkeypatch):
+    events = []
+    monkeypatch.setattr(timing.time, "sleep", lambda seconds: events.append(("sleep", seconds)))
+    loops = {name: (lambda k, n=name: events.append(("run", n))) for name in ("a", "b")}
+    timing.interleaved(loops, rounds=2, min_round_time=0.0, settle=0.25)
+    timed = events[4:]  # after warm-up and calibration (2 unsettled calls each)
+    assert timed == [("sleep", 0.25), ("run", "a"), ("sleep", 0.25), ("run", "b"),
+                     ("sleep", 0.25), ("run", "b"), ("sleep", 0.25), ("run", "a")]
+
+
 def test_peak_extra_counts_temporaries_not_results():
     def make(n):
         temporary = np.ones(n, dtype=np.float32)
@@ -204,6 +214,8 @@ def test_cli_list_and_argument_errors(capsys):
     assert _run_cli("--layers", "nope") == 2
     assert _run_cli("--peers", "ort") == 2
     assert "correctness oracle" in capsys.readouterr().err
+    assert _run_cli("--settle", "-1") == 2
+    assert "--settle must be >= 0 seconds, got -1.0" in capsys.readouterr().err
 
 
 def test_cli_missing_dependency(monkeypatch, capsys):

@@ -17,6 +17,7 @@ __all__ = ["add_arguments", "run", "main"]
 
 FULL_ROUNDS, QUICK_ROUNDS = 15, 3
 FULL_BUDGET, QUICK_BUDGET = 30.0, 4.0
+SETTLE = 0.05
 
 _QUICK_HELP = (
     "smaller and faster: the same layers with DCGAN batch 64 -> 8, U-Net/depthwise/dilated batch 4 -> 1, "
@@ -35,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--budget", type=float, default=None, metavar="SECONDS",
                         help="per layer and direction, start no new round after this many seconds once 2 rounds "
                         f"are done (default: {FULL_BUDGET:g}, --quick {QUICK_BUDGET:g})")
+    parser.add_argument("--settle", type=float, default=SETTLE, metavar="SECONDS",
+                        help="untimed pause before each timed loop, so that the previous implementation's "
+                        f"spinning worker threads (OpenMP, onnxruntime) are idle (default: {SETTLE:g})")
     parser.add_argument("--layers", default=None, metavar="PATTERNS",
                         help="comma-separated shell patterns of layer names, e.g. 'dcgan.*,tiny' (see --list)")
     parser.add_argument("--peers", default=",".join(PEER_NAMES), metavar="NAMES",
@@ -76,6 +80,7 @@ def _command(args: argparse.Namespace) -> str:
     words += ["--quick"] if args.quick else []
     words += [f"--rounds {args.rounds}"] if args.rounds is not None else []
     words += [f"--budget {args.budget:g}"] if args.budget is not None else []
+    words += [f"--settle {args.settle:g}"] if args.settle != SETTLE else []
     words += [f"--layers '{args.layers}'"] if args.layers else []
     words += [f"--peers {args.peers}"] if args.peers != ",".join(PEER_NAMES) else []
     words += ["--forward-only"] if args.forward_only else []
@@ -108,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
         return _fail("--peers must include torch or torch-nomkldnn: torch is the correctness oracle")
     if args.threads < 1:
         return _fail(f"--threads must be >= 1, got {args.threads}")
+    if not args.settle >= 0:
+        return _fail(f"--settle must be >= 0 seconds, got {args.settle}")
     try:
         layers = find_layers(_split(args.layers))
         _check_dependencies(peers, args.write is not None)
@@ -127,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         rounds=rounds,
         budget=budget,
+        settle=args.settle,
     )
     tqdm = require("tqdm").tqdm
 

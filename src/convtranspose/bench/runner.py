@@ -40,6 +40,7 @@ class Settings:
     rounds: int = 7
     min_round_time: float = 0.02
     budget: Optional[float] = 30.0
+    settle: float = 0.0
     seed: int = 0
 
 
@@ -154,6 +155,7 @@ def measure_layer(
             rounds=settings.rounds,
             min_round_time=settings.min_round_time,
             budget=settings.budget,
+            settle=settings.settle,
             on_round=None if on_round is None else (lambda done, d=direction: on_round(d, done)),
         )
         all_timings = {name: timings.get(name) for name in settings.implementations}

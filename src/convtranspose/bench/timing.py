@@ -59,6 +59,7 @@ def interleaved(
     min_round_time: float = 0.02,
     budget: Optional[float] = None,
     min_rounds: int = 2,
+    settle: float = 0.0,
     on_round: Optional[Callable[[int], None]] = None,
 ) -> dict[str, Timing]:
     """Time every loop in ``loops`` over interleaved rounds; best of the rounds per implementation.
@@ -73,6 +74,10 @@ def interleaved(
         Seconds one timed loop should last at least.
     budget : float, optional
         Wall-clock seconds after which no new round starts once ``min_rounds`` are done.
+    settle : float
+        Seconds to sleep (untimed) before each timed loop. Thread pools of torch (OpenMP) and
+        onnxruntime keep their workers spinning for a while after a call; without a pause, those
+        spinning workers take cores from whichever implementation is timed next.
     on_round : callable, optional
         Called with the 1-based number of each finished round (progress reporting).
 
@@ -89,6 +94,8 @@ def interleaved(
             break
         shift = round_index % len(names)
         for name in names[shift:] + names[:shift]:
+            if settle:
+                time.sleep(settle)
             samples[name].append(_time_loop(loops[name], calls[name]) / calls[name])
         if on_round is not None:
             on_round(round_index + 1)
