@@ -1,7 +1,7 @@
 """Every engine path gives the same answer when its work is split into many small chunks.
 
 The paths bound their working buffers by processing the batch (and, in ``gemm_jit``, ranges of
-input positions) in chunks. Real layers need large inputs to trigger that; here the budget is
+input positions or of output channels) in chunks. Real layers need large inputs to trigger that; here the budget is
 shrunk instead, so that small cases run through the chunked code, compared with torch.
 """
 
@@ -23,6 +23,11 @@ CASES = [
     ((2, 2, 5, 4, 3), (2, 3, 2, 3, 2), dict(stride=(2, 1, 2))),
     ((2, 4, 6, 6), (4, 1, 2, 2), dict(stride=2, groups=4)),
     ((1, 6, 11), (6, 3, 3), dict(stride=2, padding=1, groups=2)),
+    # Weight larger than the input (HiFi-GAN's first upsampler in miniature): gemm_jit chunks
+    # by output channels instead of input positions.
+    ((1, 4, 3), (4, 6, 8), dict(stride=4, padding=2)),
+    ((2, 3, 2), (3, 5, 4), dict(stride=3, padding=1, output_padding=2)),
+    ((1, 4, 2, 2), (4, 3, 3, 3), dict(stride=2, padding=1, groups=2)),
 ]
 
 
@@ -57,3 +62,18 @@ def test_chunked_paths_match_torch(tiny_budget, engine_path, case):
     np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(gw, tw.grad.numpy(), rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(gb, tb.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+def test_gemm_jit_chunks_by_channels_when_the_weight_is_larger(tiny_budget, monkeypatch):
+    gemm_jit = pytest.importorskip("convtranspose.engine.gemm_jit")
+    calls = []
+    original = gemm_jit._forward_by_channels
+    monkeypatch.setattr(gemm_jit, "_forward_by_channels", lambda *a: calls.append(1) or original(*a))
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal((1, 4, 3)), rng.standard_normal((4, 6, 8))
+    with engine.use_path("gemm_jit"):
+        ct.conv_transpose(x, w, stride=4, padding=2)
+        assert calls, "a weight larger than the input should be chunked by output channels"
+        calls.clear()
+        ct.conv_transpose(rng.standard_normal((1, 4, 40)), rng.standard_normal((4, 1, 2)), stride=2)
+        assert not calls, "an input larger than the weight should be chunked by positions"

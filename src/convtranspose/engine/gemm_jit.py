@@ -115,6 +115,12 @@ def _chunks(n: int, positions: int, per_position_bytes: int, budget: int):
     ]
 
 
+def _channel_chunks(per_group_out: int, per_channel_bytes: int, budget: int) -> list[slice]:
+    """Ranges of output channels (per group) whose columns fit ``budget``."""
+    step = max(1, budget // max(1, per_channel_bytes))
+    return [slice(start, min(per_group_out, start + step)) for start in range(0, per_group_out, step)]
+
+
 def make_forward(x_shape, weight_shape, spec: ConvTransposeSpec, dtype: np.dtype):
     """A forward specialised to one signature (see ``engine.forward_runner``)."""
     if depthwise.applies(x_shape[1], spec):
@@ -140,20 +146,53 @@ def forward(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray], spec:
     out = np.empty(out_shape, dtype=x.dtype) if disjoint else gemm._initial_output(out_shape, bias, x.dtype)
     flat_out = out.reshape(n, groups, per_group_out, prod(out_shape[2:]))
     flat_x = x.reshape(n, c_in, positions)
-    target = target_map(geo)
 
     weight_t = gemm._grouped_weight(weight, groups).transpose(0, 2, 1)  # (G, Co*KK, Ci)
     per_position = (groups * per_group_out * taps + c_in) * x.itemsize
-    for batch, span in _chunks(n, positions, per_position, buffer_budget(out.nbytes)):
+    budget = buffer_budget(out.nbytes)
+    if n > 0 and positions * per_position > budget and weight.nbytes > x.nbytes:
+        # One item's columns exceed the budget. Chunking by input positions would read the whole
+        # weight once per chunk; when the weight is the larger operand (HiFi-GAN's first
+        # upsampler: 8 MB of weight for a 32-sample input), chunk by output channels instead,
+        # which reads every weight row once and the (smaller) input once per chunk.
+        _forward_by_channels(x, weight_t, geo, spec, flat_out, disjoint, budget)
+    else:
+        _forward_by_positions(flat_x, weight_t, geo, spec, flat_out, disjoint, budget)
+    if disjoint and bias is not None:
+        out += bias.reshape((1, -1) + (1,) * len(kernel))
+    return out
+
+
+def _forward_by_channels(x, weight_t, geo, spec, flat_out, disjoint, budget) -> None:
+    """The scatter of :func:`forward` for ranges of output channels, with the whole input."""
+    n, c_in = x.shape[:2]
+    groups, per_group_out = spec.groups, flat_out.shape[2]
+    taps, positions = weight_t.shape[1] // per_group_out, prod(x.shape[2:])
+    grouped_x = gemm._grouped_input(x, groups)  # (G, Ci, n*P)
+    per_tap_weights = weight_t.reshape(groups, per_group_out, taps, c_in // groups)
+    per_channel = groups * taps * n * positions * x.itemsize
+    for chans in _channel_chunks(per_group_out, per_channel, max(per_channel, budget - grouped_x.nbytes)):
+        width = chans.stop - chans.start
+        w_part = per_tap_weights[:, chans].reshape(groups, width * taps, c_in // groups)
+        cols = np.matmul(w_part, grouped_x).reshape(groups, width, taps, n, positions)
+        _over_rows(_col2im, n * groups * width, cols.size, cols, target_map(geo), flat_out[:, :, chans], disjoint)
+        del cols
+
+
+def _forward_by_positions(flat_x, weight_t, geo, spec, flat_out, disjoint, budget) -> None:
+    """The scatter of :func:`forward` for chunks of batch items or of one item's input positions."""
+    n, c_in, positions = flat_x.shape
+    groups, per_group_out = spec.groups, flat_out.shape[2]
+    taps = weight_t.shape[1] // per_group_out
+    target = target_map(geo)
+    per_position = (groups * per_group_out * taps + c_in) * flat_x.itemsize
+    for batch, span in _chunks(n, positions, per_position, budget):
         rows, width = batch.stop - batch.start, span.stop - span.start
         cols = np.matmul(weight_t, gemm._grouped_input(flat_x[batch, :, span], groups))  # (G, Co*KK, rows*width)
         cols = cols.reshape(groups, per_group_out, taps, rows, width)
         part_target = target if width == positions else np.ascontiguousarray(target[:, span])
         _over_rows(_col2im, rows * groups * per_group_out, cols.size, cols, part_target, flat_out[batch], disjoint)
         del cols  # free this chunk's columns before the next GEMM allocates its own
-    if disjoint and bias is not None:
-        out += bias.reshape((1, -1) + (1,) * len(kernel))
-    return out
 
 
 def backward(grad_output, x, weight, spec, *, need_input=True, need_weight=True, need_bias=True):
