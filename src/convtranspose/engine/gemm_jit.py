@@ -61,21 +61,38 @@ def target_map(geo: tuple[AxisGeometry, ...]) -> np.ndarray:
 
 
 @numba.njit(cache=True, nogil=True)
-def _col2im(cols, target, out, assign, first_row, last_row):  # pragma: no cover - compiled
+def _col2im(cols, target, out, fill, assign, start_rows, first_row, last_row):  # pragma: no cover - compiled
+    """Scatter the columns of output rows ``[first_row, last_row)``, bias included.
+
+    ``fill[g, c]`` is the row's bias (or None). With ``assign`` (kernel copies tile the output
+    exactly) every position is written once, as column + bias. Otherwise a row starts as its bias
+    (or zero) when ``start_rows`` is set (its first chunk), then every tap is added into it. So
+    the output needs no separate initialising or bias pass.
+    """
     groups, per_group, taps, n, positions = cols.shape
     for row in range(first_row, last_row):
         b = row // (groups * per_group)
         g = (row // per_group) % groups
         c = row % per_group
         line = out[b, g, c]
+        if assign:
+            if fill is None:
+                for t in range(taps):
+                    for p in range(positions):
+                        line[target[t, p]] = cols[g, c, t, b, p]
+            else:
+                bias = fill[g, c]
+                for t in range(taps):
+                    for p in range(positions):
+                        line[target[t, p]] = cols[g, c, t, b, p] + bias
+            continue
+        if start_rows:
+            line[:] = 0.0 if fill is None else fill[g, c]
         for t in range(taps):
             for p in range(positions):
                 o = target[t, p]
                 if o >= 0:
-                    if assign:
-                        line[o] = cols[g, c, t, b, p]
-                    else:
-                        line[o] += cols[g, c, t, b, p]
+                    line[o] += cols[g, c, t, b, p]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -143,9 +160,10 @@ def forward(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray], spec:
     geo = geometries(spatial_in, kernel, spec)
     out_shape = (n, groups * per_group_out) + tuple(g.output for g in geo)
     disjoint = gemm._tiles_exactly(geo)
-    out = np.empty(out_shape, dtype=x.dtype) if disjoint else gemm._initial_output(out_shape, bias, x.dtype)
+    out = np.empty(out_shape, dtype=x.dtype)  # every row is initialised (or assigned) by the scatter
     flat_out = out.reshape(n, groups, per_group_out, prod(out_shape[2:]))
     flat_x = x.reshape(n, c_in, positions)
+    fill = None if bias is None else np.ascontiguousarray(bias).reshape(groups, per_group_out)
 
     weight_t = gemm._grouped_weight(weight, groups).transpose(0, 2, 1)  # (G, Co*KK, Ci)
     per_position = (groups * per_group_out * taps + c_in) * x.itemsize
@@ -155,15 +173,13 @@ def forward(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray], spec:
         # weight once per chunk; when the weight is the larger operand (HiFi-GAN's first
         # upsampler: 8 MB of weight for a 32-sample input), chunk by output channels instead,
         # which reads every weight row once and the (smaller) input once per chunk.
-        _forward_by_channels(x, weight_t, geo, spec, flat_out, disjoint, budget)
+        _forward_by_channels(x, weight_t, geo, spec, flat_out, fill, disjoint, budget)
     else:
-        _forward_by_positions(flat_x, weight_t, geo, spec, flat_out, disjoint, budget)
-    if disjoint and bias is not None:
-        out += bias.reshape((1, -1) + (1,) * len(kernel))
+        _forward_by_positions(flat_x, weight_t, geo, spec, flat_out, fill, disjoint, budget)
     return out
 
 
-def _forward_by_channels(x, weight_t, geo, spec, flat_out, disjoint, budget) -> None:
+def _forward_by_channels(x, weight_t, geo, spec, flat_out, fill, disjoint, budget) -> None:
     """The scatter of :func:`forward` for ranges of output channels, with the whole input."""
     n, c_in = x.shape[:2]
     groups, per_group_out = spec.groups, flat_out.shape[2]
@@ -175,11 +191,14 @@ def _forward_by_channels(x, weight_t, geo, spec, flat_out, disjoint, budget) -> 
         width = chans.stop - chans.start
         w_part = per_tap_weights[:, chans].reshape(groups, width * taps, c_in // groups)
         cols = np.matmul(w_part, grouped_x).reshape(groups, width, taps, n, positions)
-        _over_rows(_col2im, n * groups * width, cols.size, cols, target_map(geo), flat_out[:, :, chans], disjoint)
+        part_fill = None if fill is None else np.ascontiguousarray(fill[:, chans])
+        _over_rows(
+            _col2im, n * groups * width, cols.size, cols, target_map(geo), flat_out[:, :, chans], part_fill, disjoint, True
+        )
         del cols
 
 
-def _forward_by_positions(flat_x, weight_t, geo, spec, flat_out, disjoint, budget) -> None:
+def _forward_by_positions(flat_x, weight_t, geo, spec, flat_out, fill, disjoint, budget) -> None:
     """The scatter of :func:`forward` for chunks of batch items or of one item's input positions."""
     n, c_in, positions = flat_x.shape
     groups, per_group_out = spec.groups, flat_out.shape[2]
@@ -191,7 +210,11 @@ def _forward_by_positions(flat_x, weight_t, geo, spec, flat_out, disjoint, budge
         cols = np.matmul(weight_t, gemm._grouped_input(flat_x[batch, :, span], groups))  # (G, Co*KK, rows*width)
         cols = cols.reshape(groups, per_group_out, taps, rows, width)
         part_target = target if width == positions else np.ascontiguousarray(target[:, span])
-        _over_rows(_col2im, rows * groups * per_group_out, cols.size, cols, part_target, flat_out[batch], disjoint)
+        start_rows = span.start == 0  # a row's first chunk initialises it
+        _over_rows(
+            _col2im, rows * groups * per_group_out, cols.size, cols, part_target, flat_out[batch], fill, disjoint,
+            start_rows,
+        )
         del cols  # free this chunk's columns before the next GEMM allocates its own
 
 
