@@ -10,7 +10,7 @@ import numpy as np
 
 from ..shape import AxisGeometry
 
-__all__ = ["COLUMN_BUDGET_BYTES", "TapWindow", "tap_windows", "batch_chunks", "buffer_budget", "bias_grad"]
+__all__ = ["COLUMN_BUDGET_BYTES", "CACHE_CHUNK_BYTES", "TapWindow", "tap_windows", "batch_chunks", "buffer_budget", "bias_grad"]
 
 #: Upper bound for one chunk's column buffer (a chunk always holds at least one batch item).
 COLUMN_BUDGET_BYTES = 32 * 1024 * 1024
@@ -38,6 +38,11 @@ def tap_windows(geo: tuple[AxisGeometry, ...], kernel: tuple[int, ...]) -> tuple
         )
     return tuple(windows)
 
+
+#: Chunk size that keeps a chunk's columns in the last-level cache between the GEMM that writes
+#: them and the compiled scatter that reads them (measured on a 32 MB L3: 4 MB chunks made the
+#: memory-bound layers 15-30 % faster, and cost the compute-bound ones nothing).
+CACHE_CHUNK_BYTES = 4 * 1024 * 1024
 
 #: Smallest budget granted to a call, however small its output.
 MIN_BUDGET_BYTES = 64 * 1024

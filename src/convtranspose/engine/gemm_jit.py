@@ -34,7 +34,7 @@ import numpy as np
 from ..shape import AxisGeometry, geometries
 from ..spec import ConvTransposeSpec
 from . import depthwise, depthwise_jit, gemm, threads
-from ._common import COLUMN_BUDGET_BYTES, batch_chunks, bias_grad, buffer_budget
+from ._common import CACHE_CHUNK_BYTES, COLUMN_BUDGET_BYTES, batch_chunks, bias_grad, buffer_budget
 
 __all__ = ["forward", "make_forward", "backward", "target_map"]
 
@@ -167,7 +167,8 @@ def forward(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray], spec:
 
     weight_t = gemm._grouped_weight(weight, groups).transpose(0, 2, 1)  # (G, Co*KK, Ci)
     per_position = (groups * per_group_out * taps + c_in) * x.itemsize
-    budget = buffer_budget(out.nbytes)
+    # Within the memory budget, chunks small enough to stay in cache from GEMM to scatter.
+    budget = min(buffer_budget(out.nbytes), CACHE_CHUNK_BYTES)
     if n > 0 and positions * per_position > budget and weight.nbytes > x.nbytes:
         # One item's columns exceed the budget. Chunking by input positions would read the whole
         # weight once per chunk; when the weight is the larger operand (HiFi-GAN's first
