@@ -12,6 +12,7 @@ Each path's time is estimated as::
 * ``phase`` writes each output value once, but its patches cover the *output* phase grid, so when
   the input is small next to the kernel it multiplies zeros of the padding (its flops grow by the
   ratio ``sum_q T_q · M_q / (prod(K) · prod(S_in))``); its runs are a phase's last dimension.
+  Phases that read the same windows share their patches and one GEMM.
 * ``small`` replaces the per-tap scatter by one product with a cached placement matrix: a few
   NumPy calls in all, for tiny problems where the call overhead dominates.
 
@@ -90,17 +91,22 @@ def estimate_seconds(
         flops, calls = useful_flops, 2 * len(windows) + 6
     elif path == "phase":
         plan = phase.make_plan(geo)
-        grid = sum(len(ph.flat_taps) * prod(ph.counts) for ph in plan.phases)
-        patches = n * c_in * grid
-        flops = 2 * patches * per_group_out
         run = max(1, geo[-1].output // geo[-1].stride)
         if per_group_in == 1:  # depthwise kernels: broadcast multiply-adds, no patches, no GEMM
+            grid = sum(len(ph.flat_taps) * prod(ph.counts) for ph in plan.phases)
+            patches = n * c_in * grid
             flops, accesses = 0, 3 * patches * per_group_out + 2 * out_elems + 2 * in_elems
-        else:
+            gemm_rows = gemm_inner = 1
+            calls = sum(len(ph.flat_taps) + 6 for ph in plan.phases)
+        else:  # one GEMM per group of phases that share their input windows
+            shared = phase.phase_groups(geo)
+            per_group = [n * c_in * len(g.windows) * prod(g.counts) for g in shared]
+            patches = sum(per_group)
+            flops = 2 * per_group_out * sum(len(g.members) * p for g, p in zip(shared, per_group))
             accesses = 2 * patches + 3 * out_elems + 2 * in_elems + 2 * weight_elems
-        gemm_rows = per_group_out
-        gemm_inner = per_group_in * max(len(ph.flat_taps) for ph in plan.phases)
-        calls = sum(len(ph.flat_taps) + 6 for ph in plan.phases)
+            gemm_rows = per_group_out * max((len(g.members) for g in shared), default=1)
+            gemm_inner = per_group_in * max((len(g.windows) for g in shared), default=1)
+            calls = sum(len(g.windows) + 4 + 2 * len(g.members) for g in shared)
     elif path == "small":
         outputs = prod(g.output for g in geo)
         placement = prod(kernel) * prod(spatial_in) * outputs

@@ -1,4 +1,4 @@
-"""The phase (sub-pixel) engine: each output phase is one GEMM, written once, no scatter.
+"""The phase (sub-pixel) engine: each output phase is written once by a GEMM, no scatter.
 
 Along one axis, output position ``o`` receives tap ``t`` of input element ``i`` when
 ``i * stride + t * dilation == o + padding``. Split the outputs by ``q = (o + padding) mod stride``
@@ -11,7 +11,8 @@ Along one axis, output position ``o`` receives tap ``t`` of input element ``i`` 
 In N-d the phases are the products of the per-axis phases (``prod(stride)`` of them). Each phase
 gathers its shifted input windows into a ``(C_in/G · T, N · M)`` patch matrix and multiplies once
 by the phase's ``(C_out/G, C_in/G · T)`` weight matrix; its result fills the strided output view
-``out[..., start::stride]`` exactly once. The patches total ``C_in · prod(kernel) · N · prod(S_in)``
+``out[..., start::stride]`` exactly once. Phases that read the same windows (kernels that are a
+multiple of the stride) share one patch matrix and one GEMM (:class:`PhaseGroup`). The patches total ``C_in · prod(kernel) · N · prod(S_in)``
 elements across phases, and the batch is processed in chunks so that the working buffers stay
 bounded (see :func:`convtranspose.engine._common.buffer_budget`).
 
@@ -124,6 +125,39 @@ def make_plan(geo: tuple[AxisGeometry, ...]) -> Plan:
     return Plan(tuple(phases), tuple(pad_before), tuple(pad_after))
 
 
+@dataclass(frozen=True)
+class PhaseGroup:
+    """Phases that read the same shifted input windows, so one patch matrix serves them all.
+
+    With ``kernel = r · stride`` (FCN's k16 s8, HiFi-GAN's k16 s8) many phases differ only in
+    which taps they apply to the same windows: stacking their weights gives one GEMM with
+    ``len(members) · C_out/G`` rows over one patch matrix, instead of a small GEMM and a patch
+    copy per phase. ``counts`` is the largest member's extent; smaller members crop the result.
+    """
+
+    members: tuple[int, ...]  # indices into Plan.phases
+    counts: tuple[int, ...]
+    windows: tuple[tuple[slice, ...], ...]  # per window: slices into the padded input
+
+
+@lru_cache(maxsize=1024)
+def phase_groups(geo: tuple[AxisGeometry, ...]) -> tuple[PhaseGroup, ...]:
+    """The non-empty phases of ``make_plan(geo)``, grouped by the input windows they read (cached)."""
+    plan = make_plan(geo)
+    by_windows: dict[tuple, list[int]] = {}
+    for index, phase in enumerate(plan.phases):
+        if phase.flat_taps:
+            starts = tuple(tuple(s.start for s in window) for window in phase.windows)
+            by_windows.setdefault(starts, []).append(index)
+    groups = []
+    for starts, members in by_windows.items():
+        ndim = len(plan.pad_before)
+        counts = tuple(max(plan.phases[i].counts[axis] for i in members) for axis in range(ndim))
+        windows = tuple(tuple(slice(b, b + c) for b, c in zip(window, counts)) for window in starts)
+        groups.append(PhaseGroup(tuple(members), counts, windows))
+    return tuple(groups)
+
+
 # --------------------------------------------------------------------------------------------
 # Array helpers
 # --------------------------------------------------------------------------------------------
@@ -140,11 +174,11 @@ def _padded_grouped_input(x: np.ndarray, groups: int, plan: Plan) -> np.ndarray:
     return out
 
 
-def _gather_patches(x_pad: np.ndarray, phase: Phase, batch: slice, buffer: np.ndarray) -> np.ndarray:
-    """Patches ``(G, Ci*T, n*M)`` of one phase for a batch chunk, written into ``buffer``."""
+def _gather_patches(x_pad: np.ndarray, phase, batch: slice, buffer: np.ndarray) -> np.ndarray:
+    """Patches ``(G, Ci*T, n*M)`` of one phase (or phase group) for a batch chunk, in ``buffer``."""
     groups, per_group = x_pad.shape[:2]
     n = batch.stop - batch.start
-    taps = len(phase.flat_taps)
+    taps = len(phase.windows)
     patches = buffer[: groups * per_group * taps * n * prod(phase.counts)]
     patches = patches.reshape((groups, per_group, taps, n) + phase.counts)
 
@@ -171,6 +205,11 @@ def _per_item_patch_bytes(plan: Plan, c_in: int, itemsize: int) -> int:
     return max(c_in * len(ph.flat_taps) * prod(ph.counts) for ph in plan.phases) * itemsize
 
 
+def _per_item_group_elements(groups: tuple[PhaseGroup, ...], c_in: int, c_out: int) -> int:
+    """Patches plus GEMM result of the largest phase group, per batch item."""
+    return max((c_in * len(g.windows) + c_out * len(g.members)) * prod(g.counts) for g in groups)
+
+
 # --------------------------------------------------------------------------------------------
 # Forward
 # --------------------------------------------------------------------------------------------
@@ -179,7 +218,7 @@ def _per_item_patch_bytes(plan: Plan, c_in: int, itemsize: int) -> int:
 def forward(
     x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray], spec: ConvTransposeSpec
 ) -> np.ndarray:
-    """Transposed convolution of a batched, validated input, one GEMM per output phase."""
+    """Transposed convolution of a batched, validated input, one GEMM per group of output phases."""
     n, c_in = x.shape[:2]
     groups = spec.groups
     per_group_out = weight.shape[1]
@@ -188,40 +227,52 @@ def forward(
     if depthwise.applies(c_in, spec):
         return depthwise.forward(x, weight, bias, spec, plan)
     out = np.empty((n, groups * per_group_out) + tuple(g.output for g in geo), dtype=x.dtype)
-    if bias is None:
-        fill = np.zeros(groups * per_group_out, dtype=x.dtype)
-    else:
-        fill = bias
-    fill_shape = (1, -1) + (1,) * len(geo)
+    fill = (np.zeros(groups * per_group_out, dtype=x.dtype) if bias is None else bias).reshape(
+        (1, groups, per_group_out) + (1,) * len(geo)
+    )
+    for phase in plan.phases:  # phases no tap reaches hold the bias only
+        if not phase.flat_taps:
+            out[(slice(None), slice(None)) + phase.out_slices] = fill.reshape((1, -1) + (1,) * len(geo))
 
+    shared = phase_groups(geo)
+    if not shared:
+        return out
     x_pad = _padded_grouped_input(x, groups, plan)
     w_taps = _grouped_weight_taps(weight, groups)  # (G, Ci, KK, Co)
-    chunks = batch_chunks(n, _per_item_patch_bytes(plan, c_in, x.itemsize), buffer_budget(out.nbytes))
-    buffer = np.empty(_max_patch_elements(plan, c_in, chunks[0].stop - chunks[0].start), dtype=x.dtype)
+    per_item = _per_item_group_elements(shared, c_in, groups * per_group_out)
+    chunks = batch_chunks(n, per_item * x.itemsize, buffer_budget(out.nbytes))
+    chunk_items = chunks[0].stop - chunks[0].start
+    buffer = np.empty(max(c_in * len(g.windows) * prod(g.counts) for g in shared) * chunk_items, dtype=x.dtype)
 
-    for phase in plan.phases:
-        out_view = out[(slice(None), slice(None)) + phase.out_slices]
-        if not phase.flat_taps:
-            out_view[...] = fill.reshape(fill_shape)
-            continue
-        w_phase = w_taps[:, :, list(phase.flat_taps), :]  # (G, Ci, T, Co)
-        w_phase = w_phase.reshape(groups, -1, per_group_out).transpose(0, 2, 1)  # (G, Co, Ci*T)
+    for group in shared:
+        # (G, Qg*Co, Ci*T): rows ordered (member phase, output channel), columns (channel, window);
+        # gathered as (G, Ci, T, Qg, Co) so that the copy moves whole channel runs, then used
+        # through a transposed view (BLAS takes it as is).
+        tap_index = [[plan.phases[i].flat_taps[j] for i in group.members] for j in range(len(group.windows))]
+        w_group = w_taps[:, :, tap_index, :].reshape(groups, -1, len(group.members) * per_group_out)
+        w_group = w_group.transpose(0, 2, 1)
         for batch in chunks:
-            patches = _gather_patches(x_pad, phase, batch, buffer)
-            result = np.matmul(w_phase, patches)  # (G, Co, n*M)
-            result = result.reshape((groups, per_group_out, batch.stop - batch.start) + phase.counts)
-            target = out_view[batch]
-            target = target.reshape((target.shape[0], groups, per_group_out) + phase.counts)
-            source = np.moveaxis(result, 2, 0)
-
-            def copy(chans: slice, target=target, source=source) -> None:
-                np.copyto(target[:, :, chans], source[:, :, chans])
-
-            threads.run(copy, threads.split(per_group_out, result.size))
-            del result, source  # free this chunk's product before the next one
-        if bias is not None:
-            out_view += bias.reshape(fill_shape)
+            patches = _gather_patches(x_pad, group, batch, buffer)
+            result = np.matmul(w_group, patches)  # (G, Qg*Co, n*M)
+            result = result.reshape((groups, len(group.members), per_group_out, batch.stop - batch.start) + group.counts)
+            for k, index in enumerate(group.members):
+                _write_phase(out, plan.phases[index], batch, result[:, k], fill)
+            del result  # free this chunk's product before the next one
     return out
+
+
+def _write_phase(out: np.ndarray, phase: Phase, batch: slice, result: np.ndarray, fill: np.ndarray) -> None:
+    """``out[phase] = result + bias`` for one phase and batch chunk; ``result`` is ``(G, Co, n, *M)``."""
+    groups, per_group_out, n = result.shape[:3]
+    target = out[(batch, slice(None)) + phase.out_slices]
+    target = target.reshape((n, groups, per_group_out) + phase.counts)
+    crop = tuple(slice(0, c) for c in phase.counts)  # a group's smaller members use part of it
+    source = np.moveaxis(result[(slice(None), slice(None), slice(None)) + crop], 2, 0)
+
+    def add(chans: slice) -> None:
+        np.add(source[:, :, chans], fill[:, :, chans], out=target[:, :, chans])
+
+    threads.run(add, threads.split(per_group_out, target.size))
 
 
 # --------------------------------------------------------------------------------------------

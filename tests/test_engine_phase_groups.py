@@ -1,0 +1,54 @@
+"""Phase groups: phases that read the same input windows share one patch matrix and one GEMM.
+
+Kernels that are a multiple of the stride (FCN's k16 s8) group many phases; groups whose members
+have different lengths (output length not a multiple of the stride) crop the shared result.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+import convtranspose as ct
+from convtranspose import engine
+from convtranspose.engine.phase import make_plan, phase_groups
+from convtranspose.shape import geometries
+from convtranspose.spec import make_spec
+
+TORCH_FN = {1: torch.nn.functional.conv_transpose1d, 2: torch.nn.functional.conv_transpose2d,
+            3: torch.nn.functional.conv_transpose3d}
+
+CASES = [
+    # (x shape, weight shape, kwargs, size of the largest group)
+    ((2, 3, 5), (3, 4, 16), dict(stride=8, padding=4), 4),
+    ((1, 2, 4, 3), (2, 3, 8, 6), dict(stride=(4, 3), padding=(2, 1), output_padding=(3, 2)), 4),
+    ((2, 4, 3, 3), (4, 2, 6, 6), dict(stride=3, padding=1, groups=2), 4),
+    ((1, 2, 2, 3, 2), (2, 2, 4, 4, 2), dict(stride=2, padding=(1, 0, 0)), 4),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"x{c[0]}")
+def test_phase_groups_match_torch(case):
+    x_shape, w_shape, kwargs, largest = case
+    ndim = len(x_shape) - 2
+    spec = make_spec(ndim, **kwargs)
+    geo = geometries(x_shape[2:], w_shape[2:], spec)
+    groups = phase_groups(geo)
+    assert max(len(g.members) for g in groups) == largest
+    members = sorted(i for g in groups for i in g.members)
+    assert members == [i for i, ph in enumerate(make_plan(geo).phases) if ph.flat_taps]  # each phase once
+
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[1] * kwargs.get("groups", 1))
+    expected = TORCH_FN[ndim](torch.tensor(x), torch.tensor(w), torch.tensor(b), **kwargs).numpy()
+    with engine.use_path("phase"):
+        out = ct.conv_transpose(x, w, b, **kwargs)
+    np.testing.assert_allclose(out, expected, rtol=1e-10, atol=1e-10)
+
+
+def test_members_of_different_lengths_share_a_group():
+    # Output length 9 with stride 4: phases have 3, 2, 2 and 2 outputs, all reading the same windows.
+    geo = geometries((2,), (8,), make_spec(1, stride=4, padding=2, output_padding=3))
+    (group,) = [g for g in phase_groups(geo) if len(g.members) > 1][:1]
+    counts = {make_plan(geo).phases[i].counts for i in group.members}
+    assert len(counts) > 1 and group.counts == max(counts)
