@@ -53,7 +53,7 @@ from ..spec import ConvTransposeSpec
 from . import threads
 from ._common import TapWindow, batch_chunks, bias_grad, buffer_budget, tap_windows
 
-__all__ = ["forward", "backward"]
+__all__ = ["forward", "backward", "is_dense", "dense_forward", "dense_backward"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -118,6 +118,53 @@ def _tiles_exactly(geo: Sequence[AxisGeometry]) -> bool:
     )
 
 
+# --------------------------------------------------------------------------------------------
+# Dense layers: a single input position whose taps fill the output exactly
+# --------------------------------------------------------------------------------------------
+#
+# When every input spatial size is 1 and nothing is cropped or dilated (DCGAN's first layer:
+# a 1x1 latent vector to a 4x4 map), tap t of the single input position *is* output position t.
+# The layer is then a dense map from C_in to C_out · prod(kernel): the forward is one GEMM whose
+# result already has the output's layout, and both gradients are one GEMM each, with no scatter
+# or gather at all.
+
+
+def is_dense(geo: Sequence[AxisGeometry]) -> bool:
+    """True when the layer is a dense map: one input position, taps tiling the output exactly."""
+    return all(
+        g.input_size == 1 and g.padding == 0 and g.output_padding == 0 and (g.dilation == 1 or g.kernel_size == 1)
+        for g in geo
+    )
+
+
+def dense_forward(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray], groups: int) -> np.ndarray:
+    """``out[n, g, (c, t)] = x[n, g, :] @ weight[g, :, (c, t)]`` (+ bias), for :func:`is_dense` layers."""
+    n, c_in = x.shape[:2]
+    per_group_out, kernel = weight.shape[1], weight.shape[2:]
+    rows = x.reshape(n, groups, c_in // groups).transpose(1, 0, 2)  # (G, n, Ci)
+    product = np.matmul(rows, _grouped_weight(weight, groups))  # (G, n, Co*KK)
+    out = product[0] if groups == 1 else np.ascontiguousarray(product.transpose(1, 0, 2))
+    out = out.reshape((n, groups * per_group_out) + tuple(kernel))
+    if bias is not None:
+        out += bias.reshape((1, -1) + (1,) * len(kernel))
+    return out
+
+
+def dense_backward(grad_output, x, weight, groups, need_input, need_weight):
+    """The two GEMMs of :func:`dense_forward`'s gradients: ``gy @ W^T`` and ``x^T @ gy``."""
+    n, c_in = x.shape[:2]
+    per_group_in = c_in // groups
+    gy = grad_output.reshape(n, groups, prod(weight.shape[1:])).transpose(1, 0, 2)  # (G, n, Co*KK)
+    grad_x = grad_w = None
+    if need_input:
+        grad_rows = np.matmul(gy, _grouped_weight(weight, groups).transpose(0, 2, 1))  # (G, n, Ci)
+        grad_x = np.ascontiguousarray(grad_rows.transpose(1, 0, 2)).reshape(x.shape)
+    if need_weight:
+        rows = x.reshape(n, groups, per_group_in).transpose(1, 2, 0)  # (G, Ci, n)
+        grad_w = np.matmul(rows, gy).reshape(weight.shape)
+    return grad_x, grad_w
+
+
 def forward(
     x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray], spec: ConvTransposeSpec
 ) -> np.ndarray:
@@ -138,6 +185,8 @@ def forward(
     spatial_in, kernel = x.shape[2:], weight.shape[2:]
     groups, per_group_out = spec.groups, weight.shape[1]
     geo = geometries(spatial_in, kernel, spec)
+    if is_dense(geo):
+        return dense_forward(x, weight, bias, groups)
     windows = tap_windows(geo, kernel)
     out_shape = (n, groups * per_group_out) + tuple(g.output for g in geo)
     disjoint = _tiles_exactly(geo)
@@ -201,6 +250,9 @@ def backward(
     spatial_in, kernel = x.shape[2:], weight.shape[2:]
     groups, per_group_out = spec.groups, weight.shape[1]
     geo = geometries(spatial_in, kernel, spec)
+    if is_dense(geo):
+        grad_x, grad_w = dense_backward(grad_output, x, weight, groups, need_input, need_weight)
+        return grad_x, grad_w, (bias_grad(grad_output) if need_bias else None)
     windows = tap_windows(geo, kernel)
     grouped_w = _grouped_weight(weight, groups)  # (G, Ci, Co*KK)
 

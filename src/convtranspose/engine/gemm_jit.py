@@ -158,6 +158,8 @@ def forward(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray], spec:
     groups, per_group_out = spec.groups, weight.shape[1]
     taps, positions = prod(kernel), prod(spatial_in)
     geo = geometries(spatial_in, kernel, spec)
+    if gemm.is_dense(geo):  # one input position: a plain GEMM, nothing to scatter
+        return gemm.dense_forward(x, weight, bias, groups)
     out_shape = (n, groups * per_group_out) + tuple(g.output for g in geo)
     disjoint = gemm._tiles_exactly(geo)
     out = np.empty(out_shape, dtype=x.dtype)  # every row is initialised (or assigned) by the scatter
@@ -230,6 +232,9 @@ def backward(grad_output, x, weight, spec, *, need_input=True, need_weight=True,
     per_group_in = c_in // groups
     taps, positions = prod(kernel), prod(spatial_in)
     geo = geometries(spatial_in, kernel, spec)
+    if gemm.is_dense(geo):
+        grad_x, grad_w = gemm.dense_backward(grad_output, x, weight, groups, need_input, need_weight)
+        return grad_x, grad_w, (bias_grad(grad_output) if need_bias else None)
     target = target_map(geo)
     grouped_w = gemm._grouped_weight(weight, groups)  # (G, Ci, Co*KK)
     flat_gy = np.ascontiguousarray(grad_output).reshape(n, groups, per_group_out, prod(grad_output.shape[2:]))

@@ -1,0 +1,59 @@
+"""Dense layers: one input position whose taps tile the output (DCGAN's 1x1 -> 4x4 first layer).
+
+The GEMM paths compute these as one plain GEMM per direction, with no scatter or gather. The
+cases below are dense, plus near misses that must not be treated as dense (padding, dilation,
+output_padding, a second input position).
+"""
+
+import numpy as np
+import pytest
+import torch
+
+import convtranspose as ct
+from convtranspose import engine
+from convtranspose.engine.gemm import is_dense
+from convtranspose.shape import geometries
+from convtranspose.spec import make_spec
+
+TORCH_FN = {1: torch.nn.functional.conv_transpose1d, 2: torch.nn.functional.conv_transpose2d,
+            3: torch.nn.functional.conv_transpose3d}
+
+CASES = [
+    # (x shape, weight shape, kwargs, dense?)
+    ((5, 6, 1, 1), (6, 4, 4, 4), dict(), True),
+    ((3, 6, 1, 1), (6, 2, 4, 3), dict(groups=3, stride=2), True),
+    ((2, 4, 1), (4, 3, 1), dict(dilation=3), True),
+    ((0, 4, 1, 1, 1), (4, 2, 2, 3, 2), dict(groups=2), True),
+    ((2, 3, 1, 1, 1), (3, 5, 2, 1, 3), dict(stride=(1, 3, 2)), True),
+    ((2, 3, 1, 1), (3, 2, 3, 3), dict(padding=1), False),
+    ((2, 3, 1, 1), (3, 2, 3, 3), dict(dilation=2), False),
+    ((2, 3, 1, 1), (3, 2, 3, 3), dict(stride=2, output_padding=1), False),
+    ((2, 3, 2, 1), (3, 2, 3, 3), dict(), False),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"x{c[0]}-{'dense' if c[3] else 'not'}")
+def test_dense_layers_match_torch_autograd(engine_path, case):
+    x_shape, w_shape, kwargs, dense = case
+    ndim = len(x_shape) - 2
+    assert is_dense(geometries(x_shape[2:], w_shape[2:], make_spec(ndim, **kwargs))) == dense
+    rng = np.random.default_rng(9)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[1] * kwargs.get("groups", 1))
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    expected = TORCH_FN[ndim](tx, tw, tb, **kwargs)
+    grad_y = rng.standard_normal(tuple(expected.shape))
+    expected.backward(torch.tensor(grad_y))
+
+    with engine.use_path(engine_path):
+        out = ct.conv_transpose(x, w, b, **kwargs)
+        gx, gw, gb = ct.conv_transpose_backward(grad_y, x, w, **kwargs)
+        only_x = ct.conv_transpose_input_grad(grad_y, x.shape, w, **kwargs)
+        only_w = ct.conv_transpose_weight_grad(grad_y, x, w.shape, **kwargs)
+    assert out.flags.c_contiguous
+    np.testing.assert_allclose(out, expected.detach().numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(gw, tw.grad.numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(gb, tb.grad.numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(only_x, gx, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(only_w, gw, rtol=1e-12, atol=1e-12)
