@@ -77,3 +77,27 @@ def test_gemm_jit_chunks_by_channels_when_the_weight_is_larger(tiny_budget, monk
         calls.clear()
         ct.conv_transpose(rng.standard_normal((1, 4, 40)), rng.standard_normal((4, 1, 2)), stride=2)
         assert not calls, "an input larger than the weight should be chunked by positions"
+
+
+@pytest.mark.parametrize("budget", [8192, None])
+def test_gemm_jit_position_major_columns_match_torch(monkeypatch, budget):
+    """Many positions and line-sized tap runs: the columns are computed position-major.
+
+    With the 8 KB budget each batch item is split into 51 + 12 input positions: the first range
+    is scattered position-major, the 12-position remainder (fewer columns than the 16 rows)
+    row-major, into the same output rows.
+    """
+    gemm_jit = pytest.importorskip("convtranspose.engine.gemm_jit")
+    if budget is not None:
+        monkeypatch.setattr(gemm_jit, "buffer_budget", lambda output_bytes: budget)
+    calls = []
+    original = gemm_jit._col2im_position_major
+    monkeypatch.setattr(gemm_jit, "_col2im_position_major", lambda *a: calls.append(1) or original(*a))
+    rng = np.random.default_rng(4)
+    x, w, b = rng.standard_normal((3, 4, 9, 7)), rng.standard_normal((4, 1, 4, 4)), rng.standard_normal(1)
+    kwargs = dict(stride=2, padding=1, output_padding=(1, 0))
+    expected = torch.nn.functional.conv_transpose2d(torch.tensor(x), torch.tensor(w), torch.tensor(b), **kwargs)
+    with engine.use_path("gemm_jit"):
+        out = ct.conv_transpose(x, w, b, **kwargs)
+    assert len(calls) == (3 if budget else 1), "expected the position-major scatter (once per item with the budget)"
+    np.testing.assert_allclose(out, expected.numpy(), rtol=1e-10, atol=1e-10)
