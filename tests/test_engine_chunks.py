@@ -101,3 +101,37 @@ def test_gemm_jit_position_major_columns_match_torch(monkeypatch, budget):
         out = ct.conv_transpose(x, w, b, **kwargs)
     assert len(calls) == (3 if budget else 1), "expected the position-major scatter (once per item with the budget)"
     np.testing.assert_allclose(out, expected.numpy(), rtol=1e-10, atol=1e-10)
+
+
+TILING_CASES = [
+    ((2, 3, 5), (3, 2, 3), dict(stride=3)),
+    ((2, 3, 4, 5), (3, 4, 2, 2), dict(stride=2)),
+    ((1, 4, 3, 4), (4, 2, 2, 3), dict(stride=(2, 3), groups=2)),
+    ((2, 2, 2, 3, 4), (2, 3, 2, 1, 2), dict(stride=(2, 1, 2))),
+]
+
+
+@pytest.mark.parametrize("budget", [512, None])
+@pytest.mark.parametrize("with_bias", [True, False])
+@pytest.mark.parametrize("case", TILING_CASES, ids=lambda c: f"x{c[0]}")
+def test_gemm_jit_tiling_scatter_matches_torch(monkeypatch, case, with_bias, budget):
+    """kernel == stride: the line-by-line tiling scatter, whole items or chunks of input lines."""
+    gemm_jit = pytest.importorskip("convtranspose.engine.gemm_jit")
+    if budget is not None:
+        monkeypatch.setattr(gemm_jit, "buffer_budget", lambda output_bytes: budget)
+    calls = []
+    original = gemm_jit._tile_rows
+    monkeypatch.setattr(gemm_jit, "_tile_rows", lambda *a: calls.append(a[3]) or original(*a))
+    x_shape, w_shape, kwargs = case
+    rng = np.random.default_rng(6)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[1] * kwargs.get("groups", 1)) if with_bias else None
+    expected = TORCH_FN[len(x_shape) - 2](
+        torch.tensor(x), torch.tensor(w), None if b is None else torch.tensor(b), **kwargs
+    )
+    with engine.use_path("gemm_jit"):
+        out = ct.conv_transpose(x, w, b, **kwargs)
+    np.testing.assert_allclose(out, expected.numpy(), rtol=1e-10, atol=1e-10)
+    assert calls, "expected the tiling scatter"
+    if budget is not None and len(x_shape) > 3:  # (a 1-d item is one input line: nothing to split)
+        assert any(first_line > 0 for first_line in calls), "the small budget should split items by input lines"

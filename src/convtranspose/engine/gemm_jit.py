@@ -103,6 +103,64 @@ def _col2im(cols, target, out, fill, assign, start_rows, first_row, last_row):  
                     line[o] += cols[g, c, t, b, p]
 
 
+@lru_cache(maxsize=256)
+def tile_lines(geo: tuple[AxisGeometry, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """For layers whose kernel copies tile the output (kernel == stride): per output line (all axes
+    but the last, flattened), the flat index of its tap along those axes and of its input line."""
+    lead = geo[:-1]
+    lead_out = tuple(g.output for g in lead)
+    out_lines = np.indices(lead_out).reshape(len(lead), prod(lead_out))
+    line_tap = np.zeros(out_lines.shape[1], dtype=np.int64)
+    line_in = np.zeros(out_lines.shape[1], dtype=np.int64)
+    for axis, g in enumerate(lead):
+        line_tap = line_tap * g.kernel_size + out_lines[axis] % g.stride
+        line_in = line_in * g.input_size + out_lines[axis] // g.stride
+    for array in (line_tap, line_in):
+        array.flags.writeable = False
+    return line_tap, line_in
+
+
+@numba.njit(cache=True, nogil=True)
+def _tile_rows(cols, line_tap, line_in, first_line, in_width, out, fill, first_row, last_row):  # pragma: no cover
+    """Scatter for kernel == stride (every output value is one tap of one input), line by line.
+
+    Output line ``L`` interleaves the ``s`` last-axis taps of input line ``line_in[L]``:
+    ``out[L, j·s + t] = cols[line_tap[L]·s + t, line_in[L], j] (+ bias)``, so the columns are read
+    in contiguous runs and each output line is written once, in order. ``cols`` holds the input
+    lines ``first_line, first_line + 1, ...`` (a chunk of whole lines).
+    """
+    groups, per_group, taps, n, positions = cols.shape
+    lines = line_tap.size
+    out_width = out.shape[3] // lines
+    step = out_width // in_width
+    chunk_lines = positions // in_width
+    for row in range(first_row, last_row):
+        b = row // (groups * per_group)
+        g = (row // per_group) % groups
+        c = row % per_group
+        line = out[b, g, c]
+        bias = 0.0 if fill is None else fill[g, c]
+        for out_line in range(lines):
+            source_line = line_in[out_line] - first_line
+            if source_line < 0 or source_line >= chunk_lines:
+                continue
+            first_tap = line_tap[out_line] * step
+            offset = source_line * in_width
+            target = line[out_line * out_width : (out_line + 1) * out_width]
+            if step == 2:  # written out so that it vectorizes
+                even = cols[g, c, first_tap, b, offset : offset + in_width]
+                odd = cols[g, c, first_tap + 1, b, offset : offset + in_width]
+                for j in range(in_width):
+                    target[2 * j] = even[j] + bias
+                    target[2 * j + 1] = odd[j] + bias
+                continue
+            for t in range(step):
+                source = cols[g, c, first_tap + t, b, offset : offset + in_width]
+                target_t = target[t:out_width:step]
+                for j in range(in_width):
+                    target_t[j] = source[j] + bias
+
+
 @numba.njit(cache=True, nogil=True)
 def _col2im_position_major(cols, target, out, fill, assign, start_rows, first_row, last_row):  # pragma: no cover
     """:func:`_col2im` for columns laid out ``(G, n, P, Co, KK)``: a position's taps are adjacent.
@@ -151,17 +209,19 @@ def _over_rows(kernel, rows: int, work: int, *arrays) -> None:
     threads.run(lambda part: kernel(*arrays, part.start, part.stop), threads.split(rows, work))
 
 
-def _chunks(n: int, positions: int, per_position_bytes: int, budget: int):
+def _chunks(n: int, positions: int, per_position_bytes: int, budget: int, align: int = 1):
     """(batch slice, position slice) pairs whose columns and input copy fit ``budget``.
 
     Whole batch items are grouped while one item fits; a larger item (a big single image) is
     split into ranges of input positions, so the buffers stay bounded even at batch size 1.
+    Ranges start at multiples of ``align`` (whole input lines, for the tiling scatter).
     """
     per_item = positions * per_position_bytes
     if per_item <= budget or n == 0:
         whole = slice(0, positions)
         return [(batch, whole) for batch in batch_chunks(n, per_item, budget)]
     step = max(1, budget // per_position_bytes)
+    step = max(align, step - step % align)
     return [
         (slice(item, item + 1), slice(start, min(positions, start + step)))
         for item in range(n)
@@ -169,6 +229,10 @@ def _chunks(n: int, positions: int, per_position_bytes: int, budget: int):
     ]
 
 
+#: Scatter kernel == stride layers line by line with :func:`_tile_rows` (off: the generic scatter).
+#: Measured in the same process against the generic scatter: unet.up1 0.94x, unet3d.up 0.90x,
+#: unet.up3 0.82x.
+TILED_SCATTER = True
 #: Use position-major columns where :func:`_position_major` says so (off: always row-major).
 POSITION_MAJOR = True
 #: Shortest run of one position's taps (bytes) for which the position-major scatter pays off.
@@ -263,11 +327,22 @@ def _forward_by_positions(flat_x, weight_t, geo, spec, flat_out, fill, disjoint,
     taps = weight_t.shape[1] // per_group_out
     target = target_map(geo)
     per_position = (groups * per_group_out * taps + c_in) * flat_x.itemsize
-    for batch, span in _chunks(n, positions, per_position, budget):
+    in_width = geo[-1].input_size
+    align = in_width if disjoint and TILED_SCATTER else 1
+    for batch, span in _chunks(n, positions, per_position, budget, align=align):
         rows, width = batch.stop - batch.start, span.stop - span.start
         grouped_x = gemm._grouped_input(flat_x[batch, :, span], groups)  # (G, Ci, rows*width)
         part_target = target if width == positions else np.ascontiguousarray(target[:, span])
         start_rows = span.start == 0  # a row's first chunk initialises it
+        if disjoint and TILED_SCATTER:  # kernel == stride: line-by-line tiling, no target map
+            cols = np.matmul(weight_t, grouped_x).reshape(groups, per_group_out, taps, rows, width)
+            line_tap, line_in = tile_lines(geo)
+            _over_rows(
+                _tile_rows, rows * groups * per_group_out, cols.size, cols, line_tap, line_in,
+                span.start // in_width, in_width, flat_out[batch], fill,
+            )
+            del cols
+            continue
         if _position_major(rows * width, per_group_out, taps, flat_x.itemsize):
             cols = np.matmul(grouped_x.transpose(0, 2, 1), weight_t.transpose(0, 2, 1))  # (G, rows*width, Co*KK)
             cols = cols.reshape(groups, rows, width, per_group_out, taps)
