@@ -7,16 +7,11 @@ output_padding, a second input position).
 
 import numpy as np
 import pytest
-import torch
 
-import convtranspose as ct
-from convtranspose import engine
 from convtranspose.engine.gemm import is_dense
 from convtranspose.shape import geometries
 from convtranspose.spec import make_spec
-
-TORCH_FN = {1: torch.nn.functional.conv_transpose1d, 2: torch.nn.functional.conv_transpose2d,
-            3: torch.nn.functional.conv_transpose3d}
+from torch_check import assert_matches_torch_autograd
 
 CASES = [
     # (x shape, weight shape, kwargs, dense?)
@@ -40,20 +35,4 @@ def test_dense_layers_match_torch_autograd(engine_path, case):
     rng = np.random.default_rng(9)
     x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
     b = rng.standard_normal(w_shape[1] * kwargs.get("groups", 1))
-    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
-    expected = TORCH_FN[ndim](tx, tw, tb, **kwargs)
-    grad_y = rng.standard_normal(tuple(expected.shape))
-    expected.backward(torch.tensor(grad_y))
-
-    with engine.use_path(engine_path):
-        out = ct.conv_transpose(x, w, b, **kwargs)
-        gx, gw, gb = ct.conv_transpose_backward(grad_y, x, w, **kwargs)
-        only_x = ct.conv_transpose_input_grad(grad_y, x.shape, w, **kwargs)
-        only_w = ct.conv_transpose_weight_grad(grad_y, x, w.shape, **kwargs)
-    assert out.flags.c_contiguous
-    np.testing.assert_allclose(out, expected.detach().numpy(), rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(gw, tw.grad.numpy(), rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(gb, tb.grad.numpy(), rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(only_x, gx, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(only_w, gw, rtol=1e-12, atol=1e-12)
+    assert_matches_torch_autograd(x, w, b, engine_path, **kwargs)

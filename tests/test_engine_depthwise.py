@@ -10,17 +10,16 @@ import contextlib
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
 import convtranspose as ct
 from convtranspose import engine
 from convtranspose.engine import threads
+from convtranspose.shape import spatial_output_shape
+from convtranspose.spec import make_spec
 from reference import conv_transpose_naive
-
-TORCH_FN = {1: torch.nn.functional.conv_transpose1d, 2: torch.nn.functional.conv_transpose2d,
-            3: torch.nn.functional.conv_transpose3d}
+from torch_check import assert_matches_torch_autograd
 
 
 @st.composite
@@ -66,25 +65,12 @@ def test_depthwise_matches_torch_autograd(engine_path, case, seed):
     x = rng.standard_normal(case["x_shape"])
     w = rng.standard_normal(case["w_shape"])
     b = rng.standard_normal(case["w_shape"][1] * case["kwargs"]["groups"])
-    kwargs = case["kwargs"]
-    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
-    expected = TORCH_FN[len(case["x_shape"]) - 2](tx, tw, tb, **kwargs)
-    grad_y = rng.standard_normal(tuple(expected.shape))
-    expected.backward(torch.tensor(grad_y))
-
-    if engine_path == "small" and np.prod(case["w_shape"][2:]) * np.prod(case["x_shape"][2:]) * np.prod(expected.shape[2:]) > (1 << 22):
+    spec = make_spec(len(case["x_shape"]) - 2, **case["kwargs"])
+    spatial_out = spatial_output_shape(case["x_shape"][2:], case["w_shape"][2:], spec)
+    placement = np.prod(case["w_shape"][2:]) * np.prod(case["x_shape"][2:]) * np.prod(spatial_out)
+    if engine_path == "small" and placement > (1 << 22):
         pytest.skip("problem too large for the 'small' path's placement matrix")
-    with engine.use_path(engine_path), split_everything():
-        out = ct.conv_transpose(x, w, b, **kwargs)
-        gx, gw, gb = ct.conv_transpose_backward(grad_y, x, w, **kwargs)
-        only_x = ct.conv_transpose_input_grad(grad_y, x.shape, w, **kwargs)
-        only_w = ct.conv_transpose_weight_grad(grad_y, x, w.shape, **kwargs)
-    np.testing.assert_allclose(out, expected.detach().numpy(), rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(gw, tw.grad.numpy(), rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(gb, tb.grad.numpy(), rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(only_x, gx, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(only_w, gw, rtol=1e-12, atol=1e-12)
+    assert_matches_torch_autograd(x, w, b, engine_path, grad_seed=seed, context=split_everything, **case["kwargs"])
 
 
 @pytest.mark.parametrize("length", [5, 6])  # odd and even output lengths along the stride-2 axis

@@ -39,6 +39,7 @@ from ..shape import AxisGeometry, geometries
 from ..spec import ConvTransposeSpec
 from . import threads
 from ._common import bias_grad
+from ._jit_common import row_index
 
 __all__ = ["runs", "make_forward", "forward", "backward"]
 
@@ -146,9 +147,7 @@ def _forward_rows(x, w, fill, table, length, step, phase_length, out, first_row,
     in_place = step == 1
     scratch = np.empty(1 if in_place else out.shape[3] // length * step * phase_length, dtype=out.dtype)
     for row in range(first_row, last_row):
-        b = row // (groups * per_group)
-        g = (row // per_group) % groups
-        c = row % per_group
+        b, g, c = row_index(row, groups, per_group)
         x_row = x[b, g]
         build = out[b, g, c] if in_place else scratch
         build[:] = fill[g, c]

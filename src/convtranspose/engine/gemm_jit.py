@@ -35,6 +35,7 @@ from ..shape import AxisGeometry, geometries
 from ..spec import ConvTransposeSpec
 from . import depthwise, depthwise_jit, gemm, threads
 from ._common import CACHE_CHUNK_BYTES, COLUMN_BUDGET_BYTES, batch_chunks, bias_grad, buffer_budget
+from ._jit_common import row_index
 
 __all__ = ["forward", "make_forward", "backward", "target_map"]
 
@@ -79,9 +80,7 @@ def _col2im(cols, target, out, fill, assign, start_rows, first_row, last_row):  
     """
     groups, per_group, taps, n, positions = cols.shape
     for row in range(first_row, last_row):
-        b = row // (groups * per_group)
-        g = (row // per_group) % groups
-        c = row % per_group
+        b, g, c = row_index(row, groups, per_group)
         line = out[b, g, c]
         if assign:
             if fill is None:
@@ -135,9 +134,7 @@ def _tile_rows(cols, line_tap, line_in, first_line, in_width, out, fill, first_r
     step = out_width // in_width
     chunk_lines = positions // in_width
     for row in range(first_row, last_row):
-        b = row // (groups * per_group)
-        g = (row // per_group) % groups
-        c = row % per_group
+        b, g, c = row_index(row, groups, per_group)
         line = out[b, g, c]
         bias = 0.0 if fill is None else fill[g, c]
         for out_line in range(lines):
@@ -169,9 +166,7 @@ def _col2im_position_major(cols, target, out, fill, assign, start_rows, first_ro
     """
     groups, n, positions, per_group, taps = cols.shape
     for row in range(first_row, last_row):
-        b = row // (groups * per_group)
-        g = (row // per_group) % groups
-        c = row % per_group
+        b, g, c = row_index(row, groups, per_group)
         line = out[b, g, c]
         bias = 0.0 if fill is None else fill[g, c]
         if assign:
@@ -194,9 +189,7 @@ def _col2im_position_major(cols, target, out, fill, assign, start_rows, first_ro
 def _im2col(grad, target, cols, first_row, last_row):  # pragma: no cover - compiled
     groups, per_group, taps, n, positions = cols.shape
     for row in range(first_row, last_row):
-        b = row // (groups * per_group)
-        g = (row // per_group) % groups
-        c = row % per_group
+        b, g, c = row_index(row, groups, per_group)
         line = grad[b, g, c]
         for t in range(taps):
             for p in range(positions):
