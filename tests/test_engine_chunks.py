@@ -135,3 +135,31 @@ def test_gemm_jit_tiling_scatter_matches_torch(monkeypatch, case, with_bias, bud
     assert calls, "expected the tiling scatter"
     if budget is not None and len(x_shape) > 3:  # (a 1-d item is one input line: nothing to split)
         assert any(first_line > 0 for first_line in calls), "the small budget should split items by input lines"
+
+
+@pytest.mark.parametrize("budget", [4096, None])
+def test_gemm_jit_position_major_backward_matches_torch(monkeypatch, budget):
+    """The gradients' gather into position-major columns, whole items or ranges of positions.
+
+    With the 4 KB budget each item is split into 25 + 25 + 13 positions: the two longer ranges
+    are gathered position-major, the 13-position remainder (fewer than the 16 rows) row-major.
+    """
+    gemm_jit = pytest.importorskip("convtranspose.engine.gemm_jit")
+    if budget is not None:
+        monkeypatch.setattr(gemm_jit, "COLUMN_BUDGET_BYTES", budget)
+    calls = []
+    original = gemm_jit._im2col_position_major
+    monkeypatch.setattr(gemm_jit, "_im2col_position_major", lambda *a: calls.append(1) or original(*a))
+    rng = np.random.default_rng(8)
+    x, w, b = rng.standard_normal((3, 4, 9, 7)), rng.standard_normal((4, 1, 4, 4)), rng.standard_normal(1)
+    kwargs = dict(stride=2, padding=1, output_padding=(1, 0))
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    expected = torch.nn.functional.conv_transpose2d(tx, tw, tb, **kwargs)
+    grad_y = rng.standard_normal(tuple(expected.shape))
+    expected.backward(torch.tensor(grad_y))
+    with engine.use_path("gemm_jit"):
+        gx, gw, gb = ct.conv_transpose_backward(grad_y, x, w, **kwargs)
+    assert len(calls) == (6 if budget else 1), "expected the position-major gather (twice per item with the budget)"
+    np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(gw, tw.grad.numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(gb, tb.grad.numpy(), rtol=1e-10, atol=1e-10)

@@ -197,6 +197,20 @@ def _im2col(grad, target, cols, first_row, last_row):  # pragma: no cover - comp
                 cols[g, c, t, b, p] = line[o] if o >= 0 else 0.0
 
 
+@numba.njit(cache=True, nogil=True)
+def _im2col_position_major(grad, target, cols, first_row, last_row):  # pragma: no cover - compiled
+    """:func:`_im2col` into position-major columns ``(G, n, P, Co, KK)``; ``target`` is ``(P, KK)``."""
+    groups, n, positions, per_group, taps = cols.shape
+    for row in range(first_row, last_row):
+        b, g, c = row_index(row, groups, per_group)
+        line = grad[b, g, c]
+        for p in range(positions):
+            taps_here, targets = cols[g, b, p, c], target[p]
+            for t in range(taps):
+                o = targets[t]
+                taps_here[t] = line[o] if o >= 0 else 0.0
+
+
 def _over_rows(kernel, rows: int, work: int, *arrays) -> None:
     """Run a compiled row kernel, its rows split across the engine's threads (it releases the GIL)."""
     threads.run(lambda part: kernel(*arrays, part.start, part.stop), threads.split(rows, work))
@@ -378,9 +392,25 @@ def backward(grad_output, x, weight, spec, *, need_input=True, need_weight=True,
         # The memory target is the forward's; here larger chunks keep the GEMMs efficient.
         for batch, span in _chunks(n, positions, per_position, COLUMN_BUDGET_BYTES):
             rows, width = batch.stop - batch.start, span.stop - span.start
+            row_count = rows * groups * per_group_out
+            if _position_major(rows * width, per_group_out, taps, x.itemsize):
+                # The gather's transpose of the forward's position-major columns: both GEMMs
+                # run about 8 % faster on this layout (dcgan.4: 2 x 26.4 -> 2 x 24.3 ms).
+                part_target = target_map_t(geo) if width == positions else np.ascontiguousarray(target[:, span].T)
+                cols = np.empty((groups, rows, width, per_group_out, taps), dtype=x.dtype)
+                _over_rows(_im2col_position_major, row_count, cols.size, flat_gy[batch], part_target, cols)
+                cols = cols.reshape(groups, rows * width, per_group_out * taps)  # (G, rows*width, Co*KK)
+                if need_input:
+                    grad_cols = np.matmul(cols, grouped_w.transpose(0, 2, 1))  # (G, rows*width, Ci)
+                    grad_cols = grad_cols.reshape(groups, rows, width, per_group_in)
+                    target_x = grad_x[batch, :, span].reshape(rows, groups, per_group_in, width)
+                    np.copyto(target_x, grad_cols.transpose(1, 0, 3, 2))
+                if need_weight:
+                    grad_w += np.matmul(gemm._grouped_input(flat_x[batch, :, span], groups), cols)
+                continue
             cols = np.empty((groups, per_group_out, taps, rows, width), dtype=x.dtype)
             part_target = target if width == positions else np.ascontiguousarray(target[:, span])
-            _over_rows(_im2col, rows * groups * per_group_out, cols.size, flat_gy[batch], part_target, cols)
+            _over_rows(_im2col, row_count, cols.size, flat_gy[batch], part_target, cols)
             cols = cols.reshape(groups, per_group_out * taps, rows * width)
             if need_input:
                 grad_cols = np.matmul(grouped_w, cols).reshape(groups, per_group_in, rows, width)
