@@ -155,3 +155,15 @@ def test_python_dash_m_explain():
     assert done.stderr == ""
     assert done.stdout.rstrip().endswith("equals conv_transpose: yes")
     np.testing.assert_allclose(final_grid(done.stdout, "en"), GOLDEN["stride1"][1], atol=1e-9)
+
+
+def test_closed_output_pipe_stops_quietly():
+    """``convtranspose explain | head``: a reader that goes away is not an error worth a message."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "convtranspose", "explain"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    process.stdout.close()  # the reader is gone before the first line is written
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 141
+    assert err.decode().strip() == ""

@@ -354,6 +354,15 @@ def _lang_of(argv: Sequence[str]) -> str:
     return "en"
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that Python's final flush does not fail on the closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout is not a real file (e.g. under tests)
+        pass
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the CLI; returns the exit status (0 on success, 2 on any error)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
@@ -369,6 +378,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return handler(args, out)
     except SystemExit as exc:  # --help / --version from argparse
         return int(exc.code or 0) if not isinstance(exc.code, str) else 2
+    except BrokenPipeError:  # the reader went away (`convtranspose explain | head`): stop quietly
+        _silence_stdout()
+        return 141  # 128 + SIGPIPE, what a shell reports for a command killed by the closed pipe
     except (UsageError, ConvTransposeError, ValueError, TypeError, OSError) as exc:
         message = " ".join(str(exc).split()) or type(exc).__name__
         err.write(f"{PROG}: {tr(_lang_of(args_list), 'error_prefix')}{message}\n")
