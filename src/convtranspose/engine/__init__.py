@@ -2,7 +2,9 @@
 
 Every path computes the same function; they differ in speed and memory. Each path module exposes
 ``forward(x, weight, bias, spec)`` and ``backward(grad_output, x, weight, spec, *, need_input,
-need_weight, need_bias)`` on validated, batched float32/float64 arrays.
+need_weight, need_bias)`` on validated, batched float32/float64 arrays, and may expose
+``make_forward(x_shape, weight_shape, spec, dtype)``, a forward with everything the shapes decide
+prepared once (:func:`forward_runner` uses it; the functional API caches runners per call signature).
 
 :func:`use_path` forces one path (tests use it so that the cost model cannot hide a path from
 them); otherwise :func:`choose_path` picks one.
