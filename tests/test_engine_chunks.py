@@ -163,3 +163,28 @@ def test_gemm_jit_position_major_backward_matches_torch(monkeypatch, budget):
     np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(gw, tw.grad.numpy(), rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(gb, tb.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+PER_ITEM_CASES = CASES + TILING_CASES + [((3, 4, 9, 7), (4, 1, 4, 4), dict(stride=2, padding=1, output_padding=(1, 0)))]
+
+
+@pytest.mark.parametrize("case", PER_ITEM_CASES, ids=lambda c: f"x{c[0]}-w{c[1]}")
+def test_gemm_jit_per_item_gemms_match_torch(monkeypatch, case):
+    """One group and wide items: one GEMM per item, read straight from x (every scatter kernel)."""
+    gemm_jit = pytest.importorskip("convtranspose.engine.gemm_jit")
+    monkeypatch.setattr(gemm_jit, "PER_ITEM_GEMM_MIN_POSITIONS", 1)
+    calls = []
+    original = gemm_jit._per_item_columns
+    monkeypatch.setattr(gemm_jit, "_per_item_columns", lambda *a: calls.append(1) or original(*a))
+    x_shape, w_shape, kwargs = case
+    rng = np.random.default_rng(12)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[1] * kwargs.get("groups", 1))
+    expected = TORCH_FN[len(x_shape) - 2](torch.tensor(x), torch.tensor(w), torch.tensor(b), **kwargs)
+    with engine.use_path("gemm_jit"):
+        out = ct.conv_transpose(x, w, b, **kwargs)
+    np.testing.assert_allclose(out, expected.numpy(), rtol=1e-10, atol=1e-10)
+    # Per-item GEMMs need one group and a chunk of several items (and not a depthwise layer,
+    # which has kernels of its own); these small cases fit one chunk.
+    expected_per_item = kwargs.get("groups", 1) == 1 and x_shape[0] > 1 and x_shape[1] > 1
+    assert bool(calls) == expected_per_item

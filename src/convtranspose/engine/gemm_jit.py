@@ -338,27 +338,47 @@ def _forward_by_positions(flat_x, weight_t, geo, spec, flat_out, fill, disjoint,
     for batch, span in _chunks(n, positions, per_position, budget, align=in_width if tiled else 1):
         rows, width = batch.stop - batch.start, span.stop - span.start
         row_count = rows * groups * per_group_out
-        grouped_x = gemm._grouped_input(flat_x[batch, :, span], groups)  # (G, Ci, rows*width)
+        position_major = not tiled and _position_major(rows * width, per_group_out, taps, flat_x.itemsize)
+        if groups == 1 and rows > 1 and width >= PER_ITEM_GEMM_MIN_POSITIONS:
+            # One GEMM per batch item, straight from x's layout: no transposed copy of the input.
+            cols = _per_item_columns(flat_x[batch, :, span], weight_t[0], per_group_out, taps, position_major)
+        else:
+            grouped_x = gemm._grouped_input(flat_x[batch, :, span], groups)  # (G, Ci, rows*width)
+            if position_major:
+                cols = np.matmul(grouped_x.transpose(0, 2, 1), weight_t.transpose(0, 2, 1))  # (G, rows*width, Co*KK)
+                cols = cols.reshape(groups, rows, width, per_group_out, taps)
+            else:
+                cols = np.matmul(weight_t, grouped_x).reshape(groups, per_group_out, taps, rows, width)
         if tiled:  # kernel == stride: line-by-line tiling, no target map
-            cols = np.matmul(weight_t, grouped_x).reshape(groups, per_group_out, taps, rows, width)
             line_tap, line_in = tile_lines(geo)
             first_line = span.start // in_width
             _over_rows(_tile_rows, row_count, cols.size, cols, line_tap, line_in, first_line, in_width, flat_out[batch], fill)
             del cols
             continue
-        position_major = _position_major(rows * width, per_group_out, taps, flat_x.itemsize)
-        if position_major:
-            cols = np.matmul(grouped_x.transpose(0, 2, 1), weight_t.transpose(0, 2, 1))  # (G, rows*width, Co*KK)
-            cols = cols.reshape(groups, rows, width, per_group_out, taps)
-            kernel = _col2im_position_major
-        else:
-            cols = np.matmul(weight_t, grouped_x)  # (G, Co*KK, rows*width)
-            cols = cols.reshape(groups, per_group_out, taps, rows, width)
-            kernel = _col2im
+        kernel = _col2im_position_major if position_major else _col2im
         part_target = _span_target(geo, span, positions, position_major)
         start_rows = span.start == 0  # a row's first chunk initialises it
         _over_rows(kernel, row_count, cols.size, cols, part_target, flat_out[batch], fill, disjoint, start_rows)
         del cols  # free this chunk's columns before the next GEMM allocates its own
+
+
+#: With one group, batches of items at least this wide (input positions) get one GEMM per item
+#: instead of one GEMM over a transposed copy of the input.
+PER_ITEM_GEMM_MIN_POSITIONS = 256
+
+
+def _per_item_columns(x_part, weight_rows, per_group_out, taps, position_major):
+    """Columns of a chunk of items ``(rows, Ci, width)`` as a 5-d view the scatter kernels take.
+
+    Position-major: ``x_i^T W`` per item is already ``(n, P, Co, KK)``. Row-major: ``W^T x_i``
+    per item is ``(n, Co, KK, P)``, handed over transposed to ``(Co, KK, n, P)`` (no copy).
+    """
+    rows, _, width = x_part.shape
+    if position_major:
+        cols = np.matmul(x_part.transpose(0, 2, 1), weight_rows.T)  # (rows, width, Co*KK)
+        return cols.reshape(1, rows, width, per_group_out, taps)
+    cols = np.matmul(weight_rows, x_part)  # (rows, Co*KK, width)
+    return cols.reshape(rows, 1, per_group_out, taps, width).transpose(1, 2, 3, 0, 4)
 
 
 def _span_target(geo: tuple[AxisGeometry, ...], span: slice, positions: int, transposed: bool) -> np.ndarray:
