@@ -170,7 +170,8 @@ PER_ITEM_CASES = CASES + TILING_CASES + [((3, 4, 9, 7), (4, 1, 4, 4), dict(strid
 
 @pytest.mark.parametrize("case", PER_ITEM_CASES, ids=lambda c: f"x{c[0]}-w{c[1]}")
 def test_gemm_jit_per_item_gemms_match_torch(monkeypatch, case):
-    """One group and wide items: one GEMM per item, read straight from x (every scatter kernel)."""
+    """One group and wide items: one GEMM per item, read straight from x (every scatter kernel),
+    and the input gradient written straight into grad_input."""
     gemm_jit = pytest.importorskip("convtranspose.engine.gemm_jit")
     monkeypatch.setattr(gemm_jit, "PER_ITEM_GEMM_MIN_POSITIONS", 1)
     calls = []
@@ -180,10 +181,16 @@ def test_gemm_jit_per_item_gemms_match_torch(monkeypatch, case):
     rng = np.random.default_rng(12)
     x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
     b = rng.standard_normal(w_shape[1] * kwargs.get("groups", 1))
-    expected = TORCH_FN[len(x_shape) - 2](torch.tensor(x), torch.tensor(w), torch.tensor(b), **kwargs)
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    expected = TORCH_FN[len(x_shape) - 2](tx, tw, tb, **kwargs)
+    grad_y = rng.standard_normal(tuple(expected.shape))
+    expected.backward(torch.tensor(grad_y))
     with engine.use_path("gemm_jit"):
         out = ct.conv_transpose(x, w, b, **kwargs)
-    np.testing.assert_allclose(out, expected.numpy(), rtol=1e-10, atol=1e-10)
+        gx, gw, gb = ct.conv_transpose_backward(grad_y, x, w, **kwargs)
+    np.testing.assert_allclose(out, expected.detach().numpy(), rtol=1e-10, atol=1e-10)
+    for ours, theirs in ((gx, tx.grad), (gw, tw.grad), (gb, tb.grad)):
+        np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-10, atol=1e-10)
     # Per-item GEMMs need one group and a chunk of several items (and not a depthwise layer,
     # which has kernels of its own); these small cases fit one chunk.
     expected_per_item = kwargs.get("groups", 1) == 1 and x_shape[0] > 1 and x_shape[1] > 1

@@ -362,6 +362,22 @@ def _forward_by_positions(flat_x, weight_t, geo, spec, flat_out, fill, disjoint,
         del cols  # free this chunk's columns before the next GEMM allocates its own
 
 
+def _input_grad_into(target: np.ndarray, grouped_w: np.ndarray, columns: np.ndarray, groups: int) -> None:
+    """``target (rows, G*Ci, width) = W @ columns`` per group, ``columns`` ``(G, Co*KK, rows*width)``.
+
+    With one group and wide items, one GEMM per item writes straight into ``target``; otherwise
+    one GEMM per group, then a transposing copy.
+    """
+    rows, c_in, width = target.shape
+    per_group_in = c_in // groups
+    if groups == 1 and rows > 1 and width >= PER_ITEM_GEMM_MIN_POSITIONS and target.flags.c_contiguous:
+        per_item = columns[0].reshape(-1, rows, width).transpose(1, 0, 2)  # (rows, Co*KK, width)
+        np.matmul(grouped_w[0], per_item, out=target)
+        return
+    grad_cols = np.matmul(grouped_w, columns).reshape(groups, per_group_in, rows, width)
+    np.copyto(target.reshape(rows, groups, per_group_in, width), np.moveaxis(grad_cols, 2, 0))
+
+
 #: With one group, batches of items at least this wide (input positions) get one GEMM per item
 #: instead of one GEMM over a transposed copy of the input.
 PER_ITEM_GEMM_MIN_POSITIONS = 256
@@ -422,26 +438,17 @@ def backward(grad_output, x, weight, spec, *, need_input=True, need_weight=True,
                 # GEMM runs about 8 % faster on this layout (dcgan.4: 26.3 -> 24.4 ms).
                 cols = np.empty((groups, rows, width, per_group_out, taps), dtype=x.dtype)
                 _over_rows(_im2col_position_major, row_count, cols.size, flat_gy[batch], part_target, cols)
-                cols = cols.reshape(groups, rows * width, per_group_out * taps)  # (G, rows*width, Co*KK)
-                if need_input:
-                    # Channel-major result (G, Ci, rows*width), so the copy into grad_x moves
-                    # contiguous runs (a position-major result would need a slow transpose).
-                    grad_cols = np.matmul(grouped_w, cols.transpose(0, 2, 1))
-                    grad_cols = grad_cols.reshape(groups, per_group_in, rows, width)
-                    target_x = grad_x[batch, :, span].reshape(rows, groups, per_group_in, width)
-                    np.copyto(target_x, np.moveaxis(grad_cols, 2, 0))
-                if need_weight:
-                    grad_w += np.matmul(gemm._grouped_input(flat_x[batch, :, span], groups), cols)
-                continue
-            cols = np.empty((groups, per_group_out, taps, rows, width), dtype=x.dtype)
-            _over_rows(_im2col, row_count, cols.size, flat_gy[batch], part_target, cols)
-            cols = cols.reshape(groups, per_group_out * taps, rows * width)
+                channel_major = cols.reshape(groups, rows * width, per_group_out * taps).transpose(0, 2, 1)
+            else:
+                cols = np.empty((groups, per_group_out, taps, rows, width), dtype=x.dtype)
+                _over_rows(_im2col, row_count, cols.size, flat_gy[batch], part_target, cols)
+                channel_major = cols.reshape(groups, per_group_out * taps, rows * width)
             if need_input:
-                grad_cols = np.matmul(grouped_w, cols).reshape(groups, per_group_in, rows, width)
-                target_x = grad_x[batch, :, span].reshape(rows, groups, per_group_in, width)
-                np.copyto(target_x, np.moveaxis(grad_cols, 2, 0))
+                _input_grad_into(grad_x[batch, :, span], grouped_w, channel_major, groups)
             if need_weight:
-                grad_w += np.matmul(gemm._grouped_input(flat_x[batch, :, span], groups), cols.transpose(0, 2, 1))
+                x_part = gemm._grouped_input(flat_x[batch, :, span], groups)  # (G, Ci, rows*width)
+                grad_w += np.matmul(x_part, channel_major.transpose(0, 2, 1))
+            del cols, channel_major
     grad_b = bias_grad(grad_output) if need_bias else None
     return (
         None if grad_x is None else grad_x.reshape(x.shape),
