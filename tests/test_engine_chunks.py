@@ -13,6 +13,7 @@ import torch
 
 import convtranspose as ct
 from convtranspose import engine
+from torch_check import assert_matches_torch_autograd
 
 TORCH_FN = {1: torch.nn.functional.conv_transpose1d, 2: torch.nn.functional.conv_transpose2d,
             3: torch.nn.functional.conv_transpose3d}
@@ -50,18 +51,7 @@ def test_chunked_paths_match_torch(tiny_budget, engine_path, case):
     rng = np.random.default_rng(11)
     x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
     b = rng.standard_normal(w_shape[1] * kwargs.get("groups", 1))
-    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
-    expected = TORCH_FN[len(x_shape) - 2](tx, tw, tb, **kwargs)
-    grad_y = rng.standard_normal(tuple(expected.shape))
-    expected.backward(torch.tensor(grad_y))
-
-    with engine.use_path(engine_path):
-        out = ct.conv_transpose(x, w, b, **kwargs)
-        gx, gw, gb = ct.conv_transpose_backward(grad_y, x, w, **kwargs)
-    np.testing.assert_allclose(out, expected.detach().numpy(), rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(gw, tw.grad.numpy(), rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(gb, tb.grad.numpy(), rtol=1e-10, atol=1e-10)
+    assert_matches_torch_autograd(x, w, b, engine_path, **kwargs)
 
 
 def test_gemm_jit_chunks_by_channels_when_the_weight_is_larger(tiny_budget, monkeypatch):
@@ -181,16 +171,7 @@ def test_gemm_jit_per_item_gemms_match_torch(monkeypatch, case):
     rng = np.random.default_rng(12)
     x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
     b = rng.standard_normal(w_shape[1] * kwargs.get("groups", 1))
-    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
-    expected = TORCH_FN[len(x_shape) - 2](tx, tw, tb, **kwargs)
-    grad_y = rng.standard_normal(tuple(expected.shape))
-    expected.backward(torch.tensor(grad_y))
-    with engine.use_path("gemm_jit"):
-        out = ct.conv_transpose(x, w, b, **kwargs)
-        gx, gw, gb = ct.conv_transpose_backward(grad_y, x, w, **kwargs)
-    np.testing.assert_allclose(out, expected.detach().numpy(), rtol=1e-10, atol=1e-10)
-    for ours, theirs in ((gx, tx.grad), (gw, tw.grad), (gb, tb.grad)):
-        np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-10, atol=1e-10)
+    assert_matches_torch_autograd(x, w, b, "gemm_jit", **kwargs)
     # Per-item GEMMs need one group and a chunk of several items (and not a depthwise layer,
     # which has kernels of its own); these small cases fit one chunk.
     expected_per_item = kwargs.get("groups", 1) == 1 and x_shape[0] > 1 and x_shape[1] > 1
