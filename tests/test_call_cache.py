@@ -143,3 +143,29 @@ def test_cache_size_is_bounded(monkeypatch):
     for size in range(1, 9):
         ct.conv_transpose2d(np.ones((1, 1, size, size)), w)
         assert len(functional._RUNNERS) <= 3
+
+
+def test_concurrent_calls_from_many_threads(engine_path):
+    """Calls from several user threads at once (sharing runners, the engine's pool and caches)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(7)
+    cases = [_operands(rng, (3, 4, 9, 8), (4, 3, 4, 4)) for _ in range(6)]
+    kwargs = dict(stride=2, padding=1)
+    with engine.use_path(engine_path):
+        sequential = [ct.conv_transpose2d(x, w, b, **kwargs) for x, w, b in cases]
+
+    def call(case):
+        x, w, b = case
+        with engine.use_path(engine_path):  # the forced path is per thread
+            return ct.conv_transpose2d(x, w, b, **kwargs)
+
+    previous_minimum = threads.MIN_PARALLEL_ELEMENTS
+    threads.MIN_PARALLEL_ELEMENTS = 0  # every call also splits its own work across the pool
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            concurrent = list(pool.map(call, cases * 4))
+    finally:
+        threads.MIN_PARALLEL_ELEMENTS = previous_minimum
+    for index, out in enumerate(concurrent):
+        np.testing.assert_allclose(out, sequential[index % len(cases)], rtol=1e-6, atol=1e-6)
