@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import convtranspose
 from convtranspose.engine import available_paths, use_path
+from convtranspose.errors import OutputSizeError, ParameterError, ShapeError
 
 # --------------------------------------------------------------------------------------------
 # Budget
@@ -68,24 +69,6 @@ def assert_adjoint(lhs: float, rhs: float, scale: float, dtype: Any, context: st
     assert abs(lhs - rhs) <= rtol * max(scale, np.finfo(np.float64).tiny), (
         f"{context}: adjoint identity violated: <T x, y> = {lhs!r}, <x, C y> = {rhs!r} (scale {scale:.3g})"
     )
-
-
-def on_path_or_skip(path: str, fn, *args, **kwargs):
-    """``fn(*args, **kwargs)`` forced onto engine ``path``; skip the test if the path declines.
-
-    A path may refuse a problem beyond its documented capacity (e.g. 'small' limits the size of
-    its placement matrix) with a ParameterError ending in "use another path". Only large
-    layers (the DCGAN-sized seed example) meet such limits in these tests.
-    """
-    import pytest
-
-    with use_path(path):
-        try:
-            return fn(*args, **kwargs)
-        except convtranspose.ParameterError as exc:
-            if "use another path" in str(exc):
-                pytest.skip(f"engine path {path!r} declines this problem size: {exc}")
-            raise
 
 
 # --------------------------------------------------------------------------------------------
@@ -478,6 +461,33 @@ def assert_our_rejection(error: Optional[BaseException], context: str) -> None:
     assert isinstance(error, (ValueError, TypeError)), f"{context}: raised {error!r}"
 
 
+#: Per mutation: the error class it must raise and a word its message must contain (the broken
+#: parameter's name). Any rejection is not enough: the error must be about the broken rule.
+EXPECTED_REJECTION: dict[str, tuple[type, str]] = {
+    "stride_non_positive": (ParameterError, "stride"),
+    "dilation_non_positive": (ParameterError, "dilation"),
+    "padding_negative": (ParameterError, "padding"),
+    "output_padding_negative": (ParameterError, "output_padding"),
+    "output_padding_too_large": (ParameterError, "output_padding"),
+    "padding_too_large": (OutputSizeError, "padding"),
+    "groups_not_dividing": (ParameterError, "groups"),
+    "groups_non_positive": (ParameterError, "groups"),
+    "channel_mismatch": (ShapeError, "channels"),
+    "bias_length": (ShapeError, "bias"),
+    "input_rank": (ShapeError, "input"),
+    "output_size_out_of_range": (OutputSizeError, "output size"),
+    "output_size_wrong_length": (ParameterError, "output_size"),
+}
+
+
+def assert_rejected_for(mutation: str, error: Optional[BaseException], context: str) -> None:
+    """:func:`assert_our_rejection`, and the error is the one of the rule ``mutation`` broke."""
+    assert_our_rejection(error, context)
+    expected_class, word = EXPECTED_REJECTION[mutation]
+    assert isinstance(error, expected_class), f"{context}: expected {expected_class.__name__}, got {error!r}"
+    assert word in str(error), f"{context}: the message does not name {word!r}: {error}"
+
+
 def expected_output_spatial(case: Case) -> tuple[int, ...]:
     """Output lengths from the formula (computed here, not by the library)."""
     stride, padding, dilation = (per_axis(v, case.ndim) for v in (case.stride, case.padding, case.dilation))
@@ -568,6 +578,7 @@ __all__ = [
     "assert_adjoint",
     "assert_close",
     "assert_our_rejection",
+    "assert_rejected_for",
     "build_module",
     "call_ours",
     "call_torch",
@@ -575,7 +586,6 @@ __all__ = [
     "expected_output_spatial",
     "forward_cases",
     "invalid_cases",
-    "on_path_or_skip",
     "outcome",
     "paths",
     "per_axis",

@@ -23,7 +23,7 @@ torch = pytest.importorskip("torch")
 
 from forward_cases import (  # noqa: E402
     assert_close,
-    assert_our_rejection,
+    assert_rejected_for,
     call_ours,
     call_torch,
     check_forward_case,
@@ -72,7 +72,7 @@ def test_invalid_configurations_rejected_like_torch(ndim, data):
         event(f"torch's fast backend accepted {mutation}")
         torch_error = torch_canonical_error(case)
         assert torch_error is not None, f"test bug: torch accepted {mutation}: {case!r}"
-    assert_our_rejection(our_error, f"{mutation}: torch raised {torch_error!r}; {case!r}")
+    assert_rejected_for(mutation, our_error, f"{mutation}: torch raised {torch_error!r}; {case!r}")
 
 
 # --------------------------------------------------------------------------------------------
