@@ -38,10 +38,21 @@ def test_explain_golden_cases(capsys, name, lang):
     assert out.rstrip().endswith(CHECK[lang])
 
 
-@pytest.mark.parametrize("view", ["conv", "matrix", "phase", "overlap"])
+#: The title line each view starts with (so a CLI that ignored --view would fail).
+VIEW_TITLES = {
+    "conv": "Equivalent convolution: insert zeros, pad, convolve with the kernel rotated 180°",
+    "matrix": "Matrix view: the transposed convolution is C^T x",
+    "phase": "Phase (sub-pixel) view: 4 small convolutions, interleaved",
+    "overlap": "Overlap map: how many terms x[i]*K[t] reach each output cell",
+}
+
+
+@pytest.mark.parametrize("view", sorted(VIEW_TITLES))
 def test_explain_views(capsys, view):
     code, out, err = run(capsys, "explain", "--view", view, *GOLDEN_ARGS["output_padding"])
     assert code == 0 and err == ""
+    assert out.splitlines()[0] == VIEW_TITLES[view]
+    np.testing.assert_allclose(final_grid(out, "en"), GOLDEN["output_padding"][1], atol=1e-9)
     assert out.rstrip().endswith(CHECK["en"])
 
 

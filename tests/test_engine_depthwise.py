@@ -75,14 +75,16 @@ def test_depthwise_matches_torch_autograd(engine_path, case, seed):
     assert_matches_torch_autograd(x, w, b, engine_path, grad_seed=seed, context=split_everything, **case["kwargs"])
 
 
-@pytest.mark.parametrize("length", [5, 6])  # odd and even output lengths along the stride-2 axis
-def test_depthwise_stride_two_float32_matches_naive(engine_path, length):
+@pytest.mark.parametrize("length", [5, 6])
+@pytest.mark.parametrize("output_padding", [0, 1])  # even and odd output lengths along the stride-2 axis
+def test_depthwise_stride_two_float32_matches_naive(engine_path, length, output_padding):
     rng = np.random.default_rng(length)
     x = rng.standard_normal((2, 3, 4, length)).astype(np.float32)
     w = rng.standard_normal((3, 2, 3, 4)).astype(np.float32)
-    kwargs = dict(stride=2, padding=1, groups=3)
+    kwargs = dict(stride=2, padding=1, groups=3, output_padding=(0, output_padding))
     with engine.use_path(engine_path):
         out = ct.conv_transpose(x, w, **kwargs)
     expected = conv_transpose_naive(x.astype(np.float64), w.astype(np.float64), None, **kwargs)
+    assert out.shape[-1] == 2 * length + output_padding  # (L - 1) * 2 - 2 + 3 + op + 1
     assert out.dtype == np.float32
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
