@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -182,7 +184,12 @@ def test_functional_backward_rejects_bad_grad_output():
     x, w = np.zeros((2, 1, 3)), np.zeros((1, 2, 2))
     with pytest.raises(ShapeError, match=r"\(2, 2, 4\)"):
         conv_transpose_backward(np.zeros((2, 2, 5)), x, w)
-    with pytest.raises(ShapeError, match="grad_output"):
+    with pytest.raises(ShapeError, match=re.escape(
+        "conv_transpose_backward: grad_output must have the forward output's shape (2, 4), "
+        "got grad_output of shape (1, 2, 4)"
+    )):
         conv_transpose_backward(np.zeros((1, 2, 4)), x[0], w)  # unbatched input: expects (2, 4)
-    with pytest.raises(DTypeError, match="grad_output"):
+    with pytest.raises(DTypeError, match=re.escape(
+        "conv_transpose_backward: grad_output dtype float32 must match the input dtype float64"
+    )):
         conv_transpose_backward(np.zeros((2, 2, 4), dtype=np.float32), x, w)

@@ -235,6 +235,37 @@ SHAPE_ERRORS = [
 ]
 
 
+# Gradient helpers: the bias gradient needs a batched grad_output; the shape arguments that stand
+# in for an operand must be sequences of non-negative ints.
+SHAPE_ERRORS += [
+    (
+        lambda: convtranspose.conv_transpose_bias_grad(np.zeros((3, 4))),
+        ShapeError,
+        esc("conv_transpose_bias_grad: expected a batched (N, C_out, *S) grad_output, got shape (3, 4)"),
+    ),
+    (
+        lambda: convtranspose.conv_transpose_input_grad(np.zeros((1, 3, 4, 4)), 5, W2),
+        ParameterTypeError,
+        esc("input_shape must be a sequence of ints, got 5"),
+    ),
+    (
+        lambda: convtranspose.conv_transpose_input_grad(np.zeros((1, 3, 4, 4)), (1, 2, -3, 3), W2),
+        ParameterError,
+        esc("input_shape must contain only non-negative ints, got input_shape=(1, 2, -3, 3)"),
+    ),
+    (
+        lambda: convtranspose.conv_transpose_weight_grad(np.zeros((1, 3, 4, 4)), X2, "2x3"),
+        ParameterTypeError,
+        esc("weight_shape must be a sequence of ints, got '2x3'"),
+    ),
+    (
+        lambda: convtranspose.conv_transpose_weight_grad(np.zeros((1, 3, 4, 4)), X2, (2, 3, 2.0, 2)),
+        ParameterError,
+        esc("weight_shape must contain only non-negative ints, got weight_shape=(2, 3, 2.0, 2)"),
+    ),
+]
+
+
 @pytest.mark.parametrize("call, error, message", SHAPE_ERRORS)
 def test_shape_errors(call, error, message):
     with pytest.raises(error, match=message):
@@ -405,6 +436,27 @@ MODULE_ERRORS = [
     (lambda: ConvTranspose2d(2, 3, 2, dtype="complex64"), DTypeError, esc("dtype must be float16, float32 or float64, got complex64")),
     (lambda: ConvTranspose2d(2, 3, 2, dtype=bool), DTypeError, esc("got bool")),
     (lambda: ConvTranspose2d(2, 3, 2, dtype="not a dtype"), DTypeError, esc("dtype must be float16, float32 or float64, got 'not a dtype'")),
+    # the generic module: its number of spatial dimensions
+    (
+        lambda: convtranspose.ConvTransposeNd(2, 3, 2),
+        ParameterError,
+        esc("ConvTransposeNd needs ndim=... or a per-dimension kernel_size tuple to know its number of spatial "
+            "dimensions, got kernel_size=2 and no ndim"),
+    ),
+    (lambda: convtranspose.ConvTransposeNd(2, 3, 2, ndim=0), ParameterError, esc("ndim must be positive (>= 1), got ndim=0")),
+    (lambda: convtranspose.ConvTransposeNd(2, 3, 2, ndim=2.0), ParameterTypeError, esc("ndim must be an int, got 2.0 of type float")),
+    (lambda: ConvTranspose2d(2, 3, 2, ndim=3), ParameterError, esc("ConvTranspose2d is 2-d, got ndim=3")),
+    # the spec on its own
+    (
+        lambda: convtranspose.make_spec(0),
+        ParameterError,
+        esc("ndim (the number of spatial dimensions) must be positive (>= 1), got ndim=0"),
+    ),
+    (
+        lambda: convtranspose.make_spec("2"),
+        ParameterTypeError,
+        esc("ndim (the number of spatial dimensions) must be an int, got '2' of type str"),
+    ),
 ]
 
 

@@ -139,7 +139,10 @@ class ConvTransposeNd:
             return _positive_int(ndim, "ndim")
         if isinstance(kernel_size, Sequence) and not isinstance(kernel_size, (str, bytes)):
             return len(kernel_size)
-        raise ParameterError("ConvTransposeNd needs ndim=... or a per-dimension kernel_size tuple")
+        raise ParameterError(
+            "ConvTransposeNd needs ndim=... or a per-dimension kernel_size tuple to know its number of "
+            f"spatial dimensions, got kernel_size={kernel_size!r} and no ndim"
+        )
 
     @property
     def weight_shape(self) -> tuple[int, ...]:

@@ -203,8 +203,12 @@ def _build_spec(
     dilation: IntOrTuple = 1,
     groups: int = 1,
 ) -> ConvTransposeSpec:
-    if not _is_int(ndim) or ndim < 1:
-        raise ParameterError(f"the number of spatial dimensions must be a positive int, got {ndim!r}")
+    if not _is_int(ndim):
+        raise ParameterTypeError(
+            f"ndim (the number of spatial dimensions) must be an int, got {ndim!r} of type {type(ndim).__name__}"
+        )
+    if ndim < 1:
+        raise ParameterError(f"ndim (the number of spatial dimensions) must be positive (>= 1), got ndim={ndim}")
     stride_t = normalize_tuple(stride, ndim, "stride")
     padding_t = normalize_tuple(padding, ndim, "padding")
     output_padding_t = normalize_tuple(output_padding, ndim, "output_padding")
