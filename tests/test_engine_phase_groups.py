@@ -47,7 +47,8 @@ def test_phase_groups_match_torch(case):
 
 
 def test_members_of_different_lengths_share_a_group():
-    # Output length 9 with stride 4: phases have 3, 2, 2 and 2 outputs, all reading the same windows.
+    # Output length 11 with stride 4: the phases have 3, 2, 3 and 3 outputs; phases 0 and 1 (3 and 2
+    # outputs) read the same windows and form one group.
     geo = geometries((2,), (8,), make_spec(1, stride=4, padding=2, output_padding=3))
     (group,) = [g for g in phase_groups(geo) if len(g.members) > 1][:1]
     counts = {make_plan(geo).phases[i].counts for i in group.members}

@@ -80,6 +80,7 @@ def test_trace_steps_are_consistent(config):
     previous = np.zeros_like(scatter[0].running_sum)
     for step in scatter:
         np.testing.assert_allclose(step.running_sum, previous + step.contribution, atol=1e-12)
+        assert len(step.cells) == k.size  # one cell per kernel tap (zip below would hide a short list)
         for tap, cell in zip(np.ndindex(*k.shape), step.cells):
             assert step.contribution[cell] == step.input_value * k[tap]
         previous = step.running_sum

@@ -35,10 +35,8 @@ def assert_matches_torch_autograd(x, w, b, engine_path, grad_seed=0, context=con
         gx, gw, gb = ct.conv_transpose_backward(grad_y, x, w, **kwargs)
         only_x = ct.conv_transpose_input_grad(grad_y, x.shape, w, **kwargs)
         only_w = ct.conv_transpose_weight_grad(grad_y, x, w.shape, **kwargs)
+        only_b = ct.conv_transpose_bias_grad(grad_y)
     assert out.flags.c_contiguous
     np.testing.assert_allclose(out, expected, rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(gx, tgx, rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(gw, tgw, rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(gb, tgb, rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(only_x, gx, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(only_w, gw, rtol=1e-12, atol=1e-12)
+    for ours, theirs in ((gx, tgx), (gw, tgw), (gb, tgb), (only_x, tgx), (only_w, tgw), (only_b, tgb)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-10)
