@@ -19,7 +19,7 @@ from typing import Callable, Iterator, Optional
 
 import numpy as np
 
-from ..errors import ParameterError
+from ..errors import ParameterError, ParameterTypeError
 from ..spec import ConvTransposeSpec
 from . import cost, gemm, phase, small, threads
 from ._common import bias_grad
@@ -57,6 +57,8 @@ def available_paths() -> tuple[str, ...]:
 @contextlib.contextmanager
 def use_path(name: Optional[str]) -> Iterator[None]:
     """Force engine path ``name`` (or restore automatic choice with None) in this thread."""
+    if name is not None and not isinstance(name, str):
+        raise ParameterTypeError(f"engine path must be a str or None, got {name!r} of type {type(name).__name__}")
     if name is not None and name not in _PATHS:
         raise ParameterError(f"unknown engine path {name!r}; available paths: {', '.join(_PATHS)}")
     previous = getattr(_forced, "name", None)
@@ -74,6 +76,8 @@ def choose_path(
     forced = getattr(_forced, "name", None)
     if forced is not None:
         return forced
+    if x_shape[0] == 0 or weight_shape[1] == 0:  # an empty output: nothing to choose between
+        return "gemm"
     return cost.cheapest_path(
         tuple(x_shape), tuple(weight_shape), spec, itemsize, available_paths(), threads.get_num_threads()
     )

@@ -10,7 +10,10 @@ import numpy as np
 
 from ..shape import AxisGeometry
 
-__all__ = ["COLUMN_BUDGET_BYTES", "CACHE_CHUNK_BYTES", "TapWindow", "tap_windows", "batch_chunks", "buffer_budget", "bias_grad"]
+__all__ = [
+    "COLUMN_BUDGET_BYTES", "CACHE_CHUNK_BYTES", "TapWindow", "tap_windows", "batch_chunks", "buffer_budget", "bias_grad",
+    "all_finite",
+]
 
 #: Upper bound for one chunk's column buffer (a chunk always holds at least one batch item).
 #: Kept below glibc's largest mmap threshold (32 MB): larger buffers are mapped afresh on every
@@ -73,3 +76,14 @@ def bias_grad(grad_output: np.ndarray) -> np.ndarray:
     """Gradient w.r.t. the bias: ``grad_output`` summed over batch and space."""
     axes = (0,) + tuple(range(2, grad_output.ndim))
     return grad_output.sum(axis=axes)
+
+
+def all_finite(*arrays: np.ndarray) -> bool:
+    """True when every value of every array is finite (no NaN or infinity).
+
+    Paths that multiply structural zeros (``small``'s 0/1 placement matrix, ``phase``'s
+    zero-padded windows) would turn one infinite or NaN operand value into NaN wherever that zero
+    lands, while transposed convolution (and torch) only multiplies the pairs that meet. Those
+    paths hand non-finite operands to ``gemm``, whose products are exactly the pairs.
+    """
+    return all(bool(np.isfinite(a).all()) for a in arrays)

@@ -40,6 +40,10 @@ RUN_OVERHEAD = 3.0  # elements' worth of time per NumPy inner loop
 CALL_OVERHEAD = 4e-6  # seconds per NumPy call issued from Python
 THREAD_GAIN = 1.5  # speed-up of split element-wise work with 2+ threads
 
+#: Beyond this many output phases the ``phase`` path is not considered (a GEMM per phase group
+#: would be tiny, and the plan itself would take long to build for huge strides).
+MAX_PHASES = 4096
+
 #: Paths in order of preference when estimates tie.
 PATH_ORDER = ("small", "gemm_jit", "gemm", "phase")
 
@@ -90,6 +94,8 @@ def estimate_seconds(
         run = spatial_in[-1] if prod(spatial_in) > 1 else n
         flops, calls = useful_flops, 2 * len(windows) + 6
     elif path == "phase":
+        if prod(min(g.stride, g.output) for g in geo) > MAX_PHASES:  # not worth building the plan
+            return float("inf")
         plan = phase.make_plan(geo)
         run = max(1, geo[-1].output // geo[-1].stride)
         if per_group_in == 1:  # depthwise kernels: broadcast multiply-adds, no patches, no GEMM

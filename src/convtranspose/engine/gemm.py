@@ -144,7 +144,7 @@ def dense_forward(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray],
     rows = x.reshape(n, groups, c_in // groups).transpose(1, 0, 2)  # (G, n, Ci)
     product = np.matmul(rows, _grouped_weight(weight, groups))  # (G, n, Co*KK)
     out = product[0] if groups == 1 else np.ascontiguousarray(product.transpose(1, 0, 2))
-    out = out.reshape((n, groups * per_group_out) + tuple(kernel))
+    out = np.ascontiguousarray(out.reshape((n, groups * per_group_out) + tuple(kernel)))  # matmul keeps x's order
     if bias is not None:
         out += bias.reshape((1, -1) + (1,) * len(kernel))
     return out

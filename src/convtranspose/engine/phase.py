@@ -38,8 +38,8 @@ import numpy as np
 
 from ..shape import AxisGeometry, geometries
 from ..spec import ConvTransposeSpec
-from . import depthwise, threads
-from ._common import batch_chunks, bias_grad, buffer_budget
+from . import depthwise, gemm, threads
+from ._common import all_finite, batch_chunks, bias_grad, buffer_budget
 
 __all__ = ["forward", "backward"]
 
@@ -66,11 +66,11 @@ def axis_phases(geo: AxisGeometry) -> tuple[AxisPhase, ...]:
     """The non-empty phases of one axis."""
     s, p, d = geo.stride, geo.padding, geo.dilation
     phases = []
-    for q in range(s):
+    # Output position o belongs to phase (o + p) % s, so the first min(s, output) positions start
+    # every non-empty phase (a stride far beyond the output leaves most phases empty).
+    for q in sorted((start + p) % s for start in range(min(s, geo.output))):
         start = (q - p) % s
-        count = max(0, -(-(geo.output - start) // s))
-        if count == 0:
-            continue
+        count = -(-(geo.output - start) // s)
         base = (start + p - q) // s
         taps = tuple(t for t in range(geo.kernel_size) if (t * d) % s == q)
         offsets = tuple(base - (t * d - q) // s for t in taps)
@@ -218,7 +218,13 @@ def _per_item_group_elements(groups: tuple[PhaseGroup, ...], c_in: int, c_out: i
 def forward(
     x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray], spec: ConvTransposeSpec
 ) -> np.ndarray:
-    """Transposed convolution of a batched, validated input, one GEMM per group of output phases."""
+    """Transposed convolution of a batched, validated input, one GEMM per group of output phases.
+
+    Non-finite operands go to ``gemm`` (the padded windows would multiply them by zeros; see
+    ``_common.all_finite``).
+    """
+    if not all_finite(x, weight):
+        return gemm.forward(x, weight, bias, spec)
     n, c_in = x.shape[:2]
     groups = spec.groups
     per_group_out = weight.shape[1]
@@ -291,6 +297,9 @@ def backward(
     need_bias: bool = True,
 ):
     """All requested gradients, phase by phase (the transposes of :func:`forward`'s steps)."""
+    if not all_finite(grad_output, x, weight):
+        flags = dict(need_input=need_input, need_weight=need_weight, need_bias=need_bias)
+        return gemm.backward(grad_output, x, weight, spec, **flags)
     n, c_in = x.shape[:2]
     groups = spec.groups
     per_group_in = c_in // groups

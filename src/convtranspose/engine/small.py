@@ -22,7 +22,8 @@ import numpy as np
 from ..errors import ParameterError
 from ..shape import geometries
 from ..spec import ConvTransposeSpec
-from ._common import bias_grad, tap_windows
+from . import gemm
+from ._common import all_finite, bias_grad, tap_windows
 
 __all__ = ["forward", "make_forward", "backward", "placement_matrix", "MAX_PLACEMENT_ELEMENTS"]
 
@@ -77,7 +78,9 @@ def _columns(x: np.ndarray, weight: np.ndarray, groups: int) -> np.ndarray:
 def forward(
     x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray], spec: ConvTransposeSpec
 ) -> np.ndarray:
-    """Transposed convolution as ``(W^T x) @ S``."""
+    """Transposed convolution as ``(W^T x) @ S`` (non-finite operands: ``gemm``, see ``all_finite``)."""
+    if not all_finite(x, weight):
+        return gemm.forward(x, weight, bias, spec)
     n = x.shape[0]
     placement = placement_matrix(x.shape[2:], weight.shape[2:], spec, x.dtype.str)
     out = np.matmul(_columns(x, weight, spec.groups), placement)  # (N, G, Co, O)
@@ -103,11 +106,15 @@ def make_forward(
     bias_shape = (1, groups * per_group_out) + (1,) * (len(x_shape) - 2)
 
     def run(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray]) -> np.ndarray:
+        if not all_finite(x, weight):
+            return np.ascontiguousarray(gemm.forward(x, weight, bias, spec))
         cols = np.matmul(weight.reshape(weight_rows).transpose(0, 2, 1), x.reshape(input_rows))
         out = np.matmul(cols.reshape(columns), placement).reshape(out_shape)
         if bias is not None:
             out += bias.reshape(bias_shape)
-        return out
+        # matmul lays its result out like its operands (order 'K'): a Fortran-ordered x would give
+        # a Fortran-ordered result, and runners promise C order.
+        return np.ascontiguousarray(out)
 
     return run
 
@@ -123,6 +130,9 @@ def backward(
     need_bias: bool = True,
 ):
     """Gradients: ``grad_y @ S^T`` gives the columns' gradient, then the two GEMM transposes."""
+    if not all_finite(grad_output, x, weight):
+        flags = dict(need_input=need_input, need_weight=need_weight, need_bias=need_bias)
+        return gemm.backward(grad_output, x, weight, spec, **flags)
     n, c_in = x.shape[:2]
     groups = spec.groups
     per_group_in, per_group_out = c_in // groups, weight.shape[1]
