@@ -542,3 +542,117 @@ def test_engine_use_path_rejects_unknown_path():
     with pytest.raises(ParameterError, match=esc("unknown engine path 'nope'; available paths: ")):
         with convtranspose.engine.use_path("nope"):
             pass
+
+
+# --------------------------------------------------------------------------------------------
+# Sizes beyond what 64-bit positions and arrays can hold; operands NumPy cannot convert
+# --------------------------------------------------------------------------------------------
+
+LIMIT_ERRORS = [
+    (
+        lambda: conv_transpose1d(np.ones((1, 1, 3)), np.ones((1, 1, 2)), stride=2**62 + 1),
+        ParameterError,
+        esc("stride must be at most 2**62 = 4611686018427387904 (positions are computed in 64-bit integers), "
+            "got stride=(4611686018427387905,)"),
+    ),
+    (
+        lambda: conv_transpose1d(np.ones((1, 1, 3)), np.ones((1, 1, 2)), stride=2**61),
+        OutputSizeError,
+        esc("the canvas of dimension 0 would be 4611686018427387906 long (output size (4611686018427387906,))")
+        + ".*" + esc("at most 2**62 = 4611686018427387904 positions per dimension are supported"),
+    ),
+    (
+        lambda: conv_transpose2d(np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2)), stride=2**60),
+        OutputSizeError,
+        esc("conv_transpose2d: the output would have shape (1, 1, 2305843009213693954, 2305843009213693954)")
+        + ".*" + esc("more than any array can hold (at most 9223372036854775807 bytes)"),
+    ),
+    (
+        lambda: convtranspose.make_spec(63),
+        ParameterError,
+        esc("ndim (the number of spatial dimensions) must be at most 62 (NumPy arrays have at most 64 axes, "
+            "two of them batch and channels), got ndim=63"),
+    ),
+    (
+        lambda: ConvTranspose2d(10**9, 10**9, 3),
+        ParameterError,
+        esc("in_channels=1000000000, out_channels=1000000000 and kernel_size=(3, 3) give a weight of shape "
+            "(1000000000, 1000000000, 3, 3), 36000000000000000000 bytes: more than any array can hold"),
+    ),
+    (
+        lambda: conv_transpose1d(np.ma.masked_array(np.ones((1, 1, 3))), np.ones((1, 1, 2))),
+        ParameterTypeError,
+        esc("input is a masked array; masked entries have no value to convolve, so pass input.filled(v) with "
+            "the value v they should take"),
+    ),
+    (
+        lambda: conv_transpose1d([[[1.0, 2.0], [1.0]]], np.ones((2, 3, 2))),
+        ShapeError,
+        esc("input cannot be made into a rectangular array of numbers (setting an array element with a sequence"),
+    ),
+    (
+        lambda: convtranspose.conv_transpose_backward(np.ones((1, 3, 4)), np.ones((1, 2, 3)), np.ones((2, 3, 2)),
+                                                      bias=np.ones(3)),
+        ParameterTypeError,
+        esc("conv_transpose_backward: bias must be True or False (whether the forward had a bias, not the bias "
+            "itself), got an array of shape (3,)"),
+    ),
+    (
+        lambda: convtranspose.conv_transpose_backward(np.ones((1, 3, 4)), np.ones((1, 2, 3)), np.ones((2, 3, 2)),
+                                                      need_input_grad=1),
+        ParameterTypeError,
+        esc("conv_transpose_backward: need_input_grad must be True or False, got 1 of type int"),
+    ),
+    (
+        lambda: ConvTranspose1d(1, 1, 2).load_state_dict(None),
+        ParameterTypeError,
+        esc("state_dict must be a mapping of parameter names to arrays (like the one state_dict() returns), "
+            "got NoneType"),
+    ),
+    (
+        lambda: ConvTranspose1d(1, 1, 2).load_state_dict({"weight": [[1.0], [1.0, 2.0]], "bias": np.ones(1)}),
+        ShapeError,
+        esc("state_dict['weight'] cannot be made into a rectangular array of numbers"),
+    ),
+    (lambda: ConvTranspose1d(1, 1, 2, rng=-1), ParameterError, esc("rng, an int seed, must be non-negative (>= 0), got rng=-1")),
+    (
+        lambda: ConvTranspose1d(1, 1, 2, rng=1.5),
+        ParameterTypeError,
+        esc("rng must be None, an int seed or a numpy.random.Generator, got 1.5 of type float"),
+    ),
+    (lambda: ConvTranspose1d(1, 1, 2, ndim=True), ParameterTypeError, esc("ndim must be an int, got True of type bool")),
+    (
+        lambda: convtranspose.engine.use_path(["gemm"]).__enter__(),
+        ParameterTypeError,
+        esc("engine path must be a str or None, got ['gemm'] of type list"),
+    ),
+]
+
+
+@pytest.mark.parametrize("call, error, message", LIMIT_ERRORS)
+def test_limit_and_conversion_errors(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_an_allocation_failure_is_our_out_of_memory_error(monkeypatch):
+    """A valid call too large for the machine: NumPy's MemoryError becomes OutOfMemoryError."""
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError("Unable to allocate 21.8 TiB for an array")
+
+    monkeypatch.setattr(convtranspose.engine, "forward", no_memory)
+    monkeypatch.setattr(convtranspose.engine, "backward", no_memory)
+    x, w = np.ones((1, 1, 3)), np.ones((1, 1, 2))
+    with pytest.raises(convtranspose.OutOfMemoryError, match=esc(
+        "conv_transpose1d: not enough memory for this call (Unable to allocate 21.8 TiB for an array)"
+    )) as caught:
+        conv_transpose1d(x, w, output_size=(4,))  # output_size: the general (uncached) path
+    assert isinstance(caught.value, MemoryError) and isinstance(caught.value, ConvTransposeError)
+    with pytest.raises(convtranspose.OutOfMemoryError, match="conv_transpose_backward: not enough memory"):
+        convtranspose.conv_transpose_backward(np.ones((1, 1, 4)), x, w)
+    # the cached fast path (a runner per call signature) too
+    monkeypatch.setattr(convtranspose.engine, "forward_runner", lambda *args: no_memory)
+    monkeypatch.setattr(convtranspose.functional, "_RUNNERS", {})
+    with pytest.raises(convtranspose.OutOfMemoryError, match="conv_transpose1d: not enough memory"):
+        conv_transpose1d(x, w)

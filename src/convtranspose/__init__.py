@@ -18,6 +18,7 @@ Output size per spatial dimension::
 from .errors import (
     ConvTransposeError,
     DTypeError,
+    OutOfMemoryError,
     OutputSizeError,
     ParameterError,
     ParameterTypeError,
@@ -63,5 +64,6 @@ __all__ = [
     "ShapeError",
     "OutputSizeError",
     "DTypeError",
+    "OutOfMemoryError",
     "__version__",
 ]

@@ -1,8 +1,10 @@
 """Exception types raised by convtranspose.
 
-Every error is a subclass of the built-in :class:`ValueError` or :class:`TypeError`, so code that
-already catches those keeps working, and code that wants to tell convtranspose's own errors apart
-can catch :class:`ConvTransposeError`.
+Every error about the arguments is a subclass of the built-in :class:`ValueError` or
+:class:`TypeError`, so code that already catches those keeps working, and code that wants to tell
+convtranspose's own errors apart can catch :class:`ConvTransposeError`. A call whose arguments are
+valid but whose arrays do not fit in memory raises :class:`OutOfMemoryError`, a
+:class:`MemoryError`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ __all__ = [
     "ShapeError",
     "OutputSizeError",
     "DTypeError",
+    "OutOfMemoryError",
 ]
 
 
@@ -39,3 +42,7 @@ class OutputSizeError(ShapeError):
 
 class DTypeError(ConvTransposeError, TypeError):
     """An array has an unsupported dtype, or the operands' dtypes do not match."""
+
+
+class OutOfMemoryError(ConvTransposeError, MemoryError):
+    """A valid call needs more memory than the machine can give (e.g. an enormous output)."""

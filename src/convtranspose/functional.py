@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from math import prod
 from typing import NamedTuple, Optional, Sequence
 
 import numpy as np
 
 from . import engine
-from .errors import DTypeError, ParameterError, ParameterTypeError, ShapeError
+from .errors import DTypeError, OutOfMemoryError, OutputSizeError, ParameterError, ParameterTypeError, ShapeError
 from .shape import resolve_output_padding, spatial_output_shape
 from .spec import ConvTransposeSpec, IntOrTuple, _freeze, _is_int, _types, make_spec
 
@@ -43,9 +44,24 @@ _SUPPORTED = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 # --------------------------------------------------------------------------------------------
 
 
+def _as_array(name: str, value: object) -> np.ndarray:
+    """``value`` as a plain ndarray (a view of an ndarray subclass; masked arrays are refused)."""
+    if type(value) is np.ndarray:
+        return value
+    if isinstance(value, np.ma.MaskedArray):
+        raise ParameterTypeError(
+            f"{name} is a masked array; masked entries have no value to convolve, so pass "
+            f"{name}.filled(v) with the value v they should take"
+        )
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise ShapeError(f"{name} cannot be made into a rectangular array of numbers ({exc})") from exc
+
+
 def _as_float_array(name: str, value: object) -> np.ndarray:
     """``value`` as an ndarray of a supported float dtype (no copy when it already is one)."""
-    array = value if isinstance(value, np.ndarray) else np.asarray(value)
+    array = _as_array(name, value)
     if array.dtype not in _SUPPORTED:
         raise DTypeError(
             f"{name} must be a floating-point array of dtype float16, float32 or float64, "
@@ -168,7 +184,18 @@ def _plan(
     _check_channels(op, x_shape[-ndim - 1], w_shape, spec)
     if b_shape is not None:
         _check_bias(op, b_shape, w_shape[1] * spec.groups)
-    return _CallPlan(spec, unbatched, dtype, _compute_dtype(dtype), spatial_output_shape(x_spatial, kernel, spec))
+    output_spatial = spatial_output_shape(x_spatial, kernel, spec)
+    out_shape = x_shape[:-ndim - 1] + (w_shape[1] * spec.groups,) + output_spatial
+    if prod(out_shape) * dtype.itemsize > _MAX_ARRAY_BYTES:
+        raise OutputSizeError(
+            f"{op}: the output would have shape {out_shape}, {prod(out_shape) * dtype.itemsize} bytes: more than "
+            f"any array can hold (at most {_MAX_ARRAY_BYTES} bytes)"
+        )
+    return _CallPlan(spec, unbatched, dtype, _compute_dtype(dtype), output_spatial)
+
+
+#: NumPy's limit on an array's size in bytes.
+_MAX_ARRAY_BYTES = np.iinfo(np.intp).max
 
 
 @lru_cache(maxsize=1024)
@@ -319,9 +346,22 @@ def _forward(op, ndim, input, weight, bias, stride, padding, output_padding, gro
             if len(_RUNNERS) >= _MAX_RUNNERS:
                 _RUNNERS.clear()
             _RUNNERS[key] = runner
-        return runner(input, weight, bias)
+        try:
+            return runner(input, weight, bias)
+        except MemoryError as exc:
+            raise _out_of_memory(op, exc) from exc
     ops = _prepare(op, input, weight, bias, stride, padding, output_padding, groups, dilation, output_size, ndim)
-    return _finish(engine.forward(ops.x, ops.weight, ops.bias, ops.spec), ops)
+    try:
+        return _finish(engine.forward(ops.x, ops.weight, ops.bias, ops.spec), ops)
+    except MemoryError as exc:
+        raise _out_of_memory(op, exc) from exc
+
+
+def _out_of_memory(op: str, exc: MemoryError) -> MemoryError:
+    """Our :class:`OutOfMemoryError` for NumPy's MemoryError (a valid call too big for this machine)."""
+    if isinstance(exc, OutOfMemoryError):
+        return exc
+    return OutOfMemoryError(f"{op}: not enough memory for this call ({exc})")
 
 
 # --------------------------------------------------------------------------------------------
@@ -454,6 +494,15 @@ def _check_grad_output(op: str, grad_output: np.ndarray, ops: _Operands, out_cha
     return batched.astype(ops.x.dtype, copy=False)
 
 
+def _flag(op: str, name: str, value: object) -> bool:
+    """A yes/no argument: a bool (NumPy's included)."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    what = f"an array of shape {value.shape}" if isinstance(value, np.ndarray) else f"{value!r} of type {type(value).__name__}"
+    hint = " (whether the forward had a bias, not the bias itself)" if name == "bias" else ""
+    raise ParameterTypeError(f"{op}: {name} must be True or False{hint}, got {what}")
+
+
 def _shape_argument(name: str, value: object) -> tuple[int, ...]:
     """A shape given as a sequence of non-negative ints."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
@@ -513,23 +562,28 @@ def conv_transpose_backward(
     ([[4.0, 4.0], [4.0, 4.0]], [[4.0, 4.0], [4.0, 4.0]], [9.0])
     """
     op = "conv_transpose_backward"
+    flags = {name: _flag(op, name, value) for name, value in
+             (("bias", bias), ("need_input_grad", need_input_grad), ("need_weight_grad", need_weight_grad))}
     ops = _prepare(op, input, weight, None, stride, padding, output_padding, groups, dilation, output_size)
     out_channels = ops.weight.shape[1] * ops.spec.groups
     gy = _check_grad_output(op, _as_float_array("grad_output", grad_output), ops, out_channels)
-    grad_x, grad_w, grad_b = engine.backward(
-        gy,
-        ops.x,
-        ops.weight,
-        ops.spec,
-        need_input=need_input_grad,
-        need_weight=need_weight_grad,
-        need_bias=bool(bias),
-    )
-    return (
-        None if grad_x is None else _finish(grad_x, ops),
-        None if grad_w is None else np.ascontiguousarray(grad_w.astype(ops.result_dtype, copy=False)),
-        None if grad_b is None else np.ascontiguousarray(grad_b.astype(ops.result_dtype, copy=False)),
-    )
+    try:
+        grad_x, grad_w, grad_b = engine.backward(
+            gy,
+            ops.x,
+            ops.weight,
+            ops.spec,
+            need_input=flags["need_input_grad"],
+            need_weight=flags["need_weight_grad"],
+            need_bias=flags["bias"],
+        )
+        return (
+            None if grad_x is None else _finish(grad_x, ops),
+            None if grad_w is None else np.ascontiguousarray(grad_w.astype(ops.result_dtype, copy=False)),
+            None if grad_b is None else np.ascontiguousarray(grad_b.astype(ops.result_dtype, copy=False)),
+        )
+    except MemoryError as exc:
+        raise _out_of_memory(op, exc) from exc
 
 
 def conv_transpose_input_grad(

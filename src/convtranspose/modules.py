@@ -13,8 +13,8 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from .errors import DTypeError, ParameterError, ParameterTypeError, ShapeError
-from .functional import conv_transpose, conv_transpose_backward
+from .errors import DTypeError, OutOfMemoryError, ParameterError, ParameterTypeError, ShapeError
+from .functional import _as_array, conv_transpose, conv_transpose_backward
 from .spec import IntOrTuple, _is_int, make_spec, normalize_tuple
 
 __all__ = ["ConvTransposeNd", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
@@ -44,11 +44,24 @@ def _param_dtype(dtype: object) -> np.dtype:
     return resolved
 
 
-def _to_numpy(value: Any) -> np.ndarray:
+def _to_numpy(name: str, value: Any) -> np.ndarray:
     """An ndarray from a NumPy array, array-like or a torch tensor (without importing torch)."""
     if hasattr(value, "detach") and hasattr(value, "cpu"):
         value = value.detach().cpu().numpy()
-    return np.asarray(value)
+    return _as_array(name, value)
+
+
+def _generator(rng: object) -> np.random.Generator:
+    """``rng`` as a NumPy Generator: a Generator, a non-negative int seed, a SeedSequence/BitGenerator, or None."""
+    if rng is None or isinstance(rng, (np.random.Generator, np.random.BitGenerator, np.random.SeedSequence)):
+        return np.random.default_rng(rng)
+    if not _is_int(rng):
+        raise ParameterTypeError(
+            f"rng must be None, an int seed or a numpy.random.Generator, got {rng!r} of type {type(rng).__name__}"
+        )
+    if rng < 0:  # type: ignore[operator]
+        raise ParameterError(f"rng, an int seed, must be non-negative (>= 0), got rng={rng}")
+    return np.random.default_rng(int(rng))  # type: ignore[arg-type]
 
 
 class ConvTransposeNd:
@@ -123,7 +136,19 @@ class ConvTransposeNd:
             raise ParameterError(f"device must be None or 'cpu' (arrays live in host memory), got {device!r}")
         self.padding_mode = padding_mode
         self.dtype = _param_dtype(dtype)
-        self._weight, self._bias = self._initial_parameters(bool(bias), np.random.default_rng(rng))
+        generator = _generator(rng)
+        weight_bytes = math.prod(self.weight_shape) * self.dtype.itemsize
+        if weight_bytes > np.iinfo(np.intp).max:
+            raise ParameterError(
+                f"in_channels={self.in_channels}, out_channels={self.out_channels} and kernel_size={self.kernel_size} "
+                f"give a weight of shape {self.weight_shape}, {weight_bytes} bytes: more than any array can hold"
+            )
+        try:
+            self._weight, self._bias = self._initial_parameters(bool(bias), generator)
+        except MemoryError as exc:
+            raise OutOfMemoryError(
+                f"{type(self).__name__}: not enough memory for a weight of shape {self.weight_shape} ({exc})"
+            ) from exc
         self.weight_grad: Optional[np.ndarray] = None
         self.bias_grad: Optional[np.ndarray] = None
         self._saved: Optional[tuple[np.ndarray, tuple[int, ...]]] = None
@@ -132,7 +157,7 @@ class ConvTransposeNd:
 
     def _resolve_ndim(self, ndim: Optional[int], kernel_size: IntOrTuple) -> int:
         if self._ndim is not None:
-            if ndim is not None and ndim != self._ndim:
+            if ndim is not None and _positive_int(ndim, "ndim") != self._ndim:
                 raise ParameterError(f"{type(self).__name__} is {self._ndim}-d, got ndim={ndim!r}")
             return self._ndim
         if ndim is not None:
@@ -186,7 +211,7 @@ class ConvTransposeNd:
     def _checked_parameter(self, name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
         if value is getattr(self, f"_{name}", None):
             return value  # in-place update such as ``layer.weight -= lr * grad``
-        if not isinstance(value, np.ndarray):
+        if not isinstance(value, np.ndarray) or isinstance(value, np.ma.MaskedArray):
             raise ParameterTypeError(f"{name} must be a numpy.ndarray, got {type(value).__name__}")
         if value.shape != shape:
             raise ShapeError(f"{name} must have shape {shape}, got {value.shape}")
@@ -223,17 +248,22 @@ class ConvTransposeNd:
         Values are converted to the layer's dtype (as PyTorch's ``copy_`` does); shapes must match.
         With ``strict``, missing and unexpected keys raise :class:`ParameterError`.
         """
+        if not isinstance(state_dict, Mapping):
+            raise ParameterTypeError(
+                "state_dict must be a mapping of parameter names to arrays (like the one state_dict() returns), "
+                f"got {type(state_dict).__name__}"
+            )
         expected = set(self.parameters())
         given = set(state_dict)
         if strict and given != expected:
             raise ParameterError(
                 f"state_dict keys do not match: missing {sorted(expected - given)}, "
-                f"unexpected {sorted(given - expected)}"
+                f"unexpected {sorted(given - expected, key=repr)}"
             )
         shapes = {"weight": self.weight_shape, "bias": (self.out_channels,)}
         loaded: dict[str, np.ndarray] = {}
         for name in sorted(expected & given):
-            array = _to_numpy(state_dict[name])
+            array = _to_numpy(f"state_dict[{name!r}]", state_dict[name])
             if array.dtype.kind != "f":
                 raise DTypeError(f"state_dict[{name!r}] must be floating point, got dtype {array.dtype}")
             if array.shape != shapes[name]:

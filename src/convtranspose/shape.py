@@ -22,7 +22,7 @@ from functools import lru_cache
 from typing import Optional, Sequence, Union
 
 from .errors import OutputSizeError, ParameterError, ParameterTypeError
-from .spec import ConvTransposeSpec, IntOrTuple, _is_int, make_spec, normalize_tuple
+from .spec import MAX_INDEX, ConvTransposeSpec, IntOrTuple, _is_int, make_spec, normalize_tuple
 
 __all__ = [
     "output_size",
@@ -164,6 +164,15 @@ def spatial_output_shape(
     """Spatial output shape, raising :class:`OutputSizeError` if any length is not positive."""
     geo = geometries(input_spatial, kernel_spatial, spec)
     out = tuple(g.output for g in geo)
+    too_long = [(axis, g.canvas) for axis, g in enumerate(geo) if g.canvas > MAX_INDEX]
+    if too_long:
+        axis, length = too_long[0]
+        raise OutputSizeError(
+            f"the canvas of dimension {axis} would be {length} long (output size {_fmt(out)}) for an input of "
+            f"{_fmt(input_spatial)} with kernel_size={_fmt(kernel_spatial)}, stride={spec.stride}, "
+            f"padding={spec.padding}, output_padding={spec.output_padding}, dilation={spec.dilation}; "
+            f"at most 2**62 = {MAX_INDEX} positions per dimension are supported"
+        )
     if any(o <= 0 for o in out):
         max_padding = tuple((g.full + g.output_padding - 1) // 2 for g in geo)
         raise OutputSizeError(
@@ -305,7 +314,8 @@ def output_size_range(
 ) -> tuple[SizeResult, SizeResult]:
     """Smallest and largest output size reachable through ``output_padding`` (PyTorch's range).
 
-    The smallest is the formula with ``output_padding = 0``; the largest adds ``stride - 1``.
+    The smallest is the formula with ``output_padding = 0``; the largest adds ``stride - 1``. As in
+    PyTorch's own range, sizes below 1 are not removed: ``output_size`` rejects them.
 
     Examples
     --------

@@ -24,6 +24,12 @@ from .errors import ParameterError, ParameterTypeError
 
 __all__ = ["IntOrTuple", "ConvTransposeSpec", "make_spec", "normalize_tuple"]
 
+#: Largest number of spatial dimensions: NumPy arrays have at most 64 axes, and an input has two
+#: more (batch and channels) than it has spatial dimensions.
+MAX_SPATIAL_DIMS = 62
+#: Largest hyper-parameter value and canvas length: the engine computes positions in int64.
+MAX_INDEX = 2**62
+
 IntOrTuple = Union[int, Sequence[int]]
 
 
@@ -209,6 +215,11 @@ def _build_spec(
         )
     if ndim < 1:
         raise ParameterError(f"ndim (the number of spatial dimensions) must be positive (>= 1), got ndim={ndim}")
+    if ndim > MAX_SPATIAL_DIMS:
+        raise ParameterError(
+            f"ndim (the number of spatial dimensions) must be at most {MAX_SPATIAL_DIMS} (NumPy arrays have at "
+            f"most 64 axes, two of them batch and channels), got ndim={ndim}"
+        )
     stride_t = normalize_tuple(stride, ndim, "stride")
     padding_t = normalize_tuple(padding, ndim, "padding")
     output_padding_t = normalize_tuple(output_padding, ndim, "output_padding")
@@ -222,6 +233,14 @@ def _build_spec(
     _require_all(output_padding_t, "output_padding", "non-negative (>= 0)", lambda v: v >= 0)
     if groups < 1:
         raise ParameterError(f"groups must be a positive integer, got groups={groups}")
+    for name, values in (("stride", stride_t), ("padding", padding_t), ("output_padding", output_padding_t),
+                         ("dilation", dilation_t), ("groups", (groups,))):
+        if any(v > MAX_INDEX for v in values):
+            shown = values if name != "groups" else groups
+            raise ParameterError(
+                f"{name} must be at most 2**62 = {MAX_INDEX} (positions are computed in 64-bit integers), "
+                f"got {name}={shown}"
+            )
     for axis, (op, s, d) in enumerate(zip(output_padding_t, stride_t, dilation_t)):
         if op >= max(s, d):
             raise ParameterError(
