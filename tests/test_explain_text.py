@@ -63,7 +63,7 @@ EXPECTED_LINES = {
     ("dilation2", "en"): [
         "Step 1/6: the kernel dilated by (2, 2): dilation - 1 zeros between neighbouring taps, so one copy spans 3 x 3",
     ],
-    ("dilation2", "zh"): ["步骤 1/6：按膨胀率 (2, 2) 膨胀卷积核：相邻权重之间插入 dilation - 1 个零，一份副本覆盖 3 x 3"],
+    ("dilation2", "zh"): ["步骤 1/6：按膨胀率 (2, 2) 膨胀卷积核：相邻权重之间插入 膨胀率 - 1 个零，一份副本覆盖 3 x 3"],
     ("padding1", "en"): ["Step 7/7: padding (1, 1): crop that many cells from BOTH ends of each axis", "  (v) = removed by padding"],
     ("padding1", "zh"): ["步骤 7/7：填充 (1, 1)：在每个轴的两端各裁剪掉这么多单元", "  (v) = 被填充裁剪掉的单元"],
     ("output_padding", "en"): [

@@ -261,7 +261,11 @@ def _cmd_bench(argv: Sequence[str]) -> int:
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--lang", choices=LANGUAGES, default="en", help="language of the text: en or zh (default en)")
+    parser.add_argument(
+        "--lang", choices=LANGUAGES, default="en",
+        help="language of the output (explanations, tables, figure labels): en or zh (default en); "
+        "this help and error details stay in English",
+    )
 
 
 def _add_params(parser: argparse.ArgumentParser) -> None:

@@ -29,12 +29,12 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "input {input_shape}, kernel {kernel_shape}, stride {stride}, padding {padding}, "
         "output_padding {output_padding}, dilation {dilation}",
         "输入 {input_shape}，卷积核 {kernel_shape}，步长 {stride}，填充 {padding}，"
-        "输出填充 (output_padding) {output_padding}，膨胀 {dilation}",
+        "输出填充 (output_padding) {output_padding}，膨胀率 {dilation}",
     ),
     "params_bias": (", bias {bias}", "，偏置 {bias}"),
     "formula": (
         "Output size formula: out = (in - 1)*stride - 2*padding + dilation*(kernel - 1) + output_padding + 1",
-        "输出尺寸公式：out = (in - 1)*stride - 2*padding + dilation*(kernel - 1) + output_padding + 1",
+        "输出尺寸公式：out = (in - 1)*步长 - 2*填充 + 膨胀率*(卷积核大小 - 1) + 输出填充 + 1",
     ),
     "formula_line": (
         "  {axis}: ({n} - 1)*{s} - 2*{p} + {d}*({k} - 1) + {op} + 1 = {out}   (full canvas before the crop: {full})",
@@ -67,11 +67,11 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "dilate_plain": (
         "the kernel as used (dilation 1: taps are neighbours, nothing to insert)",
-        "使用的卷积核（膨胀为 1：权重彼此相邻，无需插入）",
+        "使用的卷积核（膨胀率为 1：权重彼此相邻，无需插入）",
     ),
     "dilate_title": (
         "the kernel dilated by {dilation}: dilation - 1 zeros between neighbouring taps, so one copy spans {span}",
-        "按膨胀率 {dilation} 膨胀卷积核：相邻权重之间插入 dilation - 1 个零，一份副本覆盖 {span}",
+        "按膨胀率 {dilation} 膨胀卷积核：相邻权重之间插入 膨胀率 - 1 个零，一份副本覆盖 {span}",
     ),
     "dilated_label": ("dilated kernel (holes are 0)", "膨胀后的卷积核（空洞处为 0）"),
     "scatter_step": ("x{index} = {value} times the kernel", "x{index} = {value} 乘以卷积核"),
@@ -145,7 +145,7 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "inserted_label": ("after zero insertion", "插零之后"),
     "conv_pad": (
         "pad with zeros: dilation*(kernel - 1) - padding at the start, plus output_padding at the end",
-        "用零填充：开头 dilation*(kernel - 1) - padding 个，末端再多加 output_padding 个",
+        "用零填充：开头 膨胀率*(卷积核大小 - 1) - 填充 个，末端再多加 输出填充 个",
     ),
     "conv_pad_line": (
         "  {axis}: start {d}*({k} - 1) - {p} = {before}, end {before} + {op} = {after}",
@@ -163,7 +163,7 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "Why flipped? Scattering sends x[i]*K[t] to output i*stride + t*dilation: seen from an input, "
         "the kernel runs forwards. Seen from an output cell, the inputs further right pair with "
         "smaller t, so a window sliding over the inputs meets the kernel backwards.",
-        "为什么要翻转？散射时 x[i]*K[t] 被送到输出 i*stride + t*dilation：从输入看，卷积核是正向展开的。"
+        "为什么要翻转？散射时 x[i]*K[t] 被送到输出 i*步长 + t*膨胀率：从输入看，卷积核是正向展开的。"
         "从某个输出单元看，越靠右的输入对应越小的 t，所以在输入上滑动的窗口遇到的是倒过来的卷积核。",
     ),
     "conv_slide": (
@@ -198,18 +198,18 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "Output cell o belongs to phase r = (o + padding) mod stride. Only taps t with "
         "t*dilation mod stride = r reach that phase, so each phase is an ordinary stride-1 convolution "
         "of the input with a small sub-kernel; the phases interleave into the output.",
-        "输出单元 o 属于相位 r = (o + padding) mod stride。只有满足 t*dilation mod stride = r 的权重 t "
+        "输出单元 o 属于相位 r = (o + 填充) mod 步长。只有满足 t*膨胀率 mod 步长 = r 的权重 t "
         "会到达这个相位，所以每个相位都是输入与一个小的子卷积核做的步长为 1 的普通卷积；各相位交错拼成输出。",
     ),
     "phase_header": ("phase {residue}: taps {taps}", "相位 {residue}：权重 {taps}"),
     "phase_sub_kernel": ("sub-kernel", "子卷积核"),
     "phase_values": ("its output cells", "它的输出单元"),
-    "phase_positions_2d": ("fills output rows {rows}, cols {cols}", "填充输出的第 {rows} 行、第 {cols} 列"),
-    "phase_positions_1d": ("fills output positions {positions}", "填充输出的第 {positions} 个位置"),
+    "phase_positions_2d": ("fills output rows {rows}, cols {cols}", "写入输出的第 {rows} 行、第 {cols} 列"),
+    "phase_positions_1d": ("fills output positions {positions}", "写入输出的第 {positions} 个位置"),
     "phase_no_cells": ("no output cell falls on this phase", "没有输出单元落在这个相位"),
     "phase_empty": (
         "no tap lands on this phase: these cells receive no input, only the bias (a gap)",
-        "没有权重落在这个相位：这些单元没有任何输入，只有偏置（空洞）",
+        "没有权重落在这个相位：这些单元没有任何输入，只有偏置（空缺）",
     ),
     "interleaved_label": ("interleaved", "交错拼接后"),
     # ---- overlap view -------------------------------------------------------------------
@@ -224,7 +224,7 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "verdict_even": ("even", "均匀"),
     "verdict_uneven": ("uneven", "不均匀"),
-    "verdict_gaps": ("uneven, with gaps (phases no input reaches)", "不均匀，且有空洞（没有输入到达的相位）"),
+    "verdict_gaps": ("uneven, with gaps (phases no input reaches)", "不均匀，且有空缺（没有输入到达的相位）"),
     "overlap_even": (
         "Even overlap: away from the borders every output cell sums the same number of terms "
         "(border cells get fewer because fewer inputs reach them).",
@@ -236,7 +236,7 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "the kernel size is not divisible by the stride; choose a kernel size that is a multiple of the "
         "stride, or upsample by resizing and then convolve.",
         "警告：{axes} 上重叠不均匀。相邻输出单元累加的项数不同，形成周期性的图案，即棋盘格伪影。"
-        "膨胀为 1 时，卷积核大小不能被步长整除就会出现这种情况；请选择步长整数倍的卷积核大小，"
+        "膨胀率为 1 时，卷积核大小不能被步长整除就会出现这种情况；请选择步长整数倍的卷积核大小，"
         "或者先用插值上采样再做卷积。",
     ),
     "output_sum_label": ("output = sum of the terms", "输出 = 各项之和"),
@@ -248,8 +248,8 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "solve_bounds": (
         "searched: kernel {k0}..{k1}, stride {s0}..{s1}, padding {p0}..{p1}, dilation {d0}..{d1}, "
         "every valid output_padding (0 .. max(stride, dilation) - 1)",
-        "搜索范围：卷积核 {k0}..{k1}，步长 {s0}..{s1}，填充 {p0}..{p1}，膨胀 {d0}..{d1}，"
-        "以及所有有效的输出填充（0 .. max(stride, dilation) - 1）",
+        "搜索范围：卷积核 {k0}..{k1}，步长 {s0}..{s1}，填充 {p0}..{p1}，膨胀率 {d0}..{d1}，"
+        "以及所有有效的输出填充（0 .. max(步长, 膨胀率) - 1）",
     ),
     "solve_count": (
         "{count} solution(s), best first: even overlap, then smaller kernels",
@@ -265,14 +265,14 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "col_stride": ("stride", "步长"),
     "col_padding": ("padding", "填充"),
     "col_output_padding": ("output_padding", "输出填充"),
-    "col_dilation": ("dilation", "膨胀"),
+    "col_dilation": ("dilation", "膨胀率"),
     "col_overlap": ("taps/phase", "各相位权重数"),
     "col_note": ("note", "说明"),
     "note_even": ("even overlap", "重叠均匀"),
     "note_uneven": ("checkerboard-prone (uneven overlap)", "易产生棋盘格伪影（重叠不均匀）"),
     "note_gaps": (
         "checkerboard-prone: some outputs get no input (gaps)",
-        "易产生棋盘格伪影：部分输出没有任何输入（空洞）",
+        "易产生棋盘格伪影：部分输出没有任何输入（空缺）",
     ),
     "solve_truncated": (
         "... {more} more (use --limit 0 to list all)",

@@ -162,7 +162,6 @@ _STRINGS: dict[str, dict[str, str]] = {
         "step": "Step {number}/{total}",
         "params": "stride {stride}   padding {padding}   output_padding {output_padding}   dilation {dilation}",
         "shape_line": "input {input_shape} → full canvas {full_shape} → output {output_shape}",
-        "formula": "out = (in − 1)·stride − 2·padding + dilation·(k − 1) + output_padding + 1",
         "s_dilate_1": "The kernel, as every input element will stamp it (dilation 1: no holes).",
         "s_dilate": "Dilation {dilation}: {holes} zero(s) between neighbouring kernel taps.",
         "s_scatter": "x[{index}] = {value}, times the kernel, is added onto the canvas at offset {offset} "
@@ -226,7 +225,7 @@ _STRINGS: dict[str, dict[str, str]] = {
         "(checkerboard artifacts).",
         "ov_gaps": "Some phases get no term: those cells hold only the bias.",
         "gif_unavailable": "fmt='gif' animates the steps of the scatter trace, the zero-insertion "
-        "(conv) view and the phase view; a {view} has no steps to animate: use fmt='png' or fmt='svg'",
+        "(conv) view and the phase view; the {view} view has no steps to animate: use fmt='png' or fmt='svg'",
     },
     "zh": {
         "input": "输入特征图 x",
@@ -240,7 +239,6 @@ _STRINGS: dict[str, dict[str, str]] = {
         "step": "步骤 {number}/{total}",
         "params": "步长 {stride}   填充 {padding}   输出填充 {output_padding}   膨胀率 {dilation}",
         "shape_line": "输入 {input_shape} → 完整画布 {full_shape} → 输出 {output_shape}",
-        "formula": "输出尺寸公式：out = (in − 1)·步长 − 2·填充 + 膨胀率·(k − 1) + 输出填充 + 1",
         "s_dilate_1": "卷积核原样使用（膨胀率 1，没有空洞），每个输入元素都会盖上一份。",
         "s_dilate": "膨胀率 {dilation}：相邻权重之间插入 {holes} 个零。",
         "s_scatter": "x[{index}] = {value} 乘以卷积核，累加到画布偏移 {offset} 处（= 下标 × 步长 {stride}）。",
@@ -287,7 +285,7 @@ _STRINGS: dict[str, dict[str, str]] = {
         "ph_values": "结果",
         "ph_empty": "没有权重落在此相位：仅偏置",
         "ph_output": "输出特征图（按相位着色）",
-        "ph_step": "相位 {residue}：权重 {taps} 组成 {shape} 的子卷积核，结果填入每隔 {stride} 个的输出单元",
+        "ph_step": "相位 {residue}：权重 {taps} 组成 {shape} 的子卷积核，结果写入每隔 {stride} 个的输出单元",
         "ph_step_empty": "相位 {residue}：没有权重落在此相位，这些单元仅含偏置",
         "ov_title": "每个输出单元收到多少项（输入 × 权重）",
         "ov_counts": "每个输出单元的项数",
@@ -297,7 +295,7 @@ _STRINGS: dict[str, dict[str, str]] = {
         "ov_uneven": "重叠不均匀：相邻单元的项数不同（棋盘格伪影的成因）。",
         "ov_gaps": "有的相位收不到任何项：这些单元仅含偏置。",
         "gif_unavailable": "fmt='gif' 只能为散射步骤 (scatter)、插零卷积 (conv) 和相位 (phase) 视图生成动画；"
-        "{view} 没有可动画的步骤，请使用 fmt='png' 或 fmt='svg'",
+        "{view} 视图没有可动画的步骤，请使用 fmt='png' 或 fmt='svg'",
     },
 }
 

@@ -171,8 +171,13 @@ def _static_builder(explanation: object) -> Callable[[object, str], Board]:
     )
 
 
+#: The name a view has in ``explain(..., view=...)`` and in the CLI's ``--view``.
+_VIEW_NAMES = {MatrixView: "matrix", OverlapView: "overlap"}
+
+
 def _gif_unavailable(explanation: object, lang: str) -> ParameterError:
-    return ParameterError(text(lang, "gif_unavailable", view=type(explanation).__name__))
+    name = _VIEW_NAMES.get(type(explanation), type(explanation).__name__)
+    return ParameterError(text(lang, "gif_unavailable", view=name))
 
 
 def _frames(explanation: object, lang: str) -> list[tuple[Board, int]]:

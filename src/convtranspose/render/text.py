@@ -66,8 +66,9 @@ def _tuple_text(values: Iterable[int]) -> str:
     return "(" + items[0] + ",)" if len(items) == 1 else "(" + ", ".join(items) + ")"
 
 
-def _list_text(values: Iterable[int]) -> str:
-    return ", ".join(str(v) for v in values)
+def _list_text(values: Iterable[object], lang: str = "en") -> str:
+    """Items of a list in running text: "0, 2" in English, "0、2" (the enumeration comma) in Chinese."""
+    return ("、" if lang == "zh" else ", ").join(str(v) for v in values)
 
 
 def _index_text(index: Sequence[int]) -> str:
@@ -476,13 +477,13 @@ def _render_phase(view: PhaseView, lang: str, color: bool) -> list[str]:
         taps = ", ".join(_index_text(t) for t in phase.taps) or "-"
         lines += ["", tr(lang, "phase_header", residue=_tuple_text(phase.residue), taps=taps)]
         if problem.ndim == 1:
-            where = tr(lang, "phase_positions_1d", positions=_list_text(phase.output_positions[0]))
+            where = tr(lang, "phase_positions_1d", positions=_list_text(phase.output_positions[0], lang))
         else:
             where = tr(
                 lang,
                 "phase_positions_2d",
-                rows=_list_text(phase.output_positions[0]),
-                cols=_list_text(phase.output_positions[1]),
+                rows=_list_text(phase.output_positions[0], lang),
+                cols=_list_text(phase.output_positions[1], lang),
             )
         lines.append("  " + (where if phase.values.size else tr(lang, "phase_no_cells")))
         if phase.empty:
@@ -511,7 +512,7 @@ def _render_overlap(view: OverlapView, lang: str, color: bool) -> list[str]:
     if view.even:
         lines += _wrap(tr(lang, "overlap_even"))
     else:
-        axes = ", ".join(names[a] for a in view.uneven_axes)
+        axes = _list_text((names[a] for a in view.uneven_axes), lang)
         warning = tr(lang, "overlap_warn", axes=axes)
         lines += [f"{_ANSI['bias_only']}{line}{_RESET}" if color else line for line in _wrap(warning)]
     return lines + _result_lines(view.output, problem, lang, "output_sum_label")
