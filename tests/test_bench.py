@@ -4,8 +4,12 @@ tiny layer, the CLI with --quick, RESULTS.md and the chart. No timing assertions
 from __future__ import annotations
 
 import argparse
+import collections
+import itertools
 import subprocess
 import sys
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -86,14 +90,35 @@ def test_find_layers_patterns():
 # --------------------------------------------------------------------------------------------
 
 
-def test_interleaved_rotates_order_and_counts_rounds():
+def test_interleaved_orders_rounds_so_each_follows_every_other_about_equally():
     order = []
-    loops = {name: (lambda k, n=name: order.append((n, k))) for name in ("a", "b", "c")}
-    result = timing.interleaved(loops, rounds=3, min_round_time=0.0)
-    timed = [name for name, _ in order[6:]]  # after warm-up and calibration (2 calls each)
-    assert timed == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]
-    assert all(r.rounds == 3 and r.calls_per_round == 1 for r in result.values())
+    loops = {name: (lambda k, n=name: order.append(n)) for name in ("a", "b", "c")}
+    rounds = 300
+    result = timing.interleaved(loops, rounds=rounds, min_round_time=0.0)
+    timed = order[6:]  # after warm-up and sizing (2 calls each)
+    assert len(timed) == 3 * rounds
+    per_round = [timed[i : i + 3] for i in range(0, len(timed), 3)]
+    assert all(sorted(r) == ["a", "b", "c"] for r in per_round)  # every implementation once a round
+    assert len({tuple(r) for r in per_round}) == 6  # every order occurs
+    follows = collections.Counter((r[i], r[i + 1]) for r in per_round for i in range(2))
+    assert len(follows) == 6 and max(follows.values()) < 1.5 * min(follows.values())
+    assert all(r.rounds == rounds and r.calls_per_round == 1 for r in result.values())
     assert all(r.best <= r.median for r in result.values())
+    again = []
+    timing.interleaved({name: (lambda k, n=name: again.append(n)) for name in "abc"}, rounds=rounds, min_round_time=0.0)
+    assert again == order  # seeded: a rerun times in the same order
+
+
+def test_calls_per_round_grows_until_a_loop_lasts_long_enough():
+    durations = []
+
+    def loop(k):
+        durations.append(k)
+        time.sleep(0.001 * k)
+
+    calls = timing.calls_per_round(loop, min_round_time=0.008)
+    assert calls >= 8  # 1 ms per call
+    assert durations[-1] == calls  # the last sizing loop had this many calls and lasted >= 8 ms
 
 
 def test_interleaved_budget_stops_after_min_rounds():
@@ -103,12 +128,55 @@ def test_interleaved_budget_stops_after_min_rounds():
 
 def test_interleaved_settles_before_every_timed_loop(monkeypatch):
     events = []
-    monkeypatch.setattr(timing.time, "sleep", lambda seconds: events.append(("sleep", seconds)))
+    monkeypatch.setattr(timing, "settle_down", lambda seconds: events.append(("settle", seconds)))
     loops = {name: (lambda k, n=name: events.append(("run", n))) for name in ("a", "b")}
     timing.interleaved(loops, rounds=2, min_round_time=0.0, settle=0.25)
-    timed = events[4:]  # after warm-up and calibration (2 unsettled calls each)
-    assert timed == [("sleep", 0.25), ("run", "a"), ("sleep", 0.25), ("run", "b"),
-                     ("sleep", 0.25), ("run", "b"), ("sleep", 0.25), ("run", "a")]
+    # per implementation: an unsettled warm-up call, then a settled sizing loop; then 2 rounds
+    assert events[:6] == [("run", "a"), ("settle", 0.25), ("run", "a"), ("run", "b"), ("settle", 0.25), ("run", "b")]
+    timed = events[6:]
+    assert timed[0::2] == [("settle", 0.25)] * 4
+    assert sorted(timed[1::2]) == [("run", "a"), ("run", "a"), ("run", "b"), ("run", "b")]
+
+
+def test_settle_down_waits_until_the_other_threads_are_quiet(monkeypatch):
+    sleeps, ticks = [], iter([10, 13, 16, 16, 99])  # spinning for two windows, then quiet
+    monkeypatch.setattr(timing.time, "sleep", sleeps.append)
+    monkeypatch.setattr(timing, "_other_threads_cpu_ticks", lambda: next(ticks))
+    timing.settle_down(0.05)
+    assert sleeps == [0.05, timing._QUIET_WINDOW, timing._QUIET_WINDOW, timing._QUIET_WINDOW]
+    sleeps.clear()
+    timing.settle_down(0.0)
+    assert sleeps == []  # no settling asked for
+
+
+def test_settle_down_gives_up_after_the_longest_wait(monkeypatch):
+    counter = itertools.count()
+    monkeypatch.setattr(timing, "_MAX_QUIET_WAIT", 0.05)
+    monkeypatch.setattr(timing, "_other_threads_cpu_ticks", lambda: next(counter))  # never quiet
+    start = time.perf_counter()
+    timing.settle_down(0.001)
+    assert time.perf_counter() - start < 1.0
+
+
+def test_other_threads_cpu_ticks_sees_a_busy_thread():
+    if not sys.platform.startswith("linux"):  # no /proc/self/task: settling is the plain sleep
+        assert timing._other_threads_cpu_ticks() is None
+        return
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            pass
+
+    before = timing._other_threads_cpu_ticks()
+    worker = threading.Thread(target=spin)
+    worker.start()
+    try:
+        time.sleep(0.2)
+        assert timing._other_threads_cpu_ticks() > before
+    finally:
+        stop.set()
+        worker.join()
 
 
 def test_peak_extra_counts_temporaries_not_results():

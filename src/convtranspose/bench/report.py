@@ -294,13 +294,15 @@ _METHOD = f"""\
 - **Implementations**: ours (`conv_transpose` / `conv_transpose_backward`), torch default CPU
   backend, torch inside `torch.backends.mkldnn.flags(enabled=False)`, onnxruntime CPU EP on a
   single-node `ConvTranspose` model (weight and bias as initializers, default session options).
-- **Timing**: each implementation is warmed up, then every round runs each implementation once in
-  a rotating order (interleaved); a round times a loop of k calls with `time.perf_counter`, k
-  chosen so that a loop lasts >= 20 ms. Reported: the best round's time per call. A layer stops
-  early (after at least 2 rounds) once its time budget is spent. Before each timed loop the
-  process sleeps `--settle` seconds (default 0.05, untimed): torch's OpenMP workers and ORT's
-  thread pool keep spinning for a while after a call, and would otherwise take the cores of
-  whichever implementation is timed next.
+- **Timing**: each implementation is warmed up, then every round runs each implementation once, in
+  an order drawn afresh (seeded) for every round, so that each follows every other about equally
+  often; a round times a loop of k calls with `time.perf_counter`, k doubled until a loop lasts
+  >= 20 ms. Reported: the best round's time per call. A layer stops early (after at least 2
+  rounds) once its time budget is spent. Before each timed loop (and before sizing one) the
+  process sleeps `--settle` seconds (default 0.05, untimed) and then waits, up to 1 s, until its
+  other threads have used no CPU for 30 ms (read from `/proc/self/task`): thread pools (OpenBLAS's
+  for up to about 0.2 s, OpenMP's, ORT's) keep their workers spinning after a call, and would
+  otherwise take the cores of whichever implementation is timed next.
 - **Forward**: torch under `torch.no_grad()`. **Backward**: all three gradients (input, weight,
   bias). Ours: `conv_transpose_backward`; torch: `torch.autograd.grad(y, (x, w, b), grad_y,
   retain_graph=True)` on a graph built once outside the timing, so only the backward is timed.
