@@ -233,13 +233,12 @@ def _build_spec(
     _require_all(output_padding_t, "output_padding", "non-negative (>= 0)", lambda v: v >= 0)
     if groups < 1:
         raise ParameterError(f"groups must be a positive integer, got groups={groups}")
-    for name, values in (("stride", stride_t), ("padding", padding_t), ("output_padding", output_padding_t),
-                         ("dilation", dilation_t), ("groups", (groups,))):
-        if any(v > MAX_INDEX for v in values):
-            shown = values if name != "groups" else groups
+    sizes = {"stride": stride_t, "padding": padding_t, "output_padding": output_padding_t, "dilation": dilation_t}
+    for name, value in (*sizes.items(), ("groups", groups)):
+        if max(value if isinstance(value, tuple) else (value,)) > MAX_INDEX:
             raise ParameterError(
                 f"{name} must be at most 2**62 = {MAX_INDEX} (positions are computed in 64-bit integers), "
-                f"got {name}={shown}"
+                f"got {name}={value}"
             )
     for axis, (op, s, d) in enumerate(zip(output_padding_t, stride_t, dilation_t)):
         if op >= max(s, d):

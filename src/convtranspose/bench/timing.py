@@ -63,8 +63,7 @@ def calls_per_round(loop: Loop, min_round_time: float, settle: float = 0.0) -> i
         elapsed = _time_loop(loop, calls)
         if elapsed >= min_round_time:
             break
-        estimate = math.ceil(calls * min_round_time / max(elapsed, 1e-9))
-        calls = min(_MAX_CALLS_PER_ROUND, max(2 * calls, estimate) if elapsed < min_round_time / 2 else estimate)
+        calls = min(_MAX_CALLS_PER_ROUND, max(calls + 1, math.ceil(calls * min_round_time / max(elapsed, 1e-9))))
     return calls
 
 
