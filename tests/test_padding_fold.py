@@ -153,3 +153,79 @@ def test_same_gives_input_times_stride(k, s, d, op):
 def test_valid_and_explicit():
     assert axis_padding("valid", 0, 3, 2, 1, 1) == (0, 0, 1)
     assert axis_padding(((1, 2), (3, 4)), 1, 3, 2, 1, 1) == (3, 4, 1)
+
+
+# --------------------------------------------------------------------------------------------
+# The border-only fold (convtranspose.borders) against the whole-canvas fold
+# --------------------------------------------------------------------------------------------
+
+import convtranspose as ct  # noqa: E402
+from convtranspose.borders import border_regions, fold_backward, fold_forward  # noqa: E402
+
+
+def _canvas_kwargs(stride, dilation, groups, ops):
+    return dict(stride=stride, dilation=dilation, groups=groups, padding=0, output_padding=ops)
+
+
+def _crop(canvas, pads):
+    return canvas[(slice(None), slice(None)) + tuple(slice(b, n - a) for (b, a), n in zip(pads, canvas.shape[2:]))]
+
+
+@st.composite
+def border_cases(draw):
+    ndim = draw(st.integers(1, 3))
+    mode = draw(st.sampled_from(["reflect", "replicate", "circular"]))
+    stride = tuple(draw(st.integers(1, 3)) for _ in range(ndim))
+    dilation = tuple(draw(st.integers(1, 2)) for _ in range(ndim))
+    kernel = tuple(draw(st.integers(1, 3)) for _ in range(ndim))
+    ops = tuple(draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation))
+    n = tuple(draw(st.integers(1, 4)) for _ in range(ndim))
+    pads, outs = [], []
+    for i in range(ndim):
+        length = (n[i] - 1) * stride[i] + dilation[i] * (kernel[i] - 1) + 1 + ops[i]
+        b = draw(st.integers(0, length - 1))
+        a = draw(st.integers(0, length - 1 - b))
+        out = length - b - a
+        limit = out - 1 if mode == "reflect" else out
+        pads.append((min(b, limit), min(a, limit)))
+        outs.append(length - sum(pads[-1]))
+    groups = draw(st.integers(1, 2))
+    return dict(mode=mode, stride=stride, dilation=dilation, kernel=kernel, ops=ops, n=n, pads=tuple(pads),
+                groups=groups, seed=draw(st.integers(0, 2**32 - 1)))
+
+
+@given(border_cases())
+def test_border_regions_equal_whole_canvas_fold(case):
+    rng = np.random.default_rng(case["seed"])
+    g = case["groups"]
+    x = rng.standard_normal((2, g) + case["n"])
+    w = rng.standard_normal((g, 2) + case["kernel"])
+    kw = _canvas_kwargs(case["stride"], case["dilation"], g, case["ops"])
+    canvas = ct.conv_transpose(x, w, **kw)
+    expected = fold(canvas.copy(), case["pads"], case["mode"]).copy()
+
+    def forward(xs, w, pads, ops):
+        return _crop(ct.conv_transpose(xs, w, **_canvas_kwargs(case["stride"], case["dilation"], g, ops)), pads)
+
+    def backward(gy, xs, w, pads, ops, need_input, need_weight):
+        canvas = np.zeros(gy.shape[:2] + tuple(
+            (n - 1) * s + d * (k - 1) + 1 + op
+            for n, s, d, k, op in zip(xs.shape[2:], case["stride"], case["dilation"], w.shape[2:], ops)))
+        _crop(canvas, pads)[...] = gy
+        gx, gw, _ = ct.conv_transpose_backward(canvas, xs, w, bias=False,
+                                               **_canvas_kwargs(case["stride"], case["dilation"], g, ops))
+        return gx, gw
+
+    regions = border_regions(case["n"], case["kernel"], case["stride"], case["dilation"], case["pads"], case["ops"],
+                             case["mode"])
+    out = forward(x, w, case["pads"], case["ops"]).copy()
+    fold_forward(out, x, w, regions, forward)
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+
+    # gradients: the fold's adjoint is pad, so the whole-canvas gradient is backward(pad(gy))
+    gy = rng.standard_normal(out.shape)
+    ex_gx, ex_gw, _ = ct.conv_transpose_backward(pad(gy, case["pads"], case["mode"]), x, w, bias=False, **kw)
+    gx, gw = backward(gy, x, w, case["pads"], case["ops"], True, True)
+    fold_backward(gy, x, w, regions, backward, gx, gw)
+    np.testing.assert_allclose(gx, ex_gx, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(gw, ex_gw, rtol=1e-12, atol=1e-12)
