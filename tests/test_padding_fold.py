@@ -229,3 +229,19 @@ def test_border_regions_equal_whole_canvas_fold(case):
     fold_backward(gy, x, w, regions, backward, gx, gw)
     np.testing.assert_allclose(gx, ex_gx, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(gw, ex_gw, rtol=1e-12, atol=1e-12)
+
+
+@given(fold_cases())
+def test_fold_sources_add_up_to_the_fold(case):
+    from convtranspose.padding import fold_sources
+
+    mode, shape, pads, seed = case
+    spatial = shape[2:]
+    out = tuple(n for n in spatial)
+    canvas = np.random.default_rng(seed).standard_normal(tuple(b + o + a for (b, a), o in zip(pads, out)))
+    expected = fold(canvas.copy(), pads, mode)
+    by_moves = canvas[tuple(slice(b, b + o) for (b, _), o in zip(pads, out))].copy()
+    for source, target in fold_sources(pads, out, mode):
+        if mode != "zeros":
+            by_moves[target] += canvas[source]
+    np.testing.assert_allclose(by_moves, expected, rtol=1e-12, atol=1e-12)

@@ -32,7 +32,8 @@ convolution for an input of the output's length (:func:`check_padding_mode`).
 from __future__ import annotations
 
 import numbers
-from typing import Sequence, Union
+from itertools import product
+from typing import Optional, Sequence, Union
 
 import numpy as np
 
@@ -51,6 +52,8 @@ __all__ = [
     "fold",
     "pad",
     "describe_padding",
+    "source_index",
+    "fold_sources",
 ]
 
 #: Padding modes, PyTorch's names (``padding_mode`` of ``nn.ConvNd``).
@@ -367,6 +370,62 @@ def fold(canvas: np.ndarray, pads: Pads, padding_mode: str) -> np.ndarray:
                     take(out - 1, out, view=inner)[...] += tail.sum(axis=axis, keepdims=True)
         interior = inner
     return interior
+
+
+def source_index(position: int, before: int, out: int, padding_mode: str) -> Optional[int]:
+    """The input cell the paired convolution's padding copies into padded position ``position``.
+
+    ``position`` counts from the start of the padded signal (``before`` border cells, then the
+    ``out`` cells of the input ``x[0..out-1]``, then the after border). Returns None for a zeros
+    border cell (nothing is copied there).
+
+    Examples
+    --------
+    >>> [source_index(p, 2, 3, "reflect") for p in range(6)]
+    [2, 1, 0, 1, 2, 1]
+    >>> [source_index(p, 2, 3, "circular") for p in range(6)]
+    [1, 2, 0, 1, 2, 0]
+    >>> [source_index(p, 2, 3, "replicate") for p in range(6)]
+    [0, 0, 0, 1, 2, 2]
+    """
+    inner = position - before
+    if 0 <= inner < out:
+        return inner
+    if padding_mode == "zeros":
+        return None
+    if padding_mode == "circular":
+        return inner % out
+    if padding_mode == "replicate":
+        return 0 if inner < 0 else out - 1
+    return -inner if inner < 0 else 2 * (out - 1) - inner  # reflect
+
+
+def fold_sources(
+    pads: Pads, output_spatial: Sequence[int], padding_mode: str
+) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """Every border cell of the padded canvas and the output cell it folds onto.
+
+    Returns ``[(canvas_index, output_index), ...]`` in C order of the canvas, for the cells outside
+    the output window (none for ``'zeros'``). The canvas has ``before + out + after`` cells per axis.
+    The explainer's fold step lists these; :func:`fold` adds them all at once.
+
+    Examples
+    --------
+    >>> fold_sources(((1, 1),), (3,), "reflect")
+    [((0,), (1,)), ((4,), (1,))]
+    """
+    if padding_mode == "zeros":
+        return []
+    axes = [range(b + o + a) for (b, a), o in zip(pads, output_spatial)]
+    moves = []
+    for index in product(*axes):
+        if all(b <= c < b + o for c, (b, _), o in zip(index, pads, output_spatial)):
+            continue
+        target = tuple(
+            source_index(c, b, o, padding_mode) for c, (b, _), o in zip(index, pads, output_spatial)
+        )
+        moves.append((tuple(index), tuple(int(t) for t in target if t is not None)))
+    return moves
 
 
 def describe_padding(form: PaddingForm) -> str:
