@@ -9,31 +9,13 @@ from hypothesis import strategies as st
 
 import convtranspose as ct
 from convtranspose._conv import conv_geometry
+from features import HAS_COMPLEX, HAS_FORMS, HAS_MODES
 
 scipy_linalg = pytest.importorskip("scipy.sparse.linalg")
 
 from convtranspose.scipy import as_linear_operator  # noqa: E402
 
 
-def _library_accepts(**kwargs) -> bool:
-    try:
-        ct.conv_transpose(np.ones((1, 1, 3)), np.ones((1, 1, 2)), **kwargs)
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
-def _library_accepts_complex() -> bool:
-    try:
-        ct.conv_transpose(np.ones((1, 1, 3), complex), np.ones((1, 1, 2), complex))
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
-HAS_MODES = _library_accepts(padding=1, padding_mode="reflect")
-HAS_FORMS = _library_accepts(padding="same") and _library_accepts(padding=((1, 0),))
-HAS_COMPLEX = _library_accepts_complex()
 MODES = ["zeros"] + (["circular", "reflect", "replicate"] if HAS_MODES else [])
 FORMS = ["int", "tuple"] + (["pairs", "same", "same_lower", "valid"] if HAS_FORMS else [])
 DTYPES = [np.float64] + ([np.complex128] if HAS_COMPLEX else [])

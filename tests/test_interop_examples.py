@@ -6,10 +6,9 @@ import importlib.util
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-import convtranspose as ct
+from features import HAS_MODES
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -30,18 +29,10 @@ def test_onnx_decoder_matches_onnxruntime(capsys):
     assert "max |convtranspose - onnxruntime|" in capsys.readouterr().out
 
 
-def _has_reflect() -> bool:
-    try:
-        ct.conv_transpose(np.ones((1, 1, 3)), np.ones((1, 1, 2)), padding=1, padding_mode="reflect")
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
 def test_deconvolve_beats_the_observation(tmp_path):
     pytest.importorskip("scipy")
     pytest.importorskip("sklearn")
     pytest.importorskip("tqdm")
-    mode = "reflect" if _has_reflect() else "zeros"
+    mode = "reflect" if HAS_MODES else "zeros"
     scores = _load("deconvolve").main(["--size", "64", "--iterations", "30", "--quiet", "--padding-mode", mode])
     assert scores["LSQR"] > scores["observed frame (nearest)"] + 2.0, scores

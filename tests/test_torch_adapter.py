@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import convtranspose as ct
+from features import HAS_FORMS, HAS_MODES
 
 torch = pytest.importorskip("torch")
 
@@ -17,17 +18,6 @@ from torch.nn import functional as F  # noqa: E402
 from convtranspose import torch as ctt  # noqa: E402
 
 
-def _library_accepts(**kwargs) -> bool:
-    """Whether the library takes these keyword arguments yet (padding forms and modes: issue 12)."""
-    try:
-        ct.conv_transpose(np.ones((1, 1, 3)), np.ones((1, 1, 2)), **kwargs)
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
-HAS_MODES = _library_accepts(padding=1, padding_mode="reflect")
-HAS_FORMS = _library_accepts(padding="same") and _library_accepts(padding=((1, 0),))
 needs_modes = pytest.mark.skipif(not HAS_MODES, reason="padding_mode needs the library's padding modes (issue 12)")
 needs_forms = pytest.mark.skipif(not HAS_FORMS, reason="padding forms need the library's (issue 12)")
 

@@ -177,41 +177,10 @@ def _apply(
     return _ConvTransposeFunction.apply(input, weight, bias, forward, hyper)
 
 
-def conv_transpose(
-    input: torch.Tensor,
-    weight: torch.Tensor,
-    bias: Optional[torch.Tensor] = None,
-    stride: Any = 1,
-    padding: Any = 0,
-    output_padding: Any = 0,
-    groups: int = 1,
-    dilation: Any = 1,
-    *,
-    output_size: Optional[Sequence[int]] = None,
-    padding_mode: str = "zeros",
-) -> torch.Tensor:
-    """N-d transposed convolution of tensors with autograd (rank from ``weight.dim() - 2``).
+def _tensor_function(numpy_fn: Callable[..., np.ndarray], name: str, doc: str) -> Callable[..., torch.Tensor]:
+    """``numpy_fn`` (one of convtranspose's forwards) on tensors, with autograd."""
 
-    The parameters are those of :func:`convtranspose.conv_transpose` (every padding form,
-    ``padding_mode``, ``output_size``); the result is a CPU tensor of the input's dtype.
-
-    Examples
-    --------
-    >>> x = torch.ones(1, 1, 3, dtype=torch.float64, requires_grad=True)
-    >>> y = conv_transpose(x, torch.ones(1, 1, 2, dtype=torch.float64), stride=2)
-    >>> y.tolist(), y.sum().backward(), x.grad.tolist()
-    ([[[1.0, 1.0, 1.0, 1.0, 1.0, 1.0]]], None, [[[2.0, 2.0, 2.0]]])
-    """
-    return _apply(
-        functional.conv_transpose, input, weight, bias, stride, padding, output_padding, groups, dilation,
-        output_size, padding_mode,
-    )
-
-
-def _fixed_rank(ndim: int) -> Callable[..., torch.Tensor]:
-    numpy_fn = getattr(functional, f"conv_transpose{ndim}d")
-
-    def conv_transpose_nd(
+    def function(
         input: torch.Tensor,
         weight: torch.Tensor,
         bias: Optional[torch.Tensor] = None,
@@ -228,12 +197,37 @@ def _fixed_rank(ndim: int) -> Callable[..., torch.Tensor]:
             numpy_fn, input, weight, bias, stride, padding, output_padding, groups, dilation, output_size, padding_mode
         )
 
-    conv_transpose_nd.__name__ = conv_transpose_nd.__qualname__ = f"conv_transpose{ndim}d"
-    conv_transpose_nd.__doc__ = (
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = doc
+    return function
+
+
+conv_transpose = _tensor_function(
+    functional.conv_transpose,
+    "conv_transpose",
+    """N-d transposed convolution of tensors with autograd (rank from ``weight.dim() - 2``).
+
+    The parameters are those of :func:`convtranspose.conv_transpose` (every padding form,
+    ``padding_mode``, ``output_size``), positional in ``torch.nn.functional``'s order; the result
+    is a CPU tensor of the input's dtype.
+
+    Examples
+    --------
+    >>> x = torch.ones(1, 1, 3, dtype=torch.float64, requires_grad=True)
+    >>> y = conv_transpose(x, torch.ones(1, 1, 2, dtype=torch.float64), stride=2)
+    >>> y.tolist(), y.sum().backward(), x.grad.tolist()
+    ([[[1.0, 1.0, 1.0, 1.0, 1.0, 1.0]]], None, [[[2.0, 2.0, 2.0]]])
+    """,
+)
+
+
+def _fixed_rank(ndim: int) -> Callable[..., torch.Tensor]:
+    return _tensor_function(
+        getattr(functional, f"conv_transpose{ndim}d"),
+        f"conv_transpose{ndim}d",
         f"``torch.nn.functional.conv_transpose{ndim}d``'s signature, computed by convtranspose with autograd, "
-        f"plus keywords ``output_size`` and ``padding_mode``; see :func:`conv_transpose`."
+        f"plus keywords ``output_size`` and ``padding_mode``; see :func:`conv_transpose`.",
     )
-    return conv_transpose_nd
 
 
 conv_transpose1d = _fixed_rank(1)
