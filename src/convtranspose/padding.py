@@ -114,7 +114,7 @@ def normalize_padding(padding: object, ndim: int) -> PaddingForm:
         return padding
     if _is_int(padding):
         entries: list[object] = [padding] * ndim
-    elif isinstance(padding, bytes) or not isinstance(padding, (Sequence, np.ndarray)):
+    elif isinstance(padding, bytes) or not isinstance(padding, Sequence):
         raise ParameterTypeError(
             f"padding must be an int, a sequence of {ndim} ints or (before, after) pairs, or one of "
             f"{', '.join(repr(s) for s in PADDING_STRINGS)}; got {padding!r} of type {type(padding).__name__}"
@@ -128,16 +128,16 @@ def normalize_padding(padding: object, ndim: int) -> PaddingForm:
                 f"padding={_show(padding)}"
             )
     pairs = tuple(_pair(entry, axis, padding) for axis, entry in enumerate(entries))
+    # messages show the normalized value: per-dimension ints when symmetric, else the pairs
+    shown = tuple(b for b, _ in pairs) if all(b == a for b, a in pairs) else pairs
     for axis, pair in enumerate(pairs):
         if min(pair) < 0:
-            raise ParameterError(
-                f"padding must be non-negative (>= 0), got padding={_show(padding)} "
-                f"(dimension {axis}: (before, after) = {pair})"
-            )
+            where = "" if pair[0] == pair[1] else f" (dimension {axis}: (before, after) = {pair})"
+            raise ParameterError(f"padding must be non-negative (>= 0), got padding={shown}{where}")
         if max(pair) > _MAX_INDEX:
             raise ParameterError(
                 f"padding must be at most 2**62 = {_MAX_INDEX} (positions are computed in 64-bit integers), "
-                f"got padding={_show(padding)}"
+                f"got padding={shown}"
             )
     return pairs
 
@@ -151,7 +151,7 @@ def _show(padding: object) -> str:
 def _pair(entry: object, axis: int, padding: object) -> tuple[int, int]:
     if _is_int(entry):
         return (int(entry), int(entry))  # type: ignore[call-overload]
-    if isinstance(entry, (str, bytes)) or not isinstance(entry, (Sequence, np.ndarray)):
+    if isinstance(entry, (str, bytes)) or not isinstance(entry, Sequence):
         raise ParameterTypeError(
             f"padding must contain only ints or (before, after) pairs of ints, got padding={_show(padding)} "
             f"(offending entry {entry!r} of type {type(entry).__name__} in dimension {axis})"
