@@ -68,10 +68,9 @@ FLOATS = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 #: Relative tolerance (against the reference's largest finite magnitude) per result dtype.
 #: float16 is computed in float32 and rounded once to float16 (relative error <= 2**-11).
 RTOL = {FLOATS[0]: 2e-3, FLOATS[1]: 1e-4, FLOATS[2]: 1e-10}
-#: dtypes we reject (DTypeError) -- float128 too: the README promises float16/32/64 only.
-ODD_DTYPES = tuple(
-    np.dtype(d) for d in (np.int64, np.int32, np.uint8, np.bool_, np.complex128, np.complex64, object, np.longdouble)
-)
+#: dtypes we reject (DTypeError) -- float128 too: the README promises float16/32/64 only. int64,
+#: complex64/128 and bfloat16 are accepted (test_dtypes_extended.py compares them with torch).
+ODD_DTYPES = tuple(np.dtype(d) for d in (np.int32, np.uint8, np.bool_, object, np.longdouble))
 FIXED = {1: ct.conv_transpose1d, 2: ct.conv_transpose2d, 3: ct.conv_transpose3d}
 MODULES = {1: ct.ConvTranspose1d, 2: ct.ConvTranspose2d, 3: ct.ConvTranspose3d}
 TORCH_FN = {1: torch.nn.functional.conv_transpose1d, 2: torch.nn.functional.conv_transpose2d,
@@ -1354,3 +1353,89 @@ def test_absurd_sizes_fail_fast_with_our_error(case_id):
     assert outcome["kind"] == "error", (
         f"{statement}: {outcome['kind']} (no answer within {ABSURD_CALL_SECONDS} s under a 3 GiB memory limit)")
     assert outcome["ours"], f"{statement} raised {outcome['type']}: {outcome['message']}"
+
+
+# ============================================================================================
+# Padding forms and modes (issue "Beyond PyTorch")
+# ============================================================================================
+
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+ODD_MODES = ("Reflect", "mirror", "", "same", 1, None, b"zeros", ("zeros",))
+
+
+@st.composite
+def odd_paddings(draw, n: int):
+    """A padding in a valid or an odd form, and whether the oracle expects it to be accepted."""
+    kind = draw(st.sampled_from(
+        ["int", "flat", "pairs", "mixed", "string", "odd_string", "bytes", "pair_length", "negative_pair",
+         "float_in_pair", "wrong_count", "huge_pair", "bool_in_pair"]))
+    small = st.integers(0, 3)
+    if kind == "int":
+        return draw(small), True
+    if kind == "flat":
+        return tuple(draw(small) for _ in range(n)), True
+    if kind == "pairs":
+        return tuple((draw(small), draw(small)) for _ in range(n)), True
+    if kind == "mixed":
+        return tuple(draw(small) if draw(st.booleans()) else [draw(small), draw(small)] for _ in range(n)), True
+    if kind == "string":
+        return draw(st.sampled_from(["valid", "same", "same_lower"])), True
+    if kind == "odd_string":
+        return draw(st.sampled_from(["SAME", "Valid", "full", "same_upper", "", "1"])), False
+    if kind == "bytes":
+        return b"same", False
+    pairs = [(draw(small), draw(small)) for _ in range(n)]
+    axis = draw(st.integers(0, n - 1))
+    if kind == "pair_length":
+        pairs[axis] = draw(st.sampled_from([(1,), (1, 2, 3), ()]))
+    elif kind == "negative_pair":
+        pairs[axis] = (draw(small), draw(st.integers(-3, -1)))
+    elif kind == "float_in_pair":
+        pairs[axis] = (1.0, 0)
+    elif kind == "bool_in_pair":
+        pairs[axis] = (True, 0)
+    elif kind == "huge_pair":
+        pairs[axis] = (0, 2**70)
+    else:  # wrong_count
+        pairs = pairs + [(0, 0)]
+    return tuple(pairs), False
+
+
+@given(cfg=configs(), data=st.data())
+def test_padding_forms_and_modes(cfg, data):
+    from padding_oracle import expected_pads, output_spatial, torch_vjp
+
+    padding, form_ok = data.draw(odd_paddings(cfg.n), label="padding")
+    mode = data.draw(st.one_of(st.sampled_from(PADDING_MODES), st.sampled_from(ODD_MODES)), label="padding_mode")
+    api = data.draw(st.sampled_from(["functional", "generic"]), label="api")
+    rng = np.random.default_rng(cfg.seed)
+    x, w = values(rng, cfg.x_shape, np.float64), values(rng, cfg.w_shape, np.float64)
+    b = values(rng, (cfg.out_channels,), np.float64) if cfg.bias else None
+    hyper = dict(stride=cfg.stride, output_padding=cfg.output_padding, groups=cfg.groups, dilation=cfg.dilation)
+    fn = FIXED[cfg.n] if api == "functional" else ct.conv_transpose
+    result, error = run(fn, x, w, b, padding=padding, padding_mode=mode, **hyper)
+
+    culprits = []
+    if mode not in PADDING_MODES:
+        culprits.append("padding_mode")
+    if not form_ok:
+        culprits.append("padding")
+    if culprits:
+        return expect_error(error, culprits)
+    norm = tuple(tuple(p) if isinstance(p, list) else p for p in padding) if isinstance(padding, tuple) else padding
+    pads, ops = expected_pads(norm, cfg.kernel, cfg.stride, cfg.dilation, cfg.output_padding)
+    out = output_spatial(cfg.spatial, cfg.kernel, cfg.stride, cfg.dilation, pads, ops)
+    if min(out) < 1:
+        return expect_error(error, ["output size"])
+    folded = [(bf, max(af, 0)) for bf, af in pads]
+    if mode == "reflect" and any(max(p) >= o for p, o in zip(folded, out)):
+        return expect_error(error, ["padding_mode"])
+    if mode == "circular" and any(max(p) > o for p, o in zip(folded, out)):
+        return expect_error(error, ["padding_mode"])
+    assert error is None, f"rejected a valid call: {error}"
+    batched = x if cfg.batch is not None else x[None]
+    expected, _ = torch_vjp(batched, w, b, pads=pads, ops=ops, mode=mode, stride=cfg.stride,
+                            dilation=cfg.dilation, groups=cfg.groups)
+    expected = expected.detach().numpy()
+    assert_matches(result, expected if cfg.batch is not None else expected[0], np.dtype(np.float64),
+                   "padding forms/modes", inputs=(x, w, b))

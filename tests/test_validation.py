@@ -101,7 +101,11 @@ FUNCTIONAL_PARAMETER_ERRORS = [
     # non-int parameter types: float, bool, str, None
     (dict(stride=1.0), ParameterTypeError, esc("stride must be an int or a sequence of 2 ints, got 1.0 of type float")),
     (dict(stride=True), ParameterTypeError, esc("stride must be an int or a sequence of 2 ints, got True of type bool")),
-    (dict(padding="1"), ParameterTypeError, esc("padding must be an int or a sequence of 2 ints, got '1' of type str")),
+    (dict(padding="1"), ParameterError, esc("padding string must be one of 'valid', 'same', 'same_lower', got padding='1'")),
+    (dict(padding_mode="mirror"), ParameterError,
+     esc("padding_mode must be one of 'zeros', 'reflect', 'replicate', 'circular', got padding_mode='mirror'")),
+    (dict(padding=((2, 0), 0), padding_mode="reflect"), ParameterError,
+     esc("padding_mode='reflect' needs padding smaller than the output size in every dimension")),
     (dict(dilation=None), ParameterTypeError, esc("dilation must be an int or a sequence of 2 ints, got None")),
     (
         dict(stride=(1, 2.0)),
@@ -343,25 +347,27 @@ def test_output_size_errors_module():
 # dtypes
 # --------------------------------------------------------------------------------------------
 
-BAD_DTYPES = [np.int64, np.int32, np.bool_, object, np.complex128, np.complex64, np.uint8]
+BAD_DTYPES = [np.int32, np.bool_, object, np.uint8, np.int8, np.float128 if hasattr(np, "float128") else np.longdouble]
 
 
 @pytest.mark.parametrize("dtype", BAD_DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("operand", ["input", "weight", "bias"])
 def test_unsupported_dtype(operand, dtype):
-    arrays = {"input": X2.copy(), "weight": W2.copy(), "bias": np.ones(3)}
-    arrays[operand] = arrays[operand].astype(dtype)
-    expected = (
-        f"{operand} must be a floating-point array of dtype float16, float32 or float64, "
-        f"got dtype {np.dtype(dtype)}"
-    )
+    arrays = {name: a.astype(dtype) for name, a in (("input", X2), ("weight", W2), ("bias", np.ones(3)))}
+    dtype = np.dtype(dtype)
+    if dtype.kind in "iub":
+        expected = f"{operand} has dtype {dtype}, which is not supported: of the integer dtypes only int64 is"
+    else:
+        expected = f"{operand} must be an array of dtype float16, bfloat16, float32, float64, complex64, complex128 or int64, got dtype {dtype}"
+    arrays = {name: (a if name == operand else a.astype(np.float64)) for name, a in arrays.items()}
     with pytest.raises(DTypeError, match=esc(expected)):
         conv_transpose2d(arrays["input"], arrays["weight"], arrays["bias"])
 
 
-def test_integer_nested_lists_are_rejected():
-    with pytest.raises(DTypeError, match=esc("input must be a floating-point array") + ".*int64"):
-        conv_transpose1d([[[1, 2]]], np.ones((1, 1, 2)))
+def test_integer_nested_lists_are_int64():
+    """Python ints make an int64 array, which torch's CPU kernel (and ours) computes exactly."""
+    out = conv_transpose1d([[[1, 2]]], np.ones((1, 1, 2), np.int64))
+    assert out.dtype == np.int64 and out.tolist() == [[[1, 3, 2]]]
 
 
 @pytest.mark.parametrize(
@@ -423,9 +429,9 @@ MODULE_ERRORS = [
     (lambda: ConvTranspose2d(2, 3, 2, padding=(1, True)), ParameterTypeError, esc("padding must contain only ints")),
     # padding_mode, device, dtype
     (
-        lambda: ConvTranspose2d(2, 3, 2, padding_mode="reflect"),
+        lambda: ConvTranspose2d(2, 3, 2, padding_mode="Reflect"),
         ParameterError,
-        esc("padding_mode must be 'zeros' for transposed convolution (as in PyTorch), got 'reflect'"),
+        esc("padding_mode must be one of 'zeros', 'reflect', 'replicate', 'circular', got padding_mode='Reflect'"),
     ),
     (
         lambda: ConvTranspose2d(2, 3, 2, device="cuda"),

@@ -23,6 +23,7 @@ from typing import Optional
 
 import numpy as np
 
+from ._checks import as_array
 from .errors import DTypeError
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "supported_names",
     "check_dtype",
     "from_torch_bfloat16",
+    "as_operand",
 ]
 
 try:  # optional: NumPy has no bfloat16 of its own
@@ -109,3 +111,21 @@ def from_torch_bfloat16(name: str, value: object) -> Optional[np.ndarray]:
     if value.device.type != "cpu":
         raise DTypeError(f"{name} is a torch tensor on {value.device}; move it to the CPU first ({name}.cpu())")
     return value.detach().contiguous().view(torch.int16).numpy().view(BFLOAT16)
+
+
+def as_operand(name: str, value: object) -> np.ndarray:
+    """``value`` as an ndarray of a supported dtype (no copy when it already is one).
+
+    A torch bfloat16 tensor becomes an ``ml_dtypes.bfloat16`` array (zero-copy); anything else goes
+    through :func:`numpy.asarray`.
+
+    Examples
+    --------
+    >>> as_operand("input", [[1.0, 2.0]]).dtype
+    dtype('float64')
+    """
+    array = from_torch_bfloat16(name, value) if type(value) is not np.ndarray else None
+    if array is None:
+        array = as_array(name, value)
+    check_dtype(name, array.dtype)
+    return array

@@ -17,10 +17,10 @@ from typing import Callable, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 
-from . import engine
+from . import engine, modes
 from ._checks import is_int
 from .errors import DTypeError, OutOfMemoryError, ParameterError, ParameterTypeError, ShapeError
-from .plan import Hyper, Plan, as_float_array, build_plan, compute_dtype
+from .plan import Hyper, Plan, as_operand, build_plan, compute_dtype
 from .spec import ConvTransposeSpec, IntOrTuple
 
 __all__ = [
@@ -69,14 +69,25 @@ def _plain(value: object) -> bool:
     return kind is int or (kind is tuple and all(type(v) is int for v in value))  # type: ignore[attr-defined]
 
 
+def _plain_padding(value: object) -> bool:
+    """A padding that can key the cache: plain ints, a form's name, or a tuple of ints and int pairs."""
+    kind = type(value)
+    return kind is int or kind is str or (
+        kind is tuple and all(type(v) is int or (type(v) is tuple and _plain(v)) for v in value)  # type: ignore[attr-defined]
+    )
+
+
 def _cache_key(
     op: str, x: np.ndarray, w: np.ndarray, b: Optional[np.ndarray], hyper: Union[ConvTransposeSpec, Hyper],
     output_size: object,
 ) -> Optional[tuple]:
     """The call signature, or None when the arguments cannot key the cache."""
     if type(hyper) is not ConvTransposeSpec:
-        stride, padding, output_padding, groups, dilation = hyper  # type: ignore[misc]
-        if not (type(groups) is int and _plain(stride) and _plain(padding) and _plain(output_padding) and _plain(dilation)):
+        stride, padding, output_padding, groups, dilation, padding_mode = hyper  # type: ignore[misc]
+        if not (
+            type(groups) is int and _plain(stride) and _plain_padding(padding) and _plain(output_padding)
+            and _plain(dilation) and type(padding_mode) is str
+        ):
             return None
     if output_size is not None:
         return None
@@ -117,7 +128,7 @@ def _call(
 def _runner(plan: Plan) -> Runner:
     """The engine's runner for ``plan``, wrapped to add and remove the batch axis and the float16
     promotion when the call needs it."""
-    kernel = engine.forward_runner(plan)
+    kernel = modes.fold_runner(plan, engine.forward_runner(plan))
     if not plan.unbatched and plan.compute_dtype == plan.result_dtype:
         return kernel
     compute, result, unbatched = plan.compute_dtype, plan.result_dtype, plan.unbatched
@@ -149,17 +160,16 @@ def _forward(
                 return call.run(input, weight, bias)  # type: ignore[arg-type, misc]
             except MemoryError as exc:
                 raise _out_of_memory(op, exc) from exc
-    x, w = as_float_array("input", input), as_float_array("weight", weight)
-    b = None if bias is None else as_float_array("bias", bias)
+    x, w = as_operand("input", input), as_operand("weight", weight)
+    b = None if bias is None else as_operand("bias", bias)
     try:
         if _cache_key(op, x, w, b, hyper, output_size) is not None:
             return _call(op, ndim, x, w, b, hyper, output_size, forward=True).run(x, w, b)  # type: ignore[misc]
         plan = _new_call(op, ndim, x, w, b, hyper, output_size, forward=False).plan
+        run = modes.fold_runner(plan, lambda xb, wc, bc: engine.forward(plan, xb, wc, bc))
         return _finish(
-            engine.forward(
-                plan, _batched(x, plan), w.astype(plan.compute_dtype, copy=False),
-                None if b is None else b.astype(plan.compute_dtype, copy=False),
-            ),
+            run(_batched(x, plan), w.astype(plan.compute_dtype, copy=False),
+                None if b is None else b.astype(plan.compute_dtype, copy=False)),
             plan,
         )
     except MemoryError as exc:
@@ -203,6 +213,7 @@ def conv_transpose(
     groups: int = 1,
     dilation: IntOrTuple = 1,
     output_size: Optional[Sequence[int]] = None,
+    padding_mode: str = "zeros",
 ) -> np.ndarray:
     """N-d transposed convolution ("deconvolution"), PyTorch semantics.
 
@@ -248,7 +259,8 @@ def conv_transpose(
              [ 6.6, 18.7, 13.2]]]])
     """
     return _forward(
-        "conv_transpose", None, input, weight, bias, (stride, padding, output_padding, groups, dilation), output_size
+        "conv_transpose", None, input, weight, bias,
+        (stride, padding, output_padding, groups, dilation, padding_mode), output_size,
     )
 
 
@@ -266,8 +278,9 @@ def _fixed_rank(ndim: int) -> Callable[..., np.ndarray]:
         dilation: IntOrTuple = 1,
         *,
         output_size: Optional[Sequence[int]] = None,
+        padding_mode: str = "zeros",
     ) -> np.ndarray:
-        hyper = (stride, padding, output_padding, groups, dilation)
+        hyper = (stride, padding, output_padding, groups, dilation, padding_mode)
         return _forward(name, ndim, input, weight, bias, hyper, output_size)
 
     conv_transpose_nd.__name__ = conv_transpose_nd.__qualname__ = name
@@ -352,6 +365,7 @@ def conv_transpose_backward(
     output_size: Optional[Sequence[int]] = None,
     need_input_grad: bool = True,
     need_weight_grad: bool = True,
+    padding_mode: str = "zeros",
 ) -> tuple[Optional[np.ndarray], Optional[np.ndarray], Optional[np.ndarray]]:
     """Gradients of :func:`conv_transpose` w.r.t. input, weight and bias.
 
@@ -382,7 +396,7 @@ def conv_transpose_backward(
     >>> gx[0, 0].tolist(), gw[0, 0].tolist(), gb.tolist()
     ([[4.0, 4.0], [4.0, 4.0]], [[4.0, 4.0], [4.0, 4.0]], [9.0])
     """
-    hyper = (stride, padding, output_padding, groups, dilation)
+    hyper = (stride, padding, output_padding, groups, dilation, padding_mode)
     return _backward(
         "conv_transpose_backward", grad_output, input, weight, hyper, output_size,
         bias=bias, need_input_grad=need_input_grad, need_weight_grad=need_weight_grad,
@@ -404,19 +418,27 @@ def _backward(
     """The gradients of one call through its (cached) plan."""
     flags = {name: _flag(op, name, value) for name, value in
              (("bias", bias), ("need_input_grad", need_input_grad), ("need_weight_grad", need_weight_grad))}
-    x, w = as_float_array("input", input), as_float_array("weight", weight)
+    x, w = as_operand("input", input), as_operand("weight", weight)
     plan = _call(op, None, x, w, None, hyper, output_size, forward=False).plan
-    gy = _check_grad_output(op, as_float_array("grad_output", grad_output), plan)
+    gy = _check_grad_output(op, as_operand("grad_output", grad_output), plan)
+    xb, wc = _batched(x, plan), w.astype(plan.compute_dtype, copy=False)
+    if plan.compute_dtype.kind == "c":
+        # PyTorch's complex gradients are A^H g: the real rule with conjugated operands
+        xb, wc = np.conj(xb), np.conj(wc)
     try:
         grad_x, grad_w, grad_b = engine.backward(
             plan,
             gy,
-            _batched(x, plan),
-            w.astype(plan.compute_dtype, copy=False),
+            xb,
+            wc,
             need_input=flags["need_input_grad"],
             need_weight=flags["need_weight_grad"],
             need_bias=flags["bias"],
         )
+        if plan.spec.padding_mode != "zeros":
+            grad_x = None if grad_x is None else np.require(grad_x, requirements="W")
+            grad_w = None if grad_w is None else np.require(grad_w, requirements="W")
+            modes.add_fold_gradients(plan, gy, xb, wc, grad_x, grad_w)
         return (
             None if grad_x is None else _finish(grad_x, plan),
             None if grad_w is None else np.ascontiguousarray(grad_w.astype(plan.result_dtype, copy=False)),
@@ -472,6 +494,7 @@ def conv_transpose_input_grad(
     groups: int = 1,
     dilation: IntOrTuple = 1,
     output_size: Optional[Sequence[int]] = None,
+    padding_mode: str = "zeros",
 ) -> np.ndarray:
     """Gradient w.r.t. the input only: an ordinary strided convolution of ``grad_output``.
 
@@ -484,9 +507,10 @@ def conv_transpose_input_grad(
     >>> conv_transpose_input_grad(np.ones((1, 1, 3, 3)), (1, 1, 2, 2), np.ones((1, 1, 2, 2)))[0, 0].tolist()
     [[4.0, 4.0], [4.0, 4.0]]
     """
-    weight_array = as_float_array("weight", weight)
+    weight_array = as_operand("weight", weight)
     stand_in = _stand_in("input_shape", input_shape, weight_array.dtype)
-    hyper = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups, dilation=dilation)
+    hyper = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups, dilation=dilation,
+                 padding_mode=padding_mode)
     grad_x, _, _ = conv_transpose_backward(
         grad_output, stand_in, weight_array, bias=False, output_size=output_size, need_weight_grad=False, **hyper
     )
@@ -504,6 +528,7 @@ def conv_transpose_weight_grad(
     groups: int = 1,
     dilation: IntOrTuple = 1,
     output_size: Optional[Sequence[int]] = None,
+    padding_mode: str = "zeros",
 ) -> np.ndarray:
     """Gradient w.r.t. the weight only (``input`` correlated with ``grad_output``).
 
@@ -515,9 +540,10 @@ def conv_transpose_weight_grad(
     >>> conv_transpose_weight_grad(np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2)), (1, 1, 2, 2))[0, 0].tolist()
     [[4.0, 4.0], [4.0, 4.0]]
     """
-    input_array = as_float_array("input", input)
+    input_array = as_operand("input", input)
     stand_in = _stand_in("weight_shape", weight_shape, input_array.dtype)
-    hyper = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups, dilation=dilation)
+    hyper = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups, dilation=dilation,
+                 padding_mode=padding_mode)
     _, grad_w, _ = conv_transpose_backward(
         grad_output, input_array, stand_in, bias=False, output_size=output_size, need_input_grad=False, **hyper
     )
@@ -530,7 +556,7 @@ def conv_transpose_bias_grad(grad_output: np.ndarray) -> np.ndarray:
     ``grad_output`` is batched ``(N, C_out, *S)``; for an unbatched ``(C_out, *S)`` use
     ``grad_output[None]``.
     """
-    gy = as_float_array("grad_output", grad_output)
+    gy = as_operand("grad_output", grad_output)
     if gy.ndim < 3:
         raise ShapeError(f"conv_transpose_bias_grad: expected a batched (N, C_out, *S) grad_output, got shape {gy.shape}")
     return np.ascontiguousarray(engine.bias_grad(gy.astype(compute_dtype(gy.dtype), copy=False)).astype(gy.dtype))

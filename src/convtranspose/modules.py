@@ -73,13 +73,16 @@ class ConvTransposeNd:
     in_channels, out_channels : int
         Channel counts; both must be divisible by ``groups``.
     kernel_size : int or tuple of int
-    stride, padding, output_padding, dilation : int or tuple of int
+    stride, output_padding, dilation : int or tuple of int
+        As in :func:`convtranspose.conv_transpose`.
+    padding : int, tuple of int or of (before, after) pairs, or 'valid', 'same', 'same_lower'
         As in :func:`convtranspose.conv_transpose`.
     groups : int
     bias : bool
         Whether the layer has a learnable bias.
-    padding_mode : {'zeros'}
-        Only 'zeros' is supported (as in PyTorch's ConvTranspose).
+    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
+        ``'zeros'`` crops the border (PyTorch's only mode); the others fold it back, making the
+        layer the exact adjoint of ``Conv{n}d(..., padding_mode=...)`` (:mod:`convtranspose.padding`).
     device : None or 'cpu'
         Accepted for signature compatibility; arrays always live in host memory.
     dtype : float16, float32 (default) or float64
@@ -122,7 +125,8 @@ class ConvTransposeNd:
         if any(k < 1 for k in self.kernel_size):
             raise ParameterError(f"kernel_size must be positive (>= 1), got kernel_size={self.kernel_size}")
         self.spec = make_spec(
-            ndim, stride=stride, padding=padding, output_padding=output_padding, dilation=dilation, groups=groups
+            ndim, stride=stride, padding=padding, output_padding=output_padding, dilation=dilation, groups=groups,
+            padding_mode=padding_mode,
         )
         # PyTorch ignores the layer's output_padding when a forward is given output_size.
         self._spec_for_output_size = self.spec.with_output_padding((0,) * ndim)
@@ -131,13 +135,9 @@ class ConvTransposeNd:
                 raise ParameterError(
                     f"{name} must be divisible by groups, got {name}={channels}, groups={self.spec.groups}"
                 )
-        if padding_mode != "zeros":
-            raise ParameterError(
-                f"padding_mode must be 'zeros' for transposed convolution (as in PyTorch), got {padding_mode!r}"
-            )
         if device is not None and str(device) != "cpu":
             raise ParameterError(f"device must be None or 'cpu' (arrays live in host memory), got {device!r}")
-        self.padding_mode = padding_mode
+        self.padding_mode = self.spec.padding_mode
         self.dtype = _param_dtype(dtype)
         generator = _generator(rng)
         weight_bytes = math.prod(self.weight_shape) * self.dtype.itemsize
@@ -186,7 +186,10 @@ class ConvTransposeNd:
     # -- hyper-parameters, PyTorch-style ----------------------------------------------------
 
     stride = property(lambda self: self.spec.stride, doc="Per-dimension stride.")
-    padding = property(lambda self: self.spec.padding, doc="Per-dimension padding.")
+    padding = property(
+        lambda self: self.spec.padding,
+        doc="Per-dimension padding (ints), (before, after) pairs, or a form's name such as 'same'.",
+    )
     output_padding = property(lambda self: self.spec.output_padding, doc="Per-dimension output padding.")
     dilation = property(lambda self: self.spec.dilation, doc="Per-dimension dilation.")
     groups = property(lambda self: self.spec.groups, doc="Number of channel groups.")
@@ -320,7 +323,7 @@ class ConvTransposeNd:
         ndim = len(self.kernel_size)
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
         if self.padding != (0,) * ndim:
-            text += f", padding={self.padding}"
+            text += f", padding={self.padding!r}"
         if self.dilation != (1,) * ndim:
             text += f", dilation={self.dilation}"
         if self.output_padding != (0,) * ndim:
@@ -329,6 +332,8 @@ class ConvTransposeNd:
             text += f", groups={self.groups}"
         if self._bias is None:
             text += ", bias=False"
+        if self.padding_mode != "zeros":
+            text += f", padding_mode={self.padding_mode!r}"
         return text
 
     def __repr__(self) -> str:

@@ -31,12 +31,12 @@ convolution for an input of the output's length (:func:`check_padding_mode`).
 
 from __future__ import annotations
 
-import numbers
 from itertools import product
 from typing import Optional, Sequence, Union
 
 import numpy as np
 
+from ._checks import is_int as _is_int
 from .errors import ParameterError, ParameterTypeError
 
 __all__ = [
@@ -68,10 +68,6 @@ PaddingForm = Union[str, Pads]
 
 #: Largest padding value (positions are computed in 64-bit integers).
 _MAX_INDEX = 2**62
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def normalize_padding(padding: object, ndim: int) -> PaddingForm:

@@ -18,8 +18,9 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from ._checks import as_array
+from .dtypes import SUPPORTED_DTYPES, as_operand, compute_dtype
 from .errors import DTypeError, OutputSizeError, ParameterError, ShapeError
+from .padding import check_padding_mode
 from .shape import AxisGeometry, geometries, resolve_output_padding, spatial_output_shape
 from .spec import ConvTransposeSpec, IntOrTuple, make_spec
 
@@ -30,34 +31,16 @@ __all__ = [
     "is_dense",
     "SUPPORTED_DTYPES",
     "compute_dtype",
-    "as_float_array",
+    "as_operand",
     "MAX_ARRAY_BYTES",
 ]
-
-#: Operand dtypes accepted by the public functions.
-SUPPORTED_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 
 #: NumPy's limit on an array's size in bytes.
 MAX_ARRAY_BYTES = int(np.iinfo(np.intp).max)
 
-#: The public hyper-parameters as given: ``(stride, padding, output_padding, groups, dilation)``.
-Hyper = tuple[IntOrTuple, IntOrTuple, IntOrTuple, int, IntOrTuple]
-
-
-def compute_dtype(dtype: np.dtype) -> np.dtype:
-    """float16 is computed in float32 (NumPy has no fast half-precision GEMM); others in their own."""
-    return np.dtype(np.float32) if dtype == np.float16 else np.dtype(dtype)
-
-
-def as_float_array(name: str, value: object) -> np.ndarray:
-    """``value`` as an ndarray of a supported float dtype (no copy when it already is one)."""
-    array = as_array(name, value)
-    if array.dtype not in SUPPORTED_DTYPES:
-        raise DTypeError(
-            f"{name} must be a floating-point array of dtype float16, float32 or float64, "
-            f"got dtype {array.dtype}"
-        )
-    return array
+#: The public hyper-parameters as given:
+#: ``(stride, padding, output_padding, groups, dilation, padding_mode)`` (the mode may be left out).
+Hyper = tuple
 
 
 @dataclass(frozen=True, eq=False)
@@ -214,9 +197,11 @@ def build_plan(
     if isinstance(hyper, ConvTransposeSpec):
         spec = hyper
     else:
-        stride, padding, output_padding, groups, dilation = hyper
+        stride, padding, output_padding, groups, dilation, *mode = hyper
+        padding_mode = mode[0] if mode else "zeros"
         spec = make_spec(
-            ndim, stride=stride, padding=padding, output_padding=output_padding, dilation=dilation, groups=groups
+            ndim, stride=stride, padding=padding, output_padding=output_padding, dilation=dilation, groups=groups,
+            padding_mode=padding_mode,
         )
     if output_size is not None:
         if any(spec.output_padding):
@@ -231,6 +216,12 @@ def build_plan(
     if b_shape is not None:
         _check_bias(op, b_shape, w_shape[1] * spec.groups)
     output_spatial = spatial_output_shape(x_spatial, kernel, spec)
+    if spec.padding_mode != "zeros":
+        geometry = geometries(x_spatial, kernel, spec)
+        check_padding_mode(
+            spec.padding_mode, tuple((g.pad_before, max(g.pad_after, 0)) for g in geometry), output_spatial,
+            spec.padding,
+        )
     out_shape = x_shape[:-ndim - 1] + (w_shape[1] * spec.groups,) + output_spatial
     if prod(out_shape) * dtype.itemsize > MAX_ARRAY_BYTES:
         raise OutputSizeError(
@@ -261,7 +252,9 @@ def _check_same_dtype(dtypes: dict[str, Optional[np.dtype]]) -> np.dtype:
     distinct = set(present.values())
     if len(distinct) > 1:
         listed = ", ".join(f"{name} is {dtype}" for name, dtype in present.items())
-        raise DTypeError(f"all operands must have the same dtype, but {listed}")
+        kinds = {np.dtype(d).kind for d in distinct}
+        why = " (as in PyTorch, real and complex operands are not mixed)" if "c" in kinds and len(kinds) > 1 else ""
+        raise DTypeError(f"all operands must have the same dtype{why}, but {listed}")
     return np.dtype(distinct.pop())
 
 

@@ -23,6 +23,7 @@ from typing import Optional, Sequence, Union
 
 from ._checks import is_int
 from .errors import OutputSizeError, ParameterError, ParameterTypeError
+from .padding import axis_padding
 from .spec import MAX_INDEX, ConvTransposeSpec, IntOrTuple, make_spec, normalize_tuple
 
 __all__ = [
@@ -168,12 +169,24 @@ def axis_geometry(
 def resolve_pads(spec: ConvTransposeSpec, kernel_spatial: Sequence[int]) -> tuple[tuple[int, int], ...]:
     """Per-axis ``(before, after)`` crops of a call (a form that depends on the kernel is resolved here).
 
+    ``'same'`` crops ``total = d·(k - 1) + 1 - s + output_padding`` cells, the odd one at the end
+    (``'same_lower'``: at the start); when ``total < 0`` the ``after`` crop is negative: ``-total``
+    cells are added at the end, as output_padding adds them. See :mod:`convtranspose.padding`.
+
     Examples
     --------
     >>> resolve_pads(make_spec(2, padding=(1, 0)), (3, 3))
     ((1, 1), (0, 0))
+    >>> resolve_pads(make_spec(2, stride=2, padding="same"), (3, 1))
+    ((0, 1), (0, -1))
     """
-    return spec.pads
+    if spec.padding_form == "explicit":
+        return spec.pads
+    pairs = []
+    for k, s, d, op in zip(kernel_spatial, spec.stride, spec.dilation, spec.output_padding):
+        before, after, op_eff = axis_padding(spec.padding_form, 0, k, s, d, op)
+        pairs.append((before, after - (op_eff - op)))
+    return tuple(pairs)
 
 
 def geometries(
@@ -216,12 +229,15 @@ def spatial_output_shape(
             f"at most 2**62 = {MAX_INDEX} positions per dimension are supported"
         )
     if any(o <= 0 for o in out):
-        max_padding = tuple((g.full + g.output_padding - 1) // 2 for g in geo)
+        if all(before == after for before, after in spec.pads):
+            limit = f"padding may be at most {_fmt(tuple((g.full + g.output_padding - 1) // 2 for g in geo))}"
+        else:
+            limit = f"before + after may be at most {_fmt(tuple(g.full + g.output_padding - 1 for g in geo))}"
         raise OutputSizeError(
             f"computed output size {_fmt(out)} is too small (must be >= 1 in every dimension) "
             f"for an input of {_fmt(input_spatial)} with kernel_size={_fmt(kernel_spatial)}, "
-            f"stride={spec.stride}, padding={spec.padding}, output_padding={spec.output_padding}, "
-            f"dilation={spec.dilation}; padding may be at most {_fmt(max_padding)} here"
+            f"stride={spec.stride}, padding={spec.padding!r}, output_padding={spec.output_padding}, "
+            f"dilation={spec.dilation}; {limit} here"
         )
     return out
 
@@ -235,6 +251,8 @@ def _output_range(
         full_size(n, k, s, d) - before - after
         for n, k, s, (before, after), d in zip(input_spatial, kernel_spatial, spec.stride, pads, spec.dilation)
     )
+    if spec.padding_form in ("same", "same_lower"):  # output_padding moves the crop, not the size
+        return mins, mins
     maxs = tuple(m + s - 1 for m, s in zip(mins, spec.stride))
     return mins, maxs
 
@@ -274,6 +292,11 @@ def resolve_output_padding(
         )
     sizes_t = tuple(int(v) for v in sizes)
     mins, maxs = _output_range(input_spatial, kernel_spatial, spec)
+    if spec.padding_form in ("same", "same_lower") and sizes_t != mins:
+        raise OutputSizeError(
+            f"padding={spec.padding_form!r} gives exactly input · stride = {_fmt(mins)} cells, but "
+            f"output_size={_fmt(sizes_t)} was requested (for an input of {_fmt(input_spatial)})"
+        )
     if any(not (lo <= v <= hi) for v, lo, hi in zip(sizes_t, mins, maxs)) or any(v <= 0 for v in sizes_t):
         raise OutputSizeError(
             f"requested an output size of {_fmt(sizes_t)}, but valid sizes range from {_fmt(mins)} "
@@ -291,7 +314,7 @@ SizeResult = Union[int, tuple[int, ...]]
 
 def _broadcast_ndim(*values: IntOrTuple) -> tuple[int, bool]:
     """Number of dimensions implied by the tuple arguments (1 if all are ints)."""
-    lengths = {len(v) for v in values if not is_int(v) and isinstance(v, Sequence)}
+    lengths = {len(v) for v in values if not is_int(v) and isinstance(v, Sequence) and not isinstance(v, str)}
     if len(lengths) > 1:
         raise ParameterError(f"per-dimension arguments disagree on the number of dimensions: {sorted(lengths)}")
     if lengths:

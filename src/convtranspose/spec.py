@@ -26,6 +26,8 @@ from typing import Callable, Sequence, Union
 
 from ._checks import is_int
 from .errors import ParameterError, ParameterTypeError
+from .padding import PADDING_MODES as _PADDING_MODES
+from .padding import normalize_padding, normalize_padding_mode
 
 __all__ = ["IntOrTuple", "ConvTransposeSpec", "make_spec", "normalize_tuple", "PADDING_MODES", "MAX_INDEX"]
 
@@ -37,8 +39,9 @@ MAX_INDEX = 2**62
 
 IntOrTuple = Union[int, Sequence[int]]
 
-#: Padding modes accepted for transposed convolution (PyTorch accepts only ``'zeros'``).
-PADDING_MODES = ("zeros",)
+#: Padding modes: ``'zeros'`` (PyTorch's crop) and the adjoints of PyTorch's padded convolution
+#: (see :mod:`convtranspose.padding`).
+PADDING_MODES = _PADDING_MODES
 
 
 def normalize_tuple(value: IntOrTuple, ndim: int, name: str) -> tuple[int, ...]:
@@ -111,10 +114,15 @@ class ConvTransposeSpec:
     pads : tuple of (int, int)
         Per-dimension ``(before, after)`` crop of the full canvas; PyTorch's ``padding=p`` is
         ``(p, p)``.
+        ``(p, p)``. Zeros when ``padding_form`` is a string (resolved per call, from the kernel).
     groups : int
         Number of channel groups.
     padding_mode : str
-        How the cropped border is treated: ``'zeros'`` (dropped, PyTorch's only mode).
+        How the border is treated: ``'zeros'`` (dropped, PyTorch's only mode), or ``'reflect'``,
+        ``'replicate'``, ``'circular'`` (folded back: :mod:`convtranspose.padding`).
+    padding_form : str
+        ``'explicit'`` (``pads`` holds the crops), or ``'valid'``, ``'same'``, ``'same_lower'``
+        (resolved by :func:`convtranspose.shape.resolve_pads` once the kernel is known).
     """
 
     stride: tuple[int, ...]
@@ -123,6 +131,7 @@ class ConvTransposeSpec:
     dilation: tuple[int, ...]
     groups: int = 1
     padding_mode: str = "zeros"
+    padding_form: str = "explicit"
 
     @property
     def ndim(self) -> int:
@@ -130,9 +139,11 @@ class ConvTransposeSpec:
         return len(self.stride)
 
     @property
-    def padding(self) -> tuple:
-        """The padding as a user writes it: PyTorch's per-dimension ints when every pair is
-        symmetric, else the ``(before, after)`` pairs."""
+    def padding(self) -> Union[tuple, str]:
+        """The padding as a user writes it: the form's name (``'same'``...), PyTorch's per-dimension
+        ints when every pair is symmetric, else the ``(before, after)`` pairs."""
+        if self.padding_form != "explicit":
+            return self.padding_form
         if all(before == after for before, after in self.pads):
             return tuple(before for before, _ in self.pads)
         return self.pads
@@ -142,7 +153,8 @@ class ConvTransposeSpec:
         cached = self.__dict__.get("_hash")
         if cached is None:
             cached = hash(
-                (self.stride, self.pads, self.output_padding, self.dilation, self.groups, self.padding_mode)
+                (self.stride, self.pads, self.output_padding, self.dilation, self.groups, self.padding_mode,
+                 self.padding_form)
             )
             object.__setattr__(self, "_hash", cached)
         return cached
@@ -171,12 +183,15 @@ def make_spec(
     ----------
     ndim : int
         Number of spatial dimensions (1, 2, 3, ...).
-    stride, padding, output_padding, dilation : int or sequence of int
+    stride, output_padding, dilation : int or sequence of int
         As in :func:`torch.nn.functional.conv_transpose2d`.
+    padding : int, sequence of int or of (before, after) pairs, or str
+        Any form of :func:`convtranspose.padding.normalize_padding`: ``1``, ``(1, 2)``,
+        ``((1, 2), (0, 1))``, ``'valid'``, ``'same'``, ``'same_lower'``.
     groups : int
         Number of blocked connections from input to output channels.
     padding_mode : str
-        ``'zeros'`` (the only mode PyTorch's transposed convolution accepts).
+        ``'zeros'``, ``'reflect'``, ``'replicate'`` or ``'circular'``.
 
     Returns
     -------
@@ -192,6 +207,8 @@ def make_spec(
     >>> spec = make_spec(2, stride=(1, 2), padding=1)
     >>> spec.stride, spec.pads, spec.padding
     ((1, 2), ((1, 1), (1, 1)), (1, 1))
+    >>> make_spec(2, padding=((1, 2), 0), padding_mode="reflect").padding
+    ((1, 2), (0, 0))
     """
     return _build_spec(ndim, stride, padding, output_padding, dilation, groups, padding_mode)
 
@@ -217,7 +234,7 @@ def _build_spec(
             f"most 64 axes, two of them batch and channels), got ndim={ndim}"
         )
     stride_t = normalize_tuple(stride, ndim, "stride")
-    padding_t = normalize_tuple(padding, ndim, "padding")
+    form = normalize_padding(padding, ndim)
     output_padding_t = normalize_tuple(output_padding, ndim, "output_padding")
     dilation_t = normalize_tuple(dilation, ndim, "dilation")
     if not is_int(groups):
@@ -225,11 +242,10 @@ def _build_spec(
 
     _require_all(stride_t, "stride", "positive (>= 1)", lambda v: v >= 1)
     _require_all(dilation_t, "dilation", "positive (>= 1)", lambda v: v >= 1)
-    _require_all(padding_t, "padding", "non-negative (>= 0)", lambda v: v >= 0)
     _require_all(output_padding_t, "output_padding", "non-negative (>= 0)", lambda v: v >= 0)
     if groups < 1:
         raise ParameterError(f"groups must be a positive integer, got groups={groups}")
-    sizes = {"stride": stride_t, "padding": padding_t, "output_padding": output_padding_t, "dilation": dilation_t}
+    sizes = {"stride": stride_t, "output_padding": output_padding_t, "dilation": dilation_t}
     for name, value in (*sizes.items(), ("groups", groups)):
         if max(value if isinstance(value, tuple) else (value,)) > MAX_INDEX:
             raise ParameterError(
@@ -237,17 +253,16 @@ def _build_spec(
                 f"got {name}={value}"
             )
     _check_output_padding(output_padding_t, stride_t, dilation_t)
-    if padding_mode not in PADDING_MODES:
-        raise ParameterError(
-            f"padding_mode must be 'zeros' for transposed convolution (as in PyTorch), got {padding_mode!r}"
-        )
+    mode = normalize_padding_mode(padding_mode)
+    explicit = not isinstance(form, str)
     return ConvTransposeSpec(
         stride=stride_t,
-        pads=tuple((p, p) for p in padding_t),
+        pads=form if not isinstance(form, str) else ((0, 0),) * ndim,
         output_padding=output_padding_t,
         dilation=dilation_t,
         groups=int(groups),
-        padding_mode=padding_mode,
+        padding_mode=mode,
+        padding_form="explicit" if explicit else form,  # type: ignore[arg-type]
     )
 
 

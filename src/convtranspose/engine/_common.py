@@ -108,6 +108,8 @@ def product_limit(plan: Plan) -> float:
     An output value sums at most ``plan.reduction`` products; half the dtype's range leaves room
     for the rounding of the bound itself.
     """
+    if plan.compute_dtype.kind in "iu":  # integers wrap: a structural zero times anything is still 0
+        return math.inf
     return float(np.finfo(plan.compute_dtype).max) / (2 * plan.reduction)
 
 
