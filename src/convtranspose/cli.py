@@ -37,6 +37,7 @@ from .explain import (
     solve,
 )
 from .explain.i18n import LANGUAGES, tr
+from .padding import PADDING_MODES
 from .render.text import render_shape, render_solve, render_text
 from .shape import geometries, spatial_output_shape
 from .spec import make_spec
@@ -111,6 +112,33 @@ def parse_ints(text: str, name: str) -> tuple[int, ...]:
     return values
 
 
+def parse_padding(text: str) -> object:
+    """``--padding``: ``same``, ``same_lower``, ``valid``, ints like ``1`` or ``1,2``, or per-dimension
+    ``before:after`` pairs like ``1:2,0:1`` (a plain int in a list is symmetric: ``1,0:2``).
+
+    Examples
+    --------
+    >>> parse_padding("1:2,0:1"), parse_padding("same"), parse_padding("1,2")
+    (((1, 2), (0, 1)), 'same', (1, 2))
+    """
+    cleaned = text.strip()
+    if cleaned.isalpha() or "_" in cleaned:
+        return cleaned  # a form's name: the library validates it
+    if ":" not in cleaned:
+        return _per_dim(parse_ints(text, "--padding"))
+    entries = []
+    for part in cleaned.strip("()[]").split(","):
+        pieces = part.split(":")
+        try:
+            numbers = tuple(int(p) for p in pieces)
+        except ValueError:
+            numbers = ()
+        if len(numbers) not in (1, 2):
+            raise UsageError(f"--padding: expected ints, before:after pairs like 1:2,0:1, or same/same_lower/valid, got {text!r}")
+        entries.append(numbers if len(numbers) == 2 else (numbers[0], numbers[0]))
+    return tuple(entries)
+
+
 def _per_dim(values: tuple[int, ...]) -> object:
     """A single value applies to every dimension; several are per dimension."""
     return values[0] if len(values) == 1 else values
@@ -177,11 +205,12 @@ def _cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
         k,
         args.bias,
         stride=_per_dim(parse_ints(args.stride, "--stride")),
-        padding=_per_dim(parse_ints(args.padding, "--padding")),
+        padding=parse_padding(args.padding),
         output_padding=_per_dim(parse_ints(args.output_padding, "--output-padding")),
         dilation=_per_dim(parse_ints(args.dilation, "--dilation")),
         view=args.view,
         channels=channels,
+        padding_mode=args.padding_mode,
     )
     if args.format == "text":
         text = render_text(explanation, lang=args.lang, color=_use_color(args.color, out, bool(args.output)))
@@ -215,21 +244,22 @@ def _cmd_shape(args: argparse.Namespace, out: TextIO) -> int:
     kernel = parse_ints(args.kernel_size, "--kernel-size")
     per_dim = {
         "stride": parse_ints(args.stride, "--stride"),
-        "padding": parse_ints(args.padding, "--padding"),
         "output_padding": parse_ints(args.output_padding, "--output-padding"),
         "dilation": parse_ints(args.dilation, "--dilation"),
     }
-    ndim = max(len(v) for v in [sizes, kernel, *per_dim.values()])
+    padding = parse_padding(args.padding)
+    padding_dims = [len(padding)] if isinstance(padding, tuple) else []
+    ndim = max(len(v) for v in [sizes, kernel, *per_dim.values()] + [[0] * n for n in padding_dims])
     sizes = sizes * ndim if len(sizes) == 1 else sizes
     kernel = kernel * ndim if len(kernel) == 1 else kernel
     if len(sizes) != ndim or len(kernel) != ndim:
         raise UsageError(f"--in and --kernel-size must have 1 or {ndim} values")
     if min(sizes) < 1 or min(kernel) < 1:
         raise UsageError(f"--in and --kernel-size must be positive, got --in {args.in_size} --kernel-size {args.kernel_size}")
-    spec = make_spec(ndim, **{name: _per_dim(v) for name, v in per_dim.items()})
+    spec = make_spec(ndim, padding=padding, **{name: _per_dim(v) for name, v in per_dim.items()})  # type: ignore[arg-type]
     geometry = geometries(sizes, kernel, spec)
     spatial_output_shape(sizes, kernel, spec)  # raises OutputSizeError for an empty output
-    out.write(render_shape(geometry, lang=args.lang))
+    out.write(render_shape(geometry, lang=args.lang, form=spec.padding_form))
     return 0
 
 
@@ -271,7 +301,10 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 def _add_params(parser: argparse.ArgumentParser) -> None:
     per_dim = "an int, or one per dimension like 1,2"
     parser.add_argument("--stride", default="1", help=f"stride: {per_dim} (default 1)")
-    parser.add_argument("--padding", default="0", help=f"padding: {per_dim} (default 0)")
+    parser.add_argument(
+        "--padding", default="0",
+        help=f"padding: {per_dim}, before:after pairs like 1:2,0:1, or same, same_lower, valid (default 0)",
+    )
     parser.add_argument("--output-padding", default="0", help=f"output_padding: {per_dim} (default 0)")
     parser.add_argument("--dilation", default="1", help=f"dilation: {per_dim} (default 1)")
 
@@ -300,6 +333,11 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--bias", type=float, help="bias added to every output cell")
     ex.add_argument("--channels", help="IN,OUT channel counts of the layer (adds a note on how planes combine)")
     ex.add_argument("--groups", type=int, help="groups of the layer (with --channels)")
+    ex.add_argument(
+        "--padding-mode", default="zeros", choices=PADDING_MODES,
+        help="zeros (default, PyTorch's crop), or reflect, replicate, circular: the border is folded back "
+        "(the exact adjoint of a convolution with that padding_mode; scatter view)",
+    )
     ex.add_argument("--view", choices=VIEWS, default="scatter", help="scatter (default): the step-by-step trace; "
                     "conv: zero insertion + flipped kernel; matrix: C^T x; phase: sub-pixel convolutions; "
                     "overlap: terms per output cell")

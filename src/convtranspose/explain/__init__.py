@@ -59,6 +59,8 @@ from .trace import (
     FullCanvasStep,
     OutputPaddingCell,
     OutputPaddingStep,
+    FoldMove,
+    FoldStep,
     Problem,
     ScatterStep,
     Step,
@@ -101,6 +103,8 @@ __all__ = [
     "CropStep",
     "OutputPaddingCell",
     "OutputPaddingStep",
+    "FoldMove",
+    "FoldStep",
     "BiasStep",
     "ChannelSummary",
     "channel_summary",
@@ -157,6 +161,7 @@ def explain(
     dilation: IntOrTuple = 1,
     view: str = "scatter",
     channels: Optional[ChannelSummary] = None,
+    padding_mode: str = "zeros",
 ) -> Explanation:
     """Build the explanation of one 1-d or 2-d plane for ``view`` (see the module docstring).
 
@@ -181,8 +186,14 @@ def explain(
     if view not in _BUILDERS:
         raise ParameterError(f"view must be one of {', '.join(VIEWS)}, got view={view!r}")
     x, k, spec, bias_value = validate_operands(
-        input, kernel, bias, stride=stride, padding=padding, output_padding=output_padding, dilation=dilation
+        input, kernel, bias, stride=stride, padding=padding, output_padding=output_padding, dilation=dilation,
+        padding_mode=padding_mode,
     )
+    if spec.padding_mode != "zeros" and view != "scatter":
+        raise ParameterError(
+            f"padding_mode={spec.padding_mode!r} is shown by the scatter view (its fold step); view {view!r} "
+            f"shows padding_mode='zeros' only"
+        )
     check_drawable(x.shape, k.shape, geometries(x.shape, k.shape, spec), view)
     problem = make_problem(
         x,
@@ -193,5 +204,6 @@ def explain(
         output_padding=spec.output_padding,
         dilation=spec.dilation,
         channels=channels,
+        padding_mode=spec.padding_mode,
     )
     return _BUILDERS[view](problem)

@@ -32,6 +32,31 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "输出填充 (output_padding) {output_padding}，膨胀率 {dilation}",
     ),
     "params_bias": (", bias {bias}", "，偏置 {bias}"),
+    "params_mode": (", padding_mode {mode}", "，填充模式 (padding_mode) {mode}"),
+    "formula_line_pairs": (
+        "  {axis}: ({n} - 1)*{s} - ({b} + {a}) + {d}*({k} - 1) + {op} + 1 = {out}   "
+        "(crop {b} at the start, {a} at the end of the full canvas: {full})",
+        "  {axis}：({n} - 1)*{s} - ({b} + {a}) + {d}*({k} - 1) + {op} + 1 = {out}   "
+        "（在完整画布 {full} 的开头裁剪 {b}、末端裁剪 {a}）",
+    ),
+    "formula_same": (
+        "    'same': total crop {d}*({k} - 1) + 1 - {s} + {op} = {total}, split ({b}, {a}): the odd cell at the end,"
+        " so out = {n}*{s} = {out}",
+        "    'same'：总裁剪量 {d}*({k} - 1) + 1 - {s} + {op} = {total}，分为 ({b}, {a})：多出的一个单元在末端，"
+        "所以 out = {n}*{s} = {out}",
+    ),
+    "formula_same_lower": (
+        "    'same_lower': total crop {d}*({k} - 1) + 1 - {s} + {op} = {total}, split ({b}, {a}): the odd cell at"
+        " the start, so out = {n}*{s} = {out}",
+        "    'same_lower'：总裁剪量 {d}*({k} - 1) + 1 - {s} + {op} = {total}，分为 ({b}, {a})：多出的一个单元在开头，"
+        "所以 out = {n}*{s} = {out}",
+    ),
+    "formula_same_short": (
+        "    'same': total crop {d}*({k} - 1) + 1 - {s} + {op} = {total} < 0: nothing is cropped and {extra} cells"
+        " are added at the end, so out = {n}*{s} = {out}",
+        "    'same'：总裁剪量 {d}*({k} - 1) + 1 - {s} + {op} = {total} < 0：不裁剪，在末端补 {extra} 个单元，"
+        "所以 out = {n}*{s} = {out}",
+    ),
     "formula": (
         "Output size formula: out = (in - 1)*stride - 2*padding + dilation*(kernel - 1) + output_padding + 1",
         "输出尺寸公式：out = (in - 1)*步长 - 2*填充 + 膨胀率*(卷积核大小 - 1) + 输出填充 + 1",
@@ -106,6 +131,43 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "所以这里是把那一圈裁剪掉。",
     ),
     "crop_legend": ("(v) = removed by padding", "(v) = 被填充裁剪掉的单元"),
+    "crop_title_pairs": (
+        "padding: crop (before, after) = {pads} cells from the start and the end of each axis",
+        "填充：在每个轴的开头和末端分别裁剪 (前, 后) = {pads} 个单元",
+    ),
+    "fold_title": (
+        "padding_mode {mode}: fold the border back onto the output instead of dropping it",
+        "填充模式 {mode}：把边界单元折回到输出上，而不是丢掉",
+    ),
+    "fold_why_reflect": (
+        "The paired ordinary convolution (padding_mode='reflect') fills its border with a mirror image of "
+        "its input, without repeating the edge cell. Its adjoint (this transposed convolution) therefore "
+        "adds each border cell of the canvas onto the cell it was copied from.",
+        "与之配对的普通卷积（padding_mode='reflect'）用输入的镜像填充边界，且不重复边缘单元。"
+        "它的伴随运算（这个转置卷积）因此把画布的每个边界单元加回到它被复制来的那个单元上。",
+    ),
+    "fold_why_replicate": (
+        "The paired ordinary convolution (padding_mode='replicate') fills its border with copies of the edge "
+        "cell. Its adjoint (this transposed convolution) therefore adds the whole border onto the edge cells.",
+        "与之配对的普通卷积（padding_mode='replicate'）用边缘单元的副本填充边界。"
+        "它的伴随运算（这个转置卷积）因此把整个边界加到边缘单元上。",
+    ),
+    "fold_why_circular": (
+        "The paired ordinary convolution (padding_mode='circular') fills its border by wrapping around: "
+        "the start's border holds the end's cells and the other way round. Its adjoint (this transposed "
+        "convolution) therefore adds each border cell onto the cell at the opposite end it was copied from.",
+        "与之配对的普通卷积（padding_mode='circular'）循环填充边界：开头的边界是末端的单元，反之亦然。"
+        "它的伴随运算（这个转置卷积）因此把每个边界单元加到另一端它被复制来的那个单元上。",
+    ),
+    "fold_legend": (
+        "(v) = border cell of the canvas; [v] = output cell that receives border values",
+        "(v) = 画布的边界单元；[v] = 接收边界值的输出单元",
+    ),
+    "fold_move": ("  canvas {canvas} = {value}  ->  added to output {output}", "  画布 {canvas} = {value}  ->  加到输出 {output}"),
+    "fold_more": ("  ... and {count} more border cells", "  ……还有 {count} 个边界单元"),
+    "fold_before": ("cropped output", "裁剪后的输出"),
+    "fold_added": ("border folded back", "折回的边界值"),
+    "fold_after": ("after the fold", "折回之后"),
     "crop_kept": ("kept {shape}", "保留 {shape}"),
     "crop_empty": (
         "padding removes the whole canvas on some axis; output_padding adds cells back below",

@@ -45,6 +45,7 @@ import numpy as np
 
 from ..errors import ParameterError, ParameterTypeError, ShapeError
 from ..functional import conv_transpose
+from ..padding import check_padding_mode, fold_sources
 from ..shape import AxisGeometry, geometries, spatial_output_shape
 from .._checks import is_int
 from ..spec import ConvTransposeSpec, IntOrTuple, make_spec
@@ -63,6 +64,8 @@ __all__ = [
     "CropStep",
     "OutputPaddingCell",
     "OutputPaddingStep",
+    "FoldMove",
+    "FoldStep",
     "BiasStep",
     "Step",
     "Trace",
@@ -88,6 +91,7 @@ class StepKind(str, enum.Enum):
     FULL_CANVAS = "full_canvas"
     CROP = "crop"
     OUTPUT_PADDING = "output_padding"
+    FOLD = "fold"
     BIAS = "bias"
 
 
@@ -224,6 +228,21 @@ class Problem:
         return self.spec.output_padding
 
     @property
+    def pads(self) -> tuple[tuple[int, int], ...]:
+        """Per axis, the cells cropped from the start and the end of the canvas (a negative end:
+        cells added there, as ``'same'`` does with a kernel shorter than the stride)."""
+        return tuple((g.pad_before, g.pad_after) for g in self.geometry)
+
+    @property
+    def added(self) -> tuple[int, ...]:
+        """Per axis, the cells added at the end: ``output_padding`` plus any negative end crop."""
+        return tuple(g.output_padding + max(-g.pad_after, 0) for g in self.geometry)
+
+    @property
+    def padding_mode(self) -> str:
+        return self.spec.padding_mode
+
+    @property
     def dilation(self) -> tuple[int, ...]:
         return self.spec.dilation
 
@@ -271,6 +290,7 @@ def validate_operands(
     padding: IntOrTuple = 0,
     output_padding: IntOrTuple = 0,
     dilation: IntOrTuple = 1,
+    padding_mode: str = "zeros",
 ) -> tuple[np.ndarray, np.ndarray, ConvTransposeSpec, Optional[float]]:
     """Check operands and parameters without computing anything large.
 
@@ -281,8 +301,14 @@ def validate_operands(
     k = _plane("kernel", kernel)
     if x.ndim != k.ndim:
         raise ShapeError(f"input and kernel must have the same rank, got input {x.shape} and kernel {k.shape}")
-    spec = make_spec(x.ndim, stride=stride, padding=padding, output_padding=output_padding, dilation=dilation)
-    spatial_output_shape(x.shape, k.shape, spec)  # raises OutputSizeError for an empty output
+    spec = make_spec(
+        x.ndim, stride=stride, padding=padding, output_padding=output_padding, dilation=dilation,
+        padding_mode=padding_mode,
+    )
+    out = spatial_output_shape(x.shape, k.shape, spec)  # raises OutputSizeError for an empty output
+    if spec.padding_mode != "zeros":
+        geo = geometries(x.shape, k.shape, spec)
+        check_padding_mode(spec.padding_mode, tuple((g.pad_before, max(g.pad_after, 0)) for g in geo), out, spec.padding)
     bias_value = None if bias is None else float(bias)
     if bias_value is not None and not np.isfinite(bias_value):
         raise ParameterError(f"bias must be a finite number, got {bias!r}")
@@ -299,6 +325,7 @@ def make_problem(
     output_padding: IntOrTuple = 0,
     dilation: IntOrTuple = 1,
     channels: Optional[ChannelSummary] = None,
+    padding_mode: str = "zeros",
 ) -> Problem:
     """Validate one plane's operands and parameters and compute the reference output.
 
@@ -314,7 +341,8 @@ def make_problem(
     ((4,), [0.0, 0.0, 1.0, 10.0])
     """
     x, k, spec, bias_value = validate_operands(
-        input, kernel, bias, stride=stride, padding=padding, output_padding=output_padding, dilation=dilation
+        input, kernel, bias, stride=stride, padding=padding, output_padding=output_padding, dilation=dilation,
+        padding_mode=padding_mode,
     )
     reference = conv_transpose(
         x[np.newaxis, np.newaxis],
@@ -324,6 +352,7 @@ def make_problem(
         padding=spec.padding,
         output_padding=spec.output_padding,
         dilation=spec.dilation,
+        padding_mode=spec.padding_mode,
     )[0, 0]
     return Problem(
         input=x,
@@ -514,6 +543,59 @@ class OutputPaddingStep:
     result: np.ndarray
 
 
+@dataclass(frozen=True)
+class FoldMove:
+    """One border cell of the canvas and the output cell the fold adds it onto.
+
+    Attributes
+    ----------
+    canvas_index : tuple of int
+        Its position on the full canvas (outside the output window).
+    output_index : tuple of int
+        The output cell the paired convolution's padding copied into it (reflect: mirrored about
+        the edge cell, replicate: the edge cell, circular: wrapped around).
+    value : float
+    """
+
+    canvas_index: tuple[int, ...]
+    output_index: tuple[int, ...]
+    value: float
+
+
+@dataclass(frozen=True, eq=False)
+class FoldStep:
+    """Step (f): with ``padding_mode`` other than zeros, the border is folded back, not dropped.
+
+    The paired ordinary convolution pads its input by copying input cells into its border; its
+    adjoint (this operation) adds every border cell of the canvas onto the cell it was copied from.
+
+    Attributes
+    ----------
+    index : int
+    padding_mode : str
+    pads : tuple of (int, int)
+        Per axis, the border cells before and after the output window.
+    moves : tuple of FoldMove
+        Every border cell that holds a canvas value (C order).
+    border : ndarray of bool, full-canvas shape
+        The border cells.
+    added : ndarray
+        Per output cell, the sum of the border values folded onto it.
+    before, after : ndarray
+        The output before and after the fold.
+    """
+
+    kind: ClassVar[StepKind] = StepKind.FOLD
+    index: int
+    padding_mode: str
+    pads: tuple[tuple[int, int], ...]
+    moves: tuple[FoldMove, ...]
+    border: np.ndarray
+    added: np.ndarray
+    before: np.ndarray
+    after: np.ndarray
+
+
 @dataclass(frozen=True, eq=False)
 class BiasStep:
     """Step (f): the bias is added to every output cell.
@@ -532,7 +614,7 @@ class BiasStep:
     after: np.ndarray
 
 
-Step = Union[DilateKernelStep, ScatterStep, FullCanvasStep, CropStep, OutputPaddingStep, BiasStep]
+Step = Union[DilateKernelStep, ScatterStep, FullCanvasStep, CropStep, OutputPaddingStep, FoldStep, BiasStep]
 
 
 @dataclass(frozen=True, eq=False)
@@ -608,7 +690,7 @@ def _scatter_steps(problem: Problem, first_index: int) -> list[ScatterStep]:
 
 
 def _crop_step(problem: Problem, canvas: np.ndarray, index: int) -> CropStep:
-    kept = tuple((g.padding, g.full - g.padding) for g in problem.geometry)
+    kept = tuple((g.pad_before, g.full - max(g.pad_after, 0)) for g in problem.geometry)
     removed = np.ones(problem.full_shape, dtype=bool)
     keep_slices = tuple(slice(start, max(start, stop)) for start, stop in kept)
     removed[keep_slices] = False
@@ -625,7 +707,7 @@ def _window(problem: Problem, canvas: np.ndarray) -> np.ndarray:
 
 
 def _output_padding_step(problem: Problem, result: np.ndarray, index: int) -> OutputPaddingStep:
-    added = tuple(range(max(0, g.output - g.output_padding), g.output) for g in problem.geometry)
+    added = tuple(range(max(0, g.output - extra), g.output) for g, extra in zip(problem.geometry, problem.added))
     origins = np.empty(problem.output_shape, dtype=object)
     origins.fill(CellOrigin.KEPT)  # np.full would turn the str-enum into a truncated string
     cells = []
@@ -646,11 +728,27 @@ def _output_padding_step(problem: Problem, result: np.ndarray, index: int) -> Ou
         )
     return OutputPaddingStep(
         index=index,
-        output_padding=problem.output_padding,
+        output_padding=problem.added,
         added=added,
         cells=tuple(cells),
         origins=origins,
         result=result,
+    )
+
+
+def _fold_step(problem: Problem, canvas: np.ndarray, result: np.ndarray, index: int) -> FoldStep:
+    pads = tuple((before, max(after, 0)) for before, after in problem.pads)
+    border = np.zeros(problem.full_shape, dtype=bool)
+    added = np.zeros(problem.output_shape)
+    moves = []
+    for canvas_index, output_index in fold_sources(pads, problem.output_shape, problem.padding_mode):
+        if all(c < n for c, n in zip(canvas_index, problem.full_shape)):  # past the canvas: zeros
+            border[canvas_index] = True
+            added[output_index] += canvas[canvas_index]
+            moves.append(FoldMove(canvas_index, output_index, float(canvas[canvas_index])))
+    return FoldStep(
+        index=index, padding_mode=problem.padding_mode, pads=pads, moves=tuple(moves), border=border,
+        added=added, before=result, after=result + added,
     )
 
 
@@ -669,11 +767,15 @@ def trace_problem(problem: Problem) -> Trace:
     steps.extend(scatter)
     canvas = scatter[-1].running_sum
     steps.append(FullCanvasStep(index=len(steps), canvas=canvas))
-    if any(problem.padding):
+    if any(before > 0 or after > 0 for before, after in problem.pads):
         steps.append(_crop_step(problem, canvas, len(steps)))
     result = _window(problem, canvas)
-    if any(problem.output_padding):
+    if any(problem.added):
         steps.append(_output_padding_step(problem, result, len(steps)))
+    if problem.padding_mode != "zeros":
+        fold_step = _fold_step(problem, canvas, result, len(steps))
+        steps.append(fold_step)
+        result = fold_step.after
     if problem.bias is not None:
         with_bias = result + problem.bias
         steps.append(BiasStep(index=len(steps), bias=problem.bias, before=result, after=with_bias))
@@ -691,6 +793,7 @@ def build_trace(
     output_padding: IntOrTuple = 0,
     dilation: IntOrTuple = 1,
     channels: Optional[ChannelSummary] = None,
+    padding_mode: str = "zeros",
 ) -> Trace:
     """Trace a 1-d or 2-d single-plane transposed convolution step by step.
 
@@ -718,6 +821,11 @@ def build_trace(
     [1.0, 3.0, 2.0, 2.0]
     >>> [c.origin.value for c in t.step(StepKind.OUTPUT_PADDING).cells]
     ['recovered']
+    >>> t = build_trace([1.0, 2.0, 3.0], [1.0, 1.0, 1.0], padding=1, padding_mode="reflect")
+    >>> [(m.canvas_index, m.output_index, m.value) for m in t.step(StepKind.FOLD).moves]
+    [((0,), (1,), 1.0), ((4,), (1,), 3.0)]
+    >>> t.output.tolist(), t.matches_reference
+    ([3.0, 10.0, 5.0], True)
     """
     problem = make_problem(
         input,
@@ -728,6 +836,7 @@ def build_trace(
         output_padding=output_padding,
         dilation=dilation,
         channels=channels,
+        padding_mode=padding_mode,
     )
     return trace_problem(problem)
 

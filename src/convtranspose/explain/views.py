@@ -32,7 +32,6 @@ from typing import Sequence
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ..shape import conv_output_size
 from .overlap import AxisOverlap, axis_overlap
 from .trace import REFERENCE_ATOL, REFERENCE_RTOL, Problem
 
@@ -118,14 +117,19 @@ def _correlate(signal: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     return np.tensordot(windows, kernel, axes=(tuple(a + kernel.ndim for a in axes), axes))
 
 
+def _crop_starts(problem: Problem) -> tuple[int, ...]:
+    """Per axis, the canvas cells cropped at the start (the output starts there)."""
+    return tuple(g.pad_before for g in problem.geometry)
+
+
 def zero_insertion_view(problem: Problem) -> ZeroInsertionView:
     """Build the :class:`ZeroInsertionView` of ``problem``."""
     inserted_shape = tuple((n - 1) * s + 1 for n, s in zip(problem.input.shape, problem.stride))
     inserted = np.zeros(inserted_shape)
     inserted[tuple(slice(None, None, s) for s in problem.stride)] = problem.input
     reach = tuple(g.dilation * (g.kernel_size - 1) for g in problem.geometry)
-    before = tuple(r - g.padding for r, g in zip(reach, problem.geometry))
-    after = tuple(b + g.output_padding for b, g in zip(before, problem.geometry))
+    before = tuple(r - g.pad_before for r, g in zip(reach, problem.geometry))
+    after = tuple(r - g.pad_after + g.output_padding for r, g in zip(reach, problem.geometry))
     padded = _pad_or_crop(inserted, before, after)
     flipped = np.flip(problem.dilated_kernel)
     return ZeroInsertionView(
@@ -198,14 +202,14 @@ def matrix_view(problem: Problem) -> MatrixView:
             # The convolution's output `element` reads y at element*stride - padding + tap*dilation.
             position = tuple(
                 i * s - p + t * d
-                for i, t, s, p, d in zip(element, tap, problem.stride, problem.padding, problem.dilation)
+                for i, t, s, p, d in zip(element, tap, problem.stride, _crop_starts(problem), problem.dilation)
             )
             if all(0 <= q < n for q, n in zip(position, out_shape)):
                 matrix[row, np.ravel_multi_index(position, out_shape)] += problem.kernel[tap]
     vector = problem.input.ravel()
     product_ = matrix.T @ vector
     paired_rows = prod(
-        conv_output_size(o, g.kernel_size, g.stride, g.padding, g.dilation)
+        (o + g.pad_before + g.pad_after - g.dilation * (g.kernel_size - 1) - 1) // g.stride + 1
         for o, g in zip(out_shape, problem.geometry)
     )
     return MatrixView(
@@ -385,7 +389,7 @@ def overlap_view(problem: Problem) -> OverlapView:
         for tap in problem.taps:
             cell = tuple(
                 i * s + t * d - p
-                for i, t, s, d, p in zip(element, tap, problem.stride, problem.dilation, problem.padding)
+                for i, t, s, d, p in zip(element, tap, problem.stride, problem.dilation, _crop_starts(problem))
             )
             if cell in cell_terms:
                 cell_terms[cell].append((tuple(int(i) for i in element), tap))

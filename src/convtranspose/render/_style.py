@@ -47,6 +47,7 @@ COLORS = {
     "cropped": "#c9c9c9",  # cells removed by padding
     "recovered": "#bfa8ea",  # output_padding cells: padding would have cropped them
     "bias_only": "#fff3a0",  # output_padding cells past the canvas: bias only
+    "folded": "#9ed9c5",  # output cells that receive border values (padding_mode other than zeros)
     "output": "#f0f0f0",  # output cells
     "pad": "#eeeeee",  # zero padding of the zero-insertion view
     "edge": "#5b5b5b",  # cell borders
@@ -170,6 +171,13 @@ _STRINGS: dict[str, dict[str, str]] = {
         "s_crop": "padding {padding} crops {padding_cells} from both ends of each axis: {kept} stays.",
         "s_crop_cells": "{p} cell(s)",
         "s_output_padding": "output_padding {output_padding} adds cell(s) at the END of each axis only.",
+        "s_crop_pairs": "padding crops (before, after) = {pads} cells of each axis; {kept} cells remain.",
+        "s_fold_reflect": "padding_mode 'reflect': the {count} border cell(s) are added back onto the cells they mirror (edge not repeated).",
+        "s_fold_replicate": "padding_mode 'replicate': the {count} border cell(s) are added onto the edge cells.",
+        "s_fold_circular": "padding_mode 'circular': the {count} border cell(s) wrap around onto the opposite end.",
+        "fold_panel": "Border folded back ({mode})",
+        "params_mode": "   padding_mode {mode}",
+        "legend_folded": "receives folded border values",
         "s_bias": "The bias {bias} is added to every output cell.",
         "times_value": "× {value}",
         "contribution_caption": "x[{index}] = {value} at {offset}",
@@ -246,6 +254,13 @@ _STRINGS: dict[str, dict[str, str]] = {
         "s_crop": "填充 {padding}：从每个轴的两端各裁剪 {padding_cells}，保留 {kept}。",
         "s_crop_cells": "{p} 个单元",
         "s_output_padding": "输出填充 (output_padding) {output_padding}：只在每个轴的末端增加单元。",
+        "s_crop_pairs": "填充在每个轴上裁剪 (前, 后) = {pads} 个单元；剩下 {kept} 个单元。",
+        "s_fold_reflect": "填充模式 'reflect'：{count} 个边界单元被加回到它们镜像对应的单元上（不重复边缘）。",
+        "s_fold_replicate": "填充模式 'replicate'：{count} 个边界单元被加到边缘单元上。",
+        "s_fold_circular": "填充模式 'circular'：{count} 个边界单元循环折回到另一端。",
+        "fold_panel": "折回的边界值（{mode}）",
+        "params_mode": "   填充模式 {mode}",
+        "legend_folded": "接收折回的边界值",
         "s_bias": "偏置 {bias} 加到每个输出单元上。",
         "times_value": "× {value}",
         "contribution_caption": "x[{index}] = {value}，偏移 {offset}",

@@ -55,6 +55,7 @@ from ..explain.trace import (
     CellOrigin,
     CropStep,
     DilateKernelStep,
+    FoldStep,
     FullCanvasStep,
     OutputPaddingStep,
     Problem,
@@ -247,15 +248,27 @@ def _write_gif(frames: Sequence[tuple[Board, int]], style: TextStyle, path: str)
 # --------------------------------------------------------------------------------------------
 
 
+def _padding_text(problem: Problem) -> str:
+    """``padding`` as given: per-dimension ints, (before, after) pairs or a form's name."""
+    padding = problem.spec.padding
+    if isinstance(padding, str):
+        return repr(padding)
+    if all(isinstance(p, int) for p in padding):
+        return fmt_tuple(padding)
+    return str(tuple(tuple(p) for p in padding))
+
+
 def _params_line(problem: Problem, lang: str) -> str:
     params = text(
         lang,
         "params",
         stride=fmt_tuple(problem.stride),
-        padding=fmt_tuple(problem.padding),
+        padding=_padding_text(problem),
         output_padding=fmt_tuple(problem.output_padding),
         dilation=fmt_tuple(problem.dilation),
     )
+    if problem.padding_mode != "zeros":
+        params += text(lang, "params_mode", mode=problem.padding_mode)
     shapes = text(
         lang,
         "shape_line",
@@ -328,7 +341,7 @@ def _canvas_regions(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
     window = np.zeros(problem.full_shape, dtype=bool)
     window[tuple(slice(g.padding, min(g.full, g.padding + g.output)) for g in problem.geometry)] = True
     kept_by_crop = np.zeros(problem.full_shape, dtype=bool)
-    kept_by_crop[tuple(slice(g.padding, max(g.padding, g.full - g.padding)) for g in problem.geometry)] = True
+    kept_by_crop[tuple(slice(g.pad_before, max(g.pad_before, g.full - max(g.pad_after, 0))) for g in problem.geometry)] = True
     return as_grid(~kept_by_crop), as_grid(window & ~kept_by_crop)
 
 
@@ -337,7 +350,7 @@ def _output_origins(problem: Problem) -> np.ndarray:
     origins = np.empty(problem.output_shape, dtype=object)
     origins.fill(CellOrigin.KEPT)  # (np.full would turn the str-enum into a truncated string)
     for out_index in np.ndindex(*problem.output_shape):
-        added = any(o >= g.output - g.output_padding for o, g in zip(out_index, problem.geometry))
+        added = any(o >= g.output - extra for o, g, extra in zip(out_index, problem.geometry, problem.added))
         if added:
             inside = all(o + g.padding < g.full for o, g in zip(out_index, problem.geometry))
             origins[out_index] = CellOrigin.RECOVERED if inside else CellOrigin.BIAS_ONLY
@@ -370,10 +383,12 @@ def _output_panel(
 def _problem_legend(problem: Problem, lang: str, entries: Sequence[str]) -> list[LegendEntry]:
     """Legend entries among ``entries`` that apply to ``problem``."""
     origins = _output_origins(problem)
+    cropping = any(before > 0 or after > 0 for before, after in problem.pads)
     applies = {
         "hole": any(d > 1 for d in problem.dilation),
-        "cropped": any(problem.padding),
-        "window": any(problem.padding) or any(problem.output_padding),
+        "cropped": cropping,
+        "window": cropping or any(problem.added),
+        "folded": problem.padding_mode != "zeros",
         "recovered": bool(_is_origin(origins, CellOrigin.RECOVERED).any()),
         "bias_only": bool(_is_origin(origins, CellOrigin.BIAS_ONLY).any()),
     }
@@ -390,6 +405,7 @@ def _problem_legend(problem: Problem, lang: str, entries: Sequence[str]) -> list
         "cropped": LegendEntry(text(lang, "legend_cropped"), COLORS["cropped"], hatch=HATCH_CROPPED),
         "recovered": LegendEntry(text(lang, "legend_recovered"), COLORS["recovered"]),
         "bias_only": LegendEntry(text(lang, "legend_bias_only"), COLORS["bias_only"]),
+        "folded": LegendEntry(text(lang, "legend_folded"), COLORS["folded"]),
     }
     return [swatches[name] for name in entries if applies.get(name, True)]
 
@@ -461,10 +477,16 @@ def _step_header(trace: Trace, step: object, lang: str) -> str:
         sentence = text(lang, "s_full", shape=fmt_tuple(problem.full_shape))
     elif isinstance(step, CropStep):
         kept = fmt_tuple(tuple(max(0, stop - start) for start, stop in step.kept))
-        cells = text(lang, "s_crop_cells", p=fmt_tuple(step.padding))
-        sentence = text(lang, "s_crop", padding=fmt_tuple(step.padding), padding_cells=cells, kept=kept)
+        pads = tuple((start, full - stop) for (start, stop), full in zip(step.kept, problem.full_shape))
+        if all(before == after for before, after in pads):
+            cells = text(lang, "s_crop_cells", p=fmt_tuple(step.padding))
+            sentence = text(lang, "s_crop", padding=fmt_tuple(step.padding), padding_cells=cells, kept=kept)
+        else:
+            sentence = text(lang, "s_crop_pairs", pads=str(pads), kept=kept)
     elif isinstance(step, OutputPaddingStep):
         sentence = text(lang, "s_output_padding", output_padding=fmt_tuple(step.output_padding))
+    elif isinstance(step, FoldStep):
+        sentence = text(lang, f"s_fold_{step.padding_mode}", count=len(step.moves))
     else:
         sentence = text(lang, "s_bias", bias=fmt_number(step.bias))
     return f"{prefix}  ·  {sentence}"
@@ -500,6 +522,10 @@ def _step_board(trace: Trace, step: object, lang: str) -> Board:
 
     output_values = _window(problem, canvas)
     output_show = _window(problem, reached.astype(float)) > 0
+    fold = trace.step(StepKind.FOLD)
+    folded_shown = fold is not None and step.index >= fold.index
+    if folded_shown:
+        output_values = output_values + fold.added
     if isinstance(step, BiasStep):
         output_values = output_values + step.bias
         out_title = text(lang, "output_with_bias", bias=fmt_number(step.bias))
@@ -516,9 +542,12 @@ def _step_board(trace: Trace, step: object, lang: str) -> Board:
         Symbol("→"),
         _canvas_panel(problem, canvas, reached, canvas_title, current, cropped_shown, padded_shown),
         Symbol("→"),
-        _output_panel(problem, output_values, out_title, as_grid(output_show), padded=padded_shown),
     ]
-    entries = ["current_input", "current_copy", "current", "reached", "hole", "window", "cropped", "recovered", "bias_only"]
+    if fold is not None:  # every frame has the panel (one layout for the GIF), filled from the fold step on
+        row += [_fold_panel(fold, lang, shown=folded_shown), Symbol("→")]
+    row.append(_output_panel(problem, output_values, out_title, as_grid(output_show), padded=padded_shown))
+    entries = ["current_input", "current_copy", "current", "reached", "hole", "window", "cropped", "recovered", "bias_only",
+               "folded"]
     return Board(
         header=_step_header(trace, step, lang),
         subheader=_params_line(problem, lang),
@@ -563,13 +592,37 @@ def _trace_board(trace: Trace, lang: str) -> Board:
         out_title = text(lang, "output_with_bias", bias=fmt_number(problem.bias))
     else:
         out_title = text(lang, "output")
-    rows.append([Symbol("="), final_canvas, Symbol("→"), _output_panel(problem, trace.output, out_title)])
+    fold = trace.step(StepKind.FOLD)
+    last = [Symbol("="), final_canvas, Symbol("→")]
+    if fold is not None:
+        last += [_fold_panel(fold, lang), Symbol("→")]
+    rows.append(last + [_output_panel(problem, trace.output, out_title)])
     return Board(
         header=text(lang, "storyboard_title"),
         subheader=_params_line(problem, lang),
         rows=rows,
-        legend=_problem_legend(problem, lang, ["copy", "hole", "window", "cropped", "recovered", "bias_only"]),
+        legend=_problem_legend(problem, lang, ["copy", "hole", "window", "cropped", "recovered", "bias_only", "folded"]),
         footer=text(lang, "formula"),
+    )
+
+
+def _fold_panel(step: FoldStep, lang: str, shown: bool = True) -> Panel:
+    """What the fold adds to each output cell: the border values it receives (the cells marked);
+    blank before the fold step (``shown`` False)."""
+    grid = as_grid(step.added)
+    targets = np.zeros(step.added.shape, dtype=bool)
+    for move in step.moves:
+        targets[move.output_index] = True
+    targets &= shown
+    faces = np.where(as_grid(targets), COLORS["folded"], COLORS["output"] if shown else COLORS["canvas"]).astype(object)
+    sources = ", ".join(f"{fmt_index(m.canvas_index)}→{fmt_index(m.output_index)}" for m in step.moves[:6])
+    more = "" if len(step.moves) <= 6 else " …"
+    return Panel(
+        grid,
+        title=text(lang, "fold_panel", mode=step.padding_mode),
+        faces=faces,
+        labels=_grid_labels(grid, as_grid(targets)),
+        caption=sources + more if shown else "",
     )
 
 

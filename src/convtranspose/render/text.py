@@ -22,6 +22,7 @@ import numpy as np
 
 from ..explain import (
     BiasStep,
+    FoldStep,
     CellOrigin,
     CropStep,
     DilateKernelStep,
@@ -198,26 +199,35 @@ def _axis_names(ndim: int, lang: str) -> list[str]:
 
 
 def _formula_lines(
-    geometry: Sequence[AxisGeometry], lang: str, names: Optional[Sequence[str]] = None
+    geometry: Sequence[AxisGeometry], lang: str, names: Optional[Sequence[str]] = None, form: str = "explicit"
 ) -> list[str]:
+    """The output-size formula with each axis' numbers; ``(before + after)`` for unequal crops,
+    and for ``'same'`` how its crop was split."""
     lines = [tr(lang, "formula")]
     for name, g in zip(names or _axis_names(len(geometry), lang), geometry):
-        lines.append(
-            tr(
-                lang,
-                "formula_line",
-                axis=name,
-                n=g.input_size,
-                s=g.stride,
-                p=g.padding,
-                d=g.dilation,
-                k=g.kernel_size,
-                op=g.output_padding,
-                out=g.output,
-                full=g.full,
-            )
+        values = dict(
+            axis=name, n=g.input_size, s=g.stride, p=g.pad_before, b=g.pad_before, a=g.pad_after,
+            d=g.dilation, k=g.kernel_size, op=g.output_padding, out=g.output, full=g.full,
         )
+        key = "formula_line" if g.pad_before == g.pad_after else "formula_line_pairs"
+        lines.append(tr(lang, key, **values))
+        if form in ("same", "same_lower"):
+            total = g.dilation * (g.kernel_size - 1) + 1 - g.stride + g.output_padding
+            if total >= 0:
+                lines.append(tr(lang, f"formula_{form}", total=total, **values))
+            else:
+                lines.append(tr(lang, "formula_same_short", total=total, extra=-total, **values))
     return lines
+
+
+def _padding_text(problem: Problem) -> str:
+    """``padding`` as the user gave it: ints, (before, after) pairs, or a form's name."""
+    padding = problem.spec.padding
+    if isinstance(padding, str):
+        return repr(padding)
+    if all(isinstance(p, int) for p in padding):
+        return _tuple_text(padding)
+    return str(tuple(tuple(p) for p in padding))
 
 
 def _header(problem: Problem, title_key: str, lang: str, **values: object) -> list[str]:
@@ -227,15 +237,17 @@ def _header(problem: Problem, title_key: str, lang: str, **values: object) -> li
         input_shape=_tuple_text(problem.input.shape),
         kernel_shape=_tuple_text(problem.kernel.shape),
         stride=_tuple_text(problem.stride),
-        padding=_tuple_text(problem.padding),
+        padding=_padding_text(problem),
         output_padding=_tuple_text(problem.output_padding),
         dilation=_tuple_text(problem.dilation),
     )
+    if problem.padding_mode != "zeros":
+        params += tr(lang, "params_mode", mode=problem.padding_mode)
     if problem.bias is not None:
         params += tr(lang, "params_bias", bias=format_number(problem.bias))
     title = tr(lang, title_key, **values)
     lines = [title, "=" * _display_width(title), params]
-    lines += _formula_lines(problem.geometry, lang)
+    lines += _formula_lines(problem.geometry, lang, form=problem.spec.padding_form)
     if problem.channels is not None:
         ch = problem.channels
         lines += _wrap(
@@ -387,14 +399,49 @@ def _render_trace(trace: Trace, lang: str, color: bool) -> list[str]:
             title, body = _crop_lines_with(step, canvas, lang, color)
         elif isinstance(step, OutputPaddingStep):
             title, body = _output_padding_lines(step, lang, color)
+        elif isinstance(step, FoldStep):
+            title, body = _fold_lines(step, canvas, problem, lang, color)
         else:
             title, body = _bias_lines(step, lang)
         lines += _step_lines(step.index + 1, total, title, lang) + body
     return lines + _result_lines(trace.output, problem, lang)
 
 
+#: Most fold moves listed one per line (the grids show them all).
+MAX_FOLD_LINES = 12
+
+
+def _fold_lines(
+    step: FoldStep, canvas: Optional[np.ndarray], problem: Problem, lang: str, color: bool
+) -> tuple[str, list[str]]:
+    title = tr(lang, "fold_title", mode=repr(step.padding_mode))
+    body = _wrap(tr(lang, f"fold_why_{step.padding_mode}")) + [tr(lang, "fold_legend")]
+    for move in step.moves[:MAX_FOLD_LINES]:
+        body.append(
+            tr(lang, "fold_move", canvas=_index_text(move.canvas_index), value=format_number(move.value),
+               output=_index_text(move.output_index))
+        )
+    if len(step.moves) > MAX_FOLD_LINES:
+        body.append(tr(lang, "fold_more", count=len(step.moves) - MAX_FOLD_LINES))
+    targets = _marks_at(step.after.shape, {m.output_index for m in step.moves}, "hi")
+    blocks = []
+    if canvas is not None:
+        blocks.append(("", format_grid(canvas, np.where(step.border, "removed", "").astype(object), color=color)))
+    blocks += [
+        (tr(lang, "fold_before"), format_grid(step.before)),
+        (tr(lang, "fold_added"), format_grid(step.added, targets, color=color)),
+        (tr(lang, "fold_after"), format_grid(step.after, targets, color=color)),
+    ]
+    body += side_by_side(blocks)
+    return title, _indent(body)
+
+
 def _crop_lines_with(step: CropStep, canvas: np.ndarray, lang: str, color: bool) -> tuple[str, list[str]]:
-    title = tr(lang, "crop_title", padding=_tuple_text(step.padding))
+    pads = tuple((start, int(full) - stop) for (start, stop), full in zip(step.kept, step.removed.shape))
+    if all(before == after for before, after in pads):
+        title = tr(lang, "crop_title", padding=_tuple_text(before for before, _ in pads))
+    else:
+        title = tr(lang, "crop_title_pairs", pads=str(pads))
     marks = np.where(step.removed, "removed", "").astype(object)
     kept_title = tr(lang, "crop_kept", shape=_tuple_text(step.cropped.shape))
     body = _wrap(tr(lang, "crop_why")) + [tr(lang, "crop_legend")]
@@ -548,11 +595,12 @@ def render_text(explanation: Explanation, lang: str = "en", color: bool = False)
 # --------------------------------------------------------------------------------------------
 
 
-def render_shape(geometry: Sequence[AxisGeometry], lang: str = "en") -> str:
-    """The output size with the formula and the numbers plugged in, per dimension."""
+def render_shape(geometry: Sequence[AxisGeometry], lang: str = "en", form: str = "explicit") -> str:
+    """The output size with the formula and the numbers plugged in, per dimension (``form``: the
+    padding form, ``'same'`` explains its split)."""
     title = tr(lang, "shape_title")
     names = _axis_names(len(geometry), lang) if len(geometry) <= 2 else [f"dim {a}" for a in range(len(geometry))]
-    lines = [title, ""] + _formula_lines(geometry, lang, names)
+    lines = [title, ""] + _formula_lines(geometry, lang, names, form=form)
     outputs = [g.output for g in geometry]
     shown = str(outputs[0]) if len(outputs) == 1 else _tuple_text(outputs)
     lines += ["", tr(lang, "shape_result", shape=shown)]
