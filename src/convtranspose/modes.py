@@ -22,6 +22,7 @@ from . import engine
 from .borders import Region, border_regions, fold_backward, fold_forward
 from .padding import Pads
 from .plan import Plan, build_plan
+from .spec import ConvTransposeSpec
 
 __all__ = ["fold_pads", "regions", "fold_runner", "add_fold_gradients"]
 
@@ -47,7 +48,10 @@ def regions(plan: Plan) -> tuple[Region, ...]:
 
 
 @lru_cache(maxsize=256)
-def _regions(input_spatial, kernel, stride, dilation, pads, ops, mode) -> tuple[Region, ...]:
+def _regions(
+    input_spatial: tuple[int, ...], kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...],
+    pads: Pads, ops: tuple[int, ...], mode: str,
+) -> tuple[Region, ...]:
     return border_regions(input_spatial, kernel, stride, dilation, pads, ops, mode)
 
 
@@ -57,7 +61,10 @@ def _sub_plan(plan: Plan, x_shape: tuple[int, ...], pads: Pads, ops: tuple[int, 
 
 
 @lru_cache(maxsize=1024)
-def _routed(spec, weight_shape, dtype, x_shape, pads, ops, _dispatch) -> Plan:
+def _routed(
+    spec: ConvTransposeSpec, weight_shape: tuple[int, ...], dtype: np.dtype, x_shape: tuple[int, ...], pads: Pads,
+    ops: tuple[int, ...], _dispatch: object,
+) -> Plan:
     sub = replace(spec, pads=pads, output_padding=ops, padding_mode="zeros", padding_form="explicit")
     return engine.route(build_plan("conv_transpose", len(pads), x_shape, dtype, weight_shape, dtype, None, None, sub))
 

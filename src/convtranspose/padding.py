@@ -146,7 +146,7 @@ def _show(padding: object) -> str:
 
 def _pair(entry: object, axis: int, padding: object) -> tuple[int, int]:
     if _is_int(entry):
-        return (int(entry), int(entry))  # type: ignore[call-overload]
+        return (int(entry), int(entry))
     if isinstance(entry, (str, bytes)) or not isinstance(entry, Sequence):
         raise ParameterTypeError(
             f"padding must contain only ints or (before, after) pairs of ints, got padding={_show(padding)} "
@@ -164,7 +164,7 @@ def _pair(entry: object, axis: int, padding: object) -> tuple[int, int]:
             f"padding pairs must hold ints, got padding={_show(padding)} (offending entry {bad[0]!r} of type "
             f"{type(bad[0]).__name__} in dimension {axis})"
         )
-    return (int(items[0]), int(items[1]))  # type: ignore[call-overload]
+    return (int(items[0]), int(items[1]))
 
 
 def normalize_padding_mode(padding_mode: object) -> str:
@@ -219,7 +219,9 @@ def axis_padding(
             return (0, 0, output_padding - total)
         small, large = total // 2, total - total // 2
         return (small, large, output_padding) if form == "same" else (large, small, output_padding)
-    before, after = form[axis]  # type: ignore[index,misc]
+    if isinstance(form, str):
+        raise ParameterError(f"padding string must be one of {', '.join(repr(p) for p in PADDING_STRINGS)}, got {form!r}")
+    before, after = form[axis]
     return (before, after, output_padding)
 
 
