@@ -20,7 +20,7 @@ import ast
 import os
 import sys
 from math import prod
-from typing import Optional, Sequence, TextIO
+from typing import Any, Optional, Sequence, TextIO
 
 import numpy as np
 
@@ -112,7 +112,7 @@ def parse_ints(text: str, name: str) -> tuple[int, ...]:
     return values
 
 
-def parse_padding(text: str) -> object:
+def parse_padding(text: str) -> Any:
     """``--padding``: ``same``, ``same_lower``, ``valid``, ints like ``1`` or ``1,2``, or per-dimension
     ``before:after`` pairs like ``1:2,0:1`` (a plain int in a list is symmetric: ``1,0:2``).
 

@@ -20,6 +20,7 @@ import numpy as np
 from . import engine, modes
 from ._checks import is_int
 from .errors import DTypeError, OutOfMemoryError, ParameterError, ParameterTypeError, ShapeError
+from .padding import PaddingArg
 from .plan import Hyper, Plan, as_operand, build_plan, compute_dtype
 from .spec import ConvTransposeSpec, IntOrTuple
 
@@ -208,7 +209,7 @@ def conv_transpose(
     bias: Optional[np.ndarray] = None,
     *,
     stride: IntOrTuple = 1,
-    padding: IntOrTuple = 0,
+    padding: PaddingArg = 0,
     output_padding: IntOrTuple = 0,
     groups: int = 1,
     dilation: IntOrTuple = 1,
@@ -272,7 +273,7 @@ def _fixed_rank(ndim: int) -> Callable[..., np.ndarray]:
         weight: np.ndarray,
         bias: Optional[np.ndarray] = None,
         stride: IntOrTuple = 1,
-        padding: IntOrTuple = 0,
+        padding: PaddingArg = 0,
         output_padding: IntOrTuple = 0,
         groups: int = 1,
         dilation: IntOrTuple = 1,
@@ -358,7 +359,7 @@ def conv_transpose_backward(
     *,
     bias: bool = True,
     stride: IntOrTuple = 1,
-    padding: IntOrTuple = 0,
+    padding: PaddingArg = 0,
     output_padding: IntOrTuple = 0,
     groups: int = 1,
     dilation: IntOrTuple = 1,
@@ -489,7 +490,7 @@ def conv_transpose_input_grad(
     weight: np.ndarray,
     *,
     stride: IntOrTuple = 1,
-    padding: IntOrTuple = 0,
+    padding: PaddingArg = 0,
     output_padding: IntOrTuple = 0,
     groups: int = 1,
     dilation: IntOrTuple = 1,
@@ -523,7 +524,7 @@ def conv_transpose_weight_grad(
     weight_shape: Sequence[int],
     *,
     stride: IntOrTuple = 1,
-    padding: IntOrTuple = 0,
+    padding: PaddingArg = 0,
     output_padding: IntOrTuple = 0,
     groups: int = 1,
     dilation: IntOrTuple = 1,

@@ -14,6 +14,7 @@ from typing import Any, Mapping, Optional, Sequence, Union, cast
 import numpy as np
 
 from .errors import DTypeError, OutOfMemoryError, ParameterError, ParameterTypeError, ShapeError
+from .padding import PaddingArg
 from ._checks import as_array, is_int
 from .functional import conv_transpose_backward_with_spec, conv_transpose_with_spec
 from .spec import ConvTransposeSpec, IntOrTuple, make_spec, normalize_tuple
@@ -106,7 +107,7 @@ class ConvTransposeNd:
         out_channels: int,
         kernel_size: IntOrTuple,
         stride: IntOrTuple = 1,
-        padding: IntOrTuple = 0,
+        padding: PaddingArg = 0,
         output_padding: IntOrTuple = 0,
         groups: int = 1,
         bias: bool = True,

@@ -43,6 +43,7 @@ __all__ = [
     "PADDING_MODES",
     "PADDING_STRINGS",
     "PaddingForm",
+    "PaddingArg",
     "Pads",
     "normalize_padding",
     "normalize_padding_mode",
@@ -61,6 +62,8 @@ PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 #: String padding forms.
 PADDING_STRINGS = ("valid", "same", "same_lower")
 
+#: What ``padding`` accepts: an int, per-dimension ints or (before, after) pairs, or a form's name.
+PaddingArg = Union[int, str, Sequence[Union[int, Sequence[int]]]]
 #: Per-axis ``(before, after)`` border widths.
 Pads = tuple[tuple[int, int], ...]
 #: A normalized padding form: one of :data:`PADDING_STRINGS`, or explicit per-axis pairs.

@@ -23,7 +23,7 @@ from typing import Optional, Sequence, Union
 
 from ._checks import is_int
 from .errors import OutputSizeError, ParameterError, ParameterTypeError
-from .padding import axis_padding
+from .padding import PaddingArg, axis_padding
 from .spec import MAX_INDEX, ConvTransposeSpec, IntOrTuple, make_spec, normalize_tuple
 
 __all__ = [
@@ -312,7 +312,7 @@ def resolve_output_padding(
 SizeResult = Union[int, tuple[int, ...]]
 
 
-def _broadcast_ndim(*values: IntOrTuple) -> tuple[int, bool]:
+def _broadcast_ndim(*values: object) -> tuple[int, bool]:
     """Number of dimensions implied by the tuple arguments (1 if all are ints)."""
     lengths = {len(v) for v in values if not is_int(v) and isinstance(v, Sequence) and not isinstance(v, str)}
     if len(lengths) > 1:
@@ -333,7 +333,7 @@ def output_size(
     input_size: IntOrTuple,
     kernel_size: IntOrTuple,
     stride: IntOrTuple = 1,
-    padding: IntOrTuple = 0,
+    padding: PaddingArg = 0,
     output_padding: IntOrTuple = 0,
     dilation: IntOrTuple = 1,
 ) -> SizeResult:
@@ -375,7 +375,7 @@ def output_size_range(
     input_size: IntOrTuple,
     kernel_size: IntOrTuple,
     stride: IntOrTuple = 1,
-    padding: IntOrTuple = 0,
+    padding: PaddingArg = 0,
     dilation: IntOrTuple = 1,
 ) -> tuple[SizeResult, SizeResult]:
     """Smallest and largest output size reachable through ``output_padding`` (PyTorch's range).
@@ -401,7 +401,7 @@ def output_padding_for(
     output_size: IntOrTuple,
     kernel_size: IntOrTuple,
     stride: IntOrTuple = 1,
-    padding: IntOrTuple = 0,
+    padding: PaddingArg = 0,
     dilation: IntOrTuple = 1,
 ) -> SizeResult:
     """The ``output_padding`` that gives the requested ``output_size`` (PyTorch's resolution).

@@ -27,7 +27,7 @@ from typing import Callable, Sequence, Union
 from ._checks import is_int
 from .errors import ParameterError, ParameterTypeError
 from .padding import PADDING_MODES as _PADDING_MODES
-from .padding import normalize_padding, normalize_padding_mode
+from .padding import PaddingArg, normalize_padding, normalize_padding_mode
 
 __all__ = ["IntOrTuple", "ConvTransposeSpec", "make_spec", "normalize_tuple", "PADDING_MODES", "MAX_INDEX"]
 
@@ -171,7 +171,7 @@ def make_spec(
     ndim: int,
     *,
     stride: IntOrTuple = 1,
-    padding: IntOrTuple = 0,
+    padding: PaddingArg = 0,
     output_padding: IntOrTuple = 0,
     dilation: IntOrTuple = 1,
     groups: int = 1,
@@ -216,7 +216,7 @@ def make_spec(
 def _build_spec(
     ndim: int,
     stride: IntOrTuple = 1,
-    padding: IntOrTuple = 0,
+    padding: PaddingArg = 0,
     output_padding: IntOrTuple = 0,
     dilation: IntOrTuple = 1,
     groups: int = 1,

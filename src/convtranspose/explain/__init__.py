@@ -36,6 +36,7 @@ from __future__ import annotations
 from typing import Optional, Union
 
 from ..errors import ParameterError
+from ..padding import PaddingArg
 from ..shape import geometries
 from ..spec import IntOrTuple
 from .limits import (
@@ -156,7 +157,7 @@ def explain(
     bias: Optional[float] = None,
     *,
     stride: IntOrTuple = 1,
-    padding: IntOrTuple = 0,
+    padding: PaddingArg = 0,
     output_padding: IntOrTuple = 0,
     dilation: IntOrTuple = 1,
     view: str = "scatter",

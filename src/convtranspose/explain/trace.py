@@ -44,6 +44,7 @@ from typing import ClassVar, Optional, Sequence, Union
 import numpy as np
 
 from ..errors import ParameterError, ParameterTypeError, ShapeError
+from ..padding import PaddingArg
 from ..functional import conv_transpose
 from ..padding import check_padding_mode, fold_sources
 from ..shape import AxisGeometry, geometries, spatial_output_shape
@@ -220,7 +221,8 @@ class Problem:
         return self.spec.stride
 
     @property
-    def padding(self) -> tuple[int, ...]:
+    def padding(self) -> Union[tuple, str]:
+        """As given: per-dimension ints, (before, after) pairs or a form's name (``pads``: resolved)."""
         return self.spec.padding
 
     @property
@@ -287,7 +289,7 @@ def validate_operands(
     bias: Optional[float] = None,
     *,
     stride: IntOrTuple = 1,
-    padding: IntOrTuple = 0,
+    padding: PaddingArg = 0,
     output_padding: IntOrTuple = 0,
     dilation: IntOrTuple = 1,
     padding_mode: str = "zeros",
@@ -321,7 +323,7 @@ def make_problem(
     bias: Optional[float] = None,
     *,
     stride: IntOrTuple = 1,
-    padding: IntOrTuple = 0,
+    padding: PaddingArg = 0,
     output_padding: IntOrTuple = 0,
     dilation: IntOrTuple = 1,
     channels: Optional[ChannelSummary] = None,
@@ -487,7 +489,7 @@ class CropStep:
 
     kind: ClassVar[StepKind] = StepKind.CROP
     index: int
-    padding: tuple[int, ...]
+    padding: Union[tuple, str]
     kept: tuple[tuple[int, int], ...]
     removed: np.ndarray
     cropped: np.ndarray
@@ -789,7 +791,7 @@ def build_trace(
     bias: Optional[float] = None,
     *,
     stride: IntOrTuple = 1,
-    padding: IntOrTuple = 0,
+    padding: PaddingArg = 0,
     output_padding: IntOrTuple = 0,
     dilation: IntOrTuple = 1,
     channels: Optional[ChannelSummary] = None,

@@ -479,8 +479,9 @@ def _step_header(trace: Trace, step: object, lang: str) -> str:
         kept = fmt_tuple(tuple(max(0, stop - start) for start, stop in step.kept))
         pads = tuple((start, full - stop) for (start, stop), full in zip(step.kept, problem.full_shape))
         if all(before == after for before, after in pads):
-            cells = text(lang, "s_crop_cells", p=fmt_tuple(step.padding))
-            sentence = text(lang, "s_crop", padding=fmt_tuple(step.padding), padding_cells=cells, kept=kept)
+            symmetric = fmt_tuple(tuple(before for before, _ in pads))
+            cells = text(lang, "s_crop_cells", p=symmetric)
+            sentence = text(lang, "s_crop", padding=symmetric, padding_cells=cells, kept=kept)
         else:
             sentence = text(lang, "s_crop_pairs", pads=str(pads), kept=kept)
     elif isinstance(step, OutputPaddingStep):
@@ -522,9 +523,9 @@ def _step_board(trace: Trace, step: object, lang: str) -> Board:
 
     output_values = _window(problem, canvas)
     output_show = _window(problem, reached.astype(float)) > 0
-    fold = trace.step(StepKind.FOLD)
+    fold = _fold_of(trace)
     folded_shown = fold is not None and step.index >= fold.index
-    if folded_shown:
+    if fold is not None and folded_shown:
         output_values = output_values + fold.added
     if isinstance(step, BiasStep):
         output_values = output_values + step.bias
@@ -592,8 +593,8 @@ def _trace_board(trace: Trace, lang: str) -> Board:
         out_title = text(lang, "output_with_bias", bias=fmt_number(problem.bias))
     else:
         out_title = text(lang, "output")
-    fold = trace.step(StepKind.FOLD)
-    last = [Symbol("="), final_canvas, Symbol("→")]
+    fold = _fold_of(trace)
+    last: list[Panel | Symbol] = [Symbol("="), final_canvas, Symbol("→")]
     if fold is not None:
         last += [_fold_panel(fold, lang), Symbol("→")]
     rows.append(last + [_output_panel(problem, trace.output, out_title)])
@@ -604,6 +605,11 @@ def _trace_board(trace: Trace, lang: str) -> Board:
         legend=_problem_legend(problem, lang, ["copy", "hole", "window", "cropped", "recovered", "bias_only", "folded"]),
         footer=text(lang, "formula"),
     )
+
+
+def _fold_of(trace: Trace) -> FoldStep | None:
+    step = trace.step(StepKind.FOLD)
+    return step if isinstance(step, FoldStep) else None
 
 
 def _fold_panel(step: FoldStep, lang: str, shown: bool = True) -> Panel:
