@@ -55,6 +55,7 @@ __all__ = [
     "channel_summary",
     "Problem",
     "make_problem",
+    "problem_from_validated",
     "validate_operands",
     "DilateKernelStep",
     "ScatterStep",
@@ -315,10 +316,24 @@ def make_problem(
     x, k, spec, bias_value = validate_operands(
         input, kernel, bias, stride=stride, padding=padding, output_padding=output_padding, dilation=dilation
     )
+    return problem_from_validated(x, k, spec, bias_value, channels)
+
+
+def problem_from_validated(
+    x: np.ndarray,
+    k: np.ndarray,
+    spec: ConvTransposeSpec,
+    bias: Optional[float] = None,
+    channels: Optional[ChannelSummary] = None,
+) -> Problem:
+    """The :class:`Problem` of operands and a spec already checked by :func:`validate_operands`.
+
+    The spec is used as it is (not rebuilt): this is the step after validation.
+    """
     reference = conv_transpose(
         x[np.newaxis, np.newaxis],
         k[np.newaxis, np.newaxis],
-        None if bias_value is None else np.array([bias_value]),
+        None if bias is None else np.array([bias]),
         stride=spec.stride,
         padding=spec.padding,
         output_padding=spec.output_padding,
@@ -327,7 +342,7 @@ def make_problem(
     return Problem(
         input=x,
         kernel=k,
-        bias=bias_value,
+        bias=bias,
         spec=spec,
         geometry=geometries(x.shape, k.shape, spec),
         dilated_kernel=dilate(k, spec.dilation),

@@ -41,7 +41,7 @@ __all__ = [
     "zero_insertion_view",
     "MatrixView",
     "matrix_view",
-    "Phase",
+    "PhaseGrid",
     "PhaseView",
     "phase_view",
     "OverlapView",
@@ -227,7 +227,7 @@ def matrix_view(problem: Problem) -> MatrixView:
 
 
 @dataclass(frozen=True, eq=False)
-class Phase:
+class PhaseGrid:
     """One of the ``prod(stride)`` interleaved sub-grids of the output.
 
     Attributes
@@ -269,14 +269,14 @@ class PhaseView:
     Attributes
     ----------
     problem : Problem
-    phases : tuple of Phase
+    phases : tuple of PhaseGrid
         In C order of ``residue``.
     output : ndarray
         The phases' values interleaved into the output grid, plus the bias.
     """
 
     problem: Problem
-    phases: tuple[Phase, ...]
+    phases: tuple[PhaseGrid, ...]
     output: np.ndarray
 
     @property
@@ -293,7 +293,7 @@ def _full_convolution(signal: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     return result
 
 
-def _phase(problem: Problem, residue: tuple[int, ...]) -> Phase:
+def _phase(problem: Problem, residue: tuple[int, ...]) -> PhaseGrid:
     axes_taps = [
         [t for t in range(g.kernel_size) if (t * g.dilation) % g.stride == r]
         for g, r in zip(problem.geometry, residue)
@@ -316,7 +316,7 @@ def _phase(problem: Problem, residue: tuple[int, ...]) -> Phase:
         m = tuple((c - r) // g.stride for c, r, g in zip(canvas, residue, problem.geometry))
         if all(0 <= mi < n for mi, n in zip(m, result.shape)):
             values[local] = result[m]
-    return Phase(residue=residue, taps=taps, sub_kernel=sub_kernel, result=result, output_positions=positions, values=values)
+    return PhaseGrid(residue=residue, taps=taps, sub_kernel=sub_kernel, result=result, output_positions=positions, values=values)
 
 
 def phase_view(problem: Problem) -> PhaseView:

@@ -66,9 +66,9 @@ from ..explain.trace import (
 from ..explain.limits import TooLargeToDrawError
 from ..explain.views import MatrixView, OverlapView, PhaseView, ZeroInsertionView
 from ._board import Board, LegendEntry, Outline, Panel, Symbol, TextStyle, draw_board, fit_layout
-from ._style import COLORS, HATCH_CROPPED, LANGUAGES, fmt_index, fmt_number, fmt_tuple, font_family, text
+from ._style import COLORS, HATCH_CROPPED, LANGUAGES, cjk_font, fmt_index, fmt_number, fmt_tuple, font_family, text
 
-__all__ = ["FORMATS", "GIF_VIEWS", "render_figure", "gif_frame_count"]
+__all__ = ["FORMATS", "GIF_VIEWS", "render_figure", "gif_frame_count", "cjk_font"]
 
 #: File formats :func:`render_figure` writes.
 FORMATS = ("png", "svg", "gif")
