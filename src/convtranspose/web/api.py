@@ -380,7 +380,7 @@ def _view_json(explanation: Any) -> dict:
             "gaps": explanation.gaps,
             "output": _list(explanation.output),
         }
-    return {}
+    return {"output": _list(explanation.output)}
 
 
 def _code(problem: Any, bias: Optional[float]) -> dict:
