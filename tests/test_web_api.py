@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reference import conv_transpose_naive
+from web_server import free_port, running_server
 
 pytest.importorskip("starlette", reason="the web extra (starlette) is not installed")
 pytest.importorskip("httpx2", reason="Starlette's TestClient needs httpx2")
@@ -245,47 +245,12 @@ def test_loopback_detection():
 # --------------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_until_up(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the server exited: {process.communicate()}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.2)
-    raise AssertionError(f"the server did not answer within {timeout} s")
-
-
 @pytest.fixture(scope="module")
 def live_server():
     """``python -m convtranspose serve`` on a free loopback port (stopped at the end)."""
     pytest.importorskip("uvicorn", reason="the web extra (uvicorn) is not installed")
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "convtranspose", "serve", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        _wait_until_up(url, process)
-        yield url, process
-    finally:
-        process.terminate()
-        try:
-            process.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
+    with running_server() as url:
+        yield url
 
 
 def _post_json(url: str, body: dict, timeout: float = 30.0) -> tuple[int, dict]:
@@ -298,7 +263,7 @@ def _post_json(url: str, body: dict, timeout: float = 30.0) -> tuple[int, dict]:
 
 
 def test_load_200_concurrent_requests(live_server):
-    url, _ = live_server
+    url = live_server
     api = url + "api/explain"
     rng = np.random.default_rng(0)
     bodies = []
@@ -333,7 +298,7 @@ def test_serve_warns_for_a_non_loopback_host():
     pytest.importorskip("uvicorn", reason="the web extra (uvicorn) is not installed")
     # Binding to an unroutable documentation address fails at once, after the warning is printed.
     result = subprocess.run(
-        [sys.executable, "-m", "convtranspose", "serve", "--host", "192.0.2.1", "--port", str(_free_port())],
+        [sys.executable, "-m", "convtranspose", "serve", "--host", "192.0.2.1", "--port", str(free_port())],
         capture_output=True, text=True, timeout=60,
     )
     assert "warning: --host 192.0.2.1 lets other machines reach this server" in result.stderr

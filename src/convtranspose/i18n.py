@@ -347,6 +347,7 @@ _UI: dict[str, tuple[str, str]] = {
     "view_phase": ("Phases (sub-pixel)", "相位（亚像素）"),
     "view_overlap": ("Overlap map", "重叠图"),
     "step": ("Step", "步骤"),
+    "step_header": ("Step {n}/{total}: {title}", "步骤 {n}/{total}：{title}"),
     "first": ("First step", "第一步"),
     "prev": ("Previous step", "上一步"),
     "play": ("Play", "播放"),

@@ -51,6 +51,7 @@ from ..spec import ConvTransposeSpec, IntOrTuple, _is_int, make_spec
 __all__ = [
     "StepKind",
     "CellOrigin",
+    "NotebookDisplay",
     "ChannelSummary",
     "channel_summary",
     "Problem",
@@ -78,6 +79,19 @@ __all__ = [
 #: input element, the engine kernel tap by kernel tap, so float64 sums may differ in the last bit.
 REFERENCE_RTOL = 1e-12
 REFERENCE_ATOL = 1e-12
+
+
+class NotebookDisplay:
+    """Mixin of every explanation object: Jupyter shows it as the interactive page.
+
+    ``_repr_html_`` returns the offline page (``convtranspose.web``) in an ``<iframe srcdoc>``;
+    no server and no network are needed.
+    """
+
+    def _repr_html_(self) -> str:
+        from ..web.page import notebook_html  # the web layer is above this one: load it on use
+
+        return notebook_html(self)
 
 
 class StepKind(str, enum.Enum):
@@ -550,7 +564,7 @@ Step = Union[DilateKernelStep, ScatterStep, FullCanvasStep, CropStep, OutputPadd
 
 
 @dataclass(frozen=True, eq=False)
-class Trace:
+class Trace(NotebookDisplay):
     """Every step of one plane's transposed convolution, and the result.
 
     Attributes

@@ -34,7 +34,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..shape import conv_output_size
 from .overlap import AxisOverlap, axis_overlap
-from .trace import REFERENCE_ATOL, REFERENCE_RTOL, Problem
+from .trace import REFERENCE_ATOL, REFERENCE_RTOL, NotebookDisplay, Problem
 
 __all__ = [
     "ZeroInsertionView",
@@ -63,7 +63,7 @@ def _with_bias(values: np.ndarray, problem: Problem) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
-class ZeroInsertionView:
+class ZeroInsertionView(NotebookDisplay):
     """Transposed convolution as zero insertion, padding and an ordinary convolution.
 
     Attributes
@@ -146,7 +146,7 @@ def zero_insertion_view(problem: Problem) -> ZeroInsertionView:
 
 
 @dataclass(frozen=True, eq=False)
-class MatrixView:
+class MatrixView(NotebookDisplay):
     """Transposed convolution as the transpose of a convolution's matrix.
 
     The paired ordinary convolution (same kernel, stride, padding, dilation) maps an output-sized
@@ -263,7 +263,7 @@ class PhaseGrid:
 
 
 @dataclass(frozen=True, eq=False)
-class PhaseView:
+class PhaseView(NotebookDisplay):
     """The sub-pixel decomposition: ``prod(stride)`` small convolutions, interleaved.
 
     Attributes
@@ -335,7 +335,7 @@ def phase_view(problem: Problem) -> PhaseView:
 
 
 @dataclass(frozen=True, eq=False)
-class OverlapView:
+class OverlapView(NotebookDisplay):
     """Which terms reach each output cell, how many, and whether the count is uneven.
 
     Attributes

@@ -306,19 +306,17 @@ def _terms_json(problem: Any) -> list:
     from ..explain import overlap_view
 
     view = overlap_view(problem)
+    xs = {index: float(v) for index, v in np.ndenumerate(problem.input)}
+    ks = {index: float(v) for index, v in np.ndenumerate(problem.kernel)}
+    values = view.output.tolist() if problem.ndim == 2 else [view.output.tolist()]
     cells = []
     for cell in np.ndindex(*problem.output_shape):
         terms = [
-            {
-                "input_index": list(e),
-                "tap": list(map(int, t)),
-                "x": float(problem.input[e]),
-                "k": float(problem.kernel[t]),
-                "product": float(problem.input[e] * problem.kernel[t]),
-            }
+            {"input_index": list(e), "tap": list(t), "x": xs[e], "k": ks[t], "product": xs[e] * ks[t]}
             for e, t in view.terms[cell]
         ]
-        cells.append({"cell": list(map(int, cell)), "terms": terms, "value": float(view.output[cell])})
+        value = values[cell[0]][cell[1]] if problem.ndim == 2 else values[0][cell[0]]
+        cells.append({"cell": list(cell), "terms": terms, "value": value})
     return cells
 
 

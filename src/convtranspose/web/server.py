@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import sys
+import threading
 import webbrowser
 from typing import Optional, TextIO
 
@@ -123,6 +124,13 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _warm_up() -> None:
+    """Compile/load the engine's paths once (numba's first call takes seconds), off the request path."""
+    body = b'{"input": [[1, 2, 3, 4, 5, 6, 7, 8]], "kernel": [[1, 2, 3, 4, 5, 6, 7]], "stride": 4}'
+    for lines in (1, 8):
+        respond(body.replace(b"[[1, 2, 3, 4, 5, 6, 7, 8]]", b"[" + b", ".join([b"[1, 2, 3, 4, 5, 6, 7, 8]"] * lines) + b"]"))
+
+
 def serve(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = False, out: Optional[TextIO] = None) -> int:
     """Run the server until interrupted (Ctrl-C); returns the exit status."""
     import uvicorn
@@ -139,5 +147,6 @@ def serve(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = False,
     out.flush()
     if open_browser:
         webbrowser.open(url)
+    threading.Thread(target=_warm_up, name="convtranspose-warm-up", daemon=True).start()
     uvicorn.run(create_app(), host=host, port=port, log_level="warning")
     return 0

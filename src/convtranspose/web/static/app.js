@@ -178,7 +178,7 @@ function showError(message) {
 function grid(name, array, { marks = new Map(), focusable = false, caption = "", hole = null, rowLabels = null, colLabels = null, ndim = state.payload ? state.payload.ndim : 2 } = {}) {
   const data = rows(array);
   if (data.length === 0 || data[0].length === 0) return `<figure class="grid-box"><figcaption>${esc(caption)}</figcaption><div class="empty">∅</div></figure>`;
-  const parts = [`<figure class="grid-box"><figcaption>${esc(caption)}</figcaption><table class="grid" data-grid="${name}" id="${name}-grid"${focusable ? ' role="grid"' : ""} aria-label="${esc(caption)}">`];
+  const parts = [`<figure class="grid-box"><figcaption>${esc(caption)}</figcaption><table class="grid${data[0].length > 14 ? " dense" : ""}" data-grid="${name}" id="${name}-grid"${focusable ? ' role="grid"' : ""} aria-label="${esc(caption)}">`];
   if (colLabels) {
     parts.push("<thead><tr>" + (rowLabels ? "<th></th>" : "") + colLabels.map((l) => `<th scope="col">${esc(l)}</th>`).join("") + "</tr></thead>");
   }
@@ -434,6 +434,7 @@ function renderView() {
   panel.setAttribute("aria-labelledby", "tab-" + state.view);
   if (state.view === "scatter") {
     panel.innerHTML = scrubberHTML(p) + `<div id="step-area"></div>`;
+    frame = null;
     bindScrubber();
     renderStep();
     return;
@@ -515,8 +516,8 @@ function play() {
   const n = state.payload.steps.length;
   if (state.step >= n - 1) setStep(0);
   state.playing = setInterval(() => {
-    if (state.step >= state.payload.steps.length - 1) return stop();
-    setStep(state.step + 1);
+    if (state.step < state.payload.steps.length - 1) setStep(state.step + 1);
+    if (state.step >= state.payload.steps.length - 1) stop();
   }, SPEEDS[state.speed]);
   updatePlayButton();
 }
@@ -546,57 +547,112 @@ function setStep(i) {
   window.__ct.renders.push(ms);
 }
 
-/** The canvas, input and output of the current scatter step, with marks (never colour alone). */
-function renderStep() {
-  const p = state.payload;
+/** The canvas, input and output of the current scatter step, with marks (never colour alone).
+ *  The grids are built once per answer; a step change only rewrites the cells that differ. */
+let frame = null;
+
+function buildFrame(p) {
   const steps = p.steps;
-  const step = steps[state.step];
-  const slider = document.getElementById("step-slider");
-  slider.value = String(state.step);
-  document.getElementById("step-count").textContent = `${t("step")} ${state.step + 1}/${steps.length}`;
-  let canvas = null;
-  const canvasMarks = new Map();
-  const inputMarks = new Map();
-  const outputMarks = new Map();
-  const kernelMarks = new Map();
   const dilate = steps[0];
   const hole = new Set();
   rows(dilate.dilated).forEach((row, r) => row.forEach((_, c) => hole.add(key(p.ndim === 1 ? [c] : [r, c]))));
   for (const tap of dilate.taps) hole.delete(key(tap));
-  // The canvas as of this step: the running sum of the last scatter step so far.
-  for (let i = state.step; i >= 0; i--) {
-    if (steps[i].canvas) {
-      canvas = steps[i].canvas;
-      break;
-    }
+  const area = document.getElementById("step-area");
+  area.innerHTML = `
+    <div class="caption" id="step-caption"></div>
+    <div class="grids">
+      ${grid("input", p.input, { caption: t("input"), focusable: true })}
+      ${grid("kernel", dilate.dilated, { caption: t("dilated_kernel"), hole })}
+      ${grid("canvas", zerosLike(p.full_shape), { caption: t("canvas") })}
+      ${outputGrid(p.output, t("output_final"))}
+    </div>
+    ${legendHTML()}`;
+  const cells = {};
+  const marks = {};
+  for (const name of ["input", "kernel", "canvas", "output"]) {
+    cells[name] = new Map([...area.querySelectorAll(`table[data-grid="${name}"] td.cell`)].map((td) => [td.dataset.index, td]));
+    marks[name] = new Map();
   }
-  if (canvas === null) canvas = zerosLike(p.full_shape);
+  frame = {
+    payload: p,
+    cells,
+    marks,
+    canvasText: new Map(),
+    crop: steps.find((s) => s.kind === "crop"),
+    op: steps.find((s) => s.kind === "output_padding"),
+    captions: {
+      canvas: area.querySelector('table[data-grid="canvas"]').closest("figure").querySelector("figcaption"),
+      output: area.querySelector('table[data-grid="output"]').closest("figure").querySelector("figcaption"),
+    },
+  };
+  bindGrids(area);
+}
+
+/** Set each cell's mark classes to ``wanted`` (key -> array), touching only the cells that change. */
+function applyMarks(name, wanted) {
+  const current = frame.marks[name];
+  const cells = frame.cells[name];
+  for (const k of new Set([...current.keys(), ...wanted.keys()])) {
+    const before = (current.get(k) || []).join(" ");
+    const after = (wanted.get(k) || []).join(" ");
+    if (before === after) continue;
+    const td = cells.get(k);
+    if (!td) continue;
+    if (before) td.classList.remove(...before.split(" "));
+    if (after) td.classList.add(...after.split(" "));
+  }
+  frame.marks[name] = wanted;
+}
+
+function renderStep() {
+  const p = state.payload;
+  if (!frame || frame.payload !== p || !document.getElementById("canvas-grid")) buildFrame(p);
+  const steps = p.steps;
+  const step = steps[state.step];
+  document.getElementById("step-slider").value = String(state.step);
+  document.getElementById("step-count").textContent = `${t("step")} ${state.step + 1}/${steps.length}`;
+  const canvasMarks = new Map();
+  const inputMarks = new Map();
+  const outputMarks = new Map();
+  const kernelMarks = new Map();
+  // The canvas as of this step: the running sum of the last step so far that has one.
+  let canvas = null;
+  for (let i = state.step; i >= 0 && canvas === null; i--) canvas = steps[i].canvas || null;
+  const cells = frame.cells.canvas;
+  rows(canvas || zerosLike(p.full_shape)).forEach((row, r) =>
+    row.forEach((v, c) => {
+      const k = p.ndim === 1 ? String(c) : r + "," + c;
+      const text = fmt(v);
+      if (frame.canvasText.get(k) !== text) {
+        frame.canvasText.set(k, text);
+        const td = cells.get(k);
+        td.textContent = text;
+        td.setAttribute("aria-label", `canvas[${k}] = ${text}`);
+      }
+    })
+  );
   if (step.kind === "dilate_kernel") for (const tap of step.taps) addMark(kernelMarks, tap, "hi");
   if (step.kind === "scatter") {
     for (const cell of step.cells) addMark(canvasMarks, cell, "hi");
     addMark(inputMarks, step.input_index, "current");
   }
-  const crop = steps.find((s) => s.kind === "crop");
-  if (crop && state.step >= crop.index) {
-    rows(crop.removed).forEach((row, r) => row.forEach((removed, c) => removed && addMark(canvasMarks, p.ndim === 1 ? [c] : [r, c], "removed")));
+  const cropped = frame.crop && state.step >= frame.crop.index;
+  if (cropped) {
+    rows(frame.crop.removed).forEach((row, r) => row.forEach((removed, c) => removed && addMark(canvasMarks, p.ndim === 1 ? [c] : [r, c], "removed")));
   }
-  const op = steps.find((s) => s.kind === "output_padding");
-  if (op && state.step >= op.index) {
-    for (const cell of op.cells) addMark(outputMarks, cell.output_index, cell.origin === "recovered" ? "added" : "bias-only");
+  if (frame.op && state.step >= frame.op.index) {
+    for (const cell of frame.op.cells) addMark(outputMarks, cell.output_index, cell.origin === "recovered" ? "added" : "bias-only");
   }
+  applyMarks("canvas", canvasMarks);
+  applyMarks("input", inputMarks);
+  applyMarks("kernel", kernelMarks);
+  applyMarks("output", outputMarks);
+  frame.captions.canvas.textContent = cropped ? t("canvas_after_crop") : t("canvas");
+  const last = state.step >= steps.length - 1;
+  frame.captions.output.textContent = last && p.matches_reference ? t("output_final") + " ✓" : t("output_final");
   const notes = step.notes.map((n) => `<p class="note-line">${esc(n)}</p>`).join("");
-  const after = state.step >= steps.length - 1;
-  const area = document.getElementById("step-area");
-  area.innerHTML = `
-    <div class="caption" id="step-caption"><h3>${esc(t("step"))} ${state.step + 1}/${steps.length}: ${esc(step.title)}</h3>${notes}</div>
-    <div class="grids">
-      ${grid("input", p.input, { caption: t("input"), marks: inputMarks, focusable: true })}
-      ${grid("kernel", dilate.dilated, { caption: t("dilated_kernel"), marks: kernelMarks, hole })}
-      ${grid("canvas", canvas, { caption: crop && state.step >= crop.index ? t("canvas_after_crop") : t("canvas"), marks: canvasMarks })}
-      ${outputGrid(p.output, after && p.matches_reference ? t("output_final") + " ✓" : t("output_final"), outputMarks)}
-    </div>
-    ${legendHTML()}`;
-  bindGrids(area);
+  document.getElementById("step-caption").innerHTML =
+    `<h3>${esc(t("step_header", { n: state.step + 1, total: steps.length, title: step.title }))}</h3>${notes}`;
   if (state.selected) inspect(state.selected.grid, state.selected.index, false);
 }
 
