@@ -31,6 +31,7 @@ from .explain import (
     MAX_INPUT_ELEMENTS,
     MAX_KERNEL_SIDE,
     VIEWS,
+    Explanation,
     SolveBounds,
     TooLargeToDrawError,
     caps_summary,
@@ -190,7 +191,7 @@ def _explain_format(args: argparse.Namespace) -> str:
     return str(args.format)
 
 
-def _explanation(args: argparse.Namespace) -> object:
+def _explanation(args: argparse.Namespace) -> Explanation:
     x, k = _operands(args)
     channels = None
     if args.channels is not None or args.groups is not None:
@@ -289,7 +290,13 @@ def _cmd_shape(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError(f"--in and --kernel-size must have 1 or {ndim} values")
     if min(sizes) < 1 or min(kernel) < 1:
         raise UsageError(f"--in and --kernel-size must be positive, got --in {args.in_size} --kernel-size {args.kernel_size}")
-    spec = make_spec(ndim, **{name: _per_dim(v, ndim) for name, v in per_dim.items()})
+    spec = make_spec(
+        ndim,
+        stride=_per_dim(per_dim["stride"], ndim),
+        padding=_per_dim(per_dim["padding"], ndim),
+        output_padding=_per_dim(per_dim["output_padding"], ndim),
+        dilation=_per_dim(per_dim["dilation"], ndim),
+    )
     geometry = geometries(sizes, kernel, spec)
     spatial_output_shape(sizes, kernel, spec)  # raises OutputSizeError for an empty output
     out.write(render_shape(geometry, lang=args.lang))

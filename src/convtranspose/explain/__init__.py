@@ -33,7 +33,7 @@ Examples
 
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 
 from ..errors import ParameterError
 from ..shape import geometries
@@ -143,7 +143,7 @@ VIEWS = ("scatter", "conv", "matrix", "phase", "overlap")
 #: Any object :func:`explain` returns.
 Explanation = Union[Trace, ZeroInsertionView, MatrixView, PhaseView, OverlapView]
 
-_BUILDERS = {
+_BUILDERS: dict[str, Callable[[Problem], Explanation]] = {
     "scatter": trace_problem,
     "conv": zero_insertion_view,
     "matrix": matrix_view,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextvars
 import textwrap
 import unicodedata
-from typing import Iterable, Optional, Sequence
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -128,11 +128,11 @@ def format_grid(
     row_label_width = len(str(rows - 1)) if indices and array.ndim == 2 else 0
 
     def cell(r: int, c: int) -> str:
-        mark = cell_marks[r, c]
+        mark = str(cell_marks[r, c])
         body = cells[r][c].rjust(width)
         if not mark:
             return f" {body} "
-        opening, closing = _BRACKETS[mark]
+        opening, closing = _BRACKETS[mark][0], _BRACKETS[mark][1]
         framed = f"{opening}{body}{closing}"
         return f"{_ANSI[mark]}{framed}{_RESET}" if color else framed
 
@@ -471,7 +471,7 @@ def _render_trace(trace: Trace, lang: str, color: bool) -> list[str]:
             title = tr(lang, "full_title", shape=_tuple_text(step.canvas.shape))
             body = _indent(format_grid(step.canvas))
         elif isinstance(step, CropStep):
-            title, body = _crop_lines_with(step, canvas, lang, color)
+            title, body = _crop_lines_with(step, step.cropped if canvas is None else canvas, lang, color)
         elif isinstance(step, OutputPaddingStep):
             title, body = _output_padding_lines(step, lang, color)
         else:
@@ -605,7 +605,7 @@ def _render_overlap(view: OverlapView, lang: str, color: bool) -> list[str]:
     return lines + _result_lines(view.output, problem, lang, "output_sum_label")
 
 
-_RENDERERS = {
+_RENDERERS: dict[type, Callable[[Any, str, bool], list[str]]] = {
     Trace: _render_trace,
     ZeroInsertionView: _render_zero_insertion,
     MatrixView: _render_matrix,

@@ -427,7 +427,7 @@ def explain_payload(request: ExplainRequest) -> dict:
     Raises the library's errors (:class:`~convtranspose.errors.ConvTransposeError`) for invalid
     settings; :func:`respond` turns them into a 422 answer.
     """
-    from ..explain import explain, trace_problem
+    from ..explain import Trace, explain, trace_problem
     from ..render.text import formula_lines, render_text
 
     with np.errstate(all="ignore"):
@@ -435,7 +435,7 @@ def explain_payload(request: ExplainRequest) -> dict:
             request.input, request.kernel, request.bias, view=request.view, **request.params()
         )
         problem = explanation.problem
-        trace = explanation if request.view == "scatter" else trace_problem(problem)
+        trace = explanation if isinstance(explanation, Trace) else trace_problem(problem)
         steps = [_step_json(step, problem, request.lang) for step in trace.steps]
         payload = {
             "api_version": API_VERSION,

@@ -31,7 +31,7 @@ ASSETS = ("app.js", "style.css")
 
 def asset_text(name: str) -> str:
     """The text of one packaged asset."""
-    return resources.files(__package__).joinpath("static", name).read_text(encoding="utf-8")
+    return resources.files(__package__).joinpath("static").joinpath(name).read_text(encoding="utf-8")
 
 
 def _request_of(explanation: Any, view: str, lang: str) -> ExplainRequest:
