@@ -235,7 +235,7 @@ def _cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
     if fmt == "html":
         from .web.page import render_page
 
-        _write_text(path, render_page(explanation, lang=args.lang))
+        _write_text(path, render_page(explanation, lang=args.lang, initial_view=args.view))
     else:
         _render_figure(explanation, fmt, path, args.lang)
     out.write(f"{path}\n")

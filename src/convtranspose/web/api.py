@@ -302,7 +302,7 @@ def _step_json(step: Any, problem: Any, lang: str) -> dict:
 
 
 def _terms_json(problem: Any) -> list:
-    """Per output cell (C order): its ``x[i] * K[t]`` terms, the products and their sum."""
+    """Per output cell (C order): its canvas position, its ``x[i] * K[t]`` terms, the products and their sum."""
     from ..explain import overlap_view
 
     view = overlap_view(problem)
@@ -316,7 +316,8 @@ def _terms_json(problem: Any) -> list:
             for e, t in view.terms[cell]
         ]
         value = values[cell[0]][cell[1]] if problem.ndim == 2 else values[0][cell[0]]
-        cells.append({"cell": list(cell), "terms": terms, "value": value})
+        canvas = [o + g.padding for o, g in zip(cell, problem.geometry)]  # output o is canvas o + padding
+        cells.append({"cell": list(cell), "canvas": canvas, "terms": terms, "value": value})
     return cells
 
 

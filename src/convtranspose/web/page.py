@@ -88,10 +88,12 @@ def render_page(explanation: Optional[Any] = None, lang: str = "en", served: boo
         True: link ``/static/app.js`` and ``/static/style.css`` and use ``/api/explain``.
         False: one self-contained file (inline assets, no network at all).
     """
+    preset = "custom"
     if explanation is None:
         from ..explain import explain
 
         explanation = explain(PRESETS[0]["input"], PRESETS[0]["kernel"])
+        preset = str(PRESETS[0]["id"])
     if served:
         data = {lang: {"base": explain_payload(_request_of(explanation, "scatter", lang)), "views": {}}}
         head = '<link rel="stylesheet" href="/static/style.css">'
@@ -104,6 +106,7 @@ def render_page(explanation: Optional[Any] = None, lang: str = "en", served: boo
         "mode": "server" if served else "static",
         "lang": lang,
         "view": initial_view,
+        "preset": preset,
         "presets": list(PRESETS),
         "ui": {code: ui_strings(code) for code in LANGUAGES},
     }

@@ -20,7 +20,7 @@ const state = {
   error: null,
   selected: null, // {grid: "output"|"input", index: [...]}
   settings: null,
-  preset: "seed",
+  preset: config.preset || "custom",
   seq: 0,
 };
 window.__ct = { renders: [], lastRenderMs: null, ready: false, requests: 0 };
@@ -725,7 +725,7 @@ function inspect(gridName, index, remember) {
     if (!entry) return;
     for (const term of entry.terms) {
       cellAt("input", term.input_index)?.classList.add("term");
-      cellAt("canvas", index.map((o, d) => o + pad[d]))?.classList.add("term");
+      cellAt("canvas", entry.canvas)?.classList.add("term");
     }
     const lines = entry.terms.map(
       (term) => `<li><code>x${idxText(term.input_index)} · K${idxText(term.tap)} = ${fmt(term.x)} × ${fmt(term.k)} = ${fmt(term.product)}</code></li>`
@@ -733,6 +733,7 @@ function inspect(gridName, index, remember) {
     const bias = p.bias !== null ? `<li><code>+ ${esc(t("bias"))} ${fmt(p.bias)}</code></li>` : "";
     body.innerHTML =
       `<p id="inspect-title">${esc(t("terms_of", { index: idxText(index), count: entry.terms.length }))}</p>` +
+      `<p class="muted">${esc(t("canvas_pos", { canvas: idxText(entry.canvas), padding: "(" + pad.join(", ") + ")" }))}</p>` +
       (entry.terms.length ? `<ul id="inspect-terms">${lines.join("")}${bias}</ul>` : `<p>${esc(t("no_terms"))}</p>`) +
       `<p id="inspect-sum"><strong>${esc(t("sum"))} = <span id="inspect-value">${fmt(entry.value)}</span></strong></p>`;
   } else if (gridName === "input") {
