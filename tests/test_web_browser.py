@@ -117,7 +117,7 @@ def wait_ready(page):
 def output_grid(page) -> dict:
     """{index tuple: displayed number} of the output grid on the page."""
     cells = page.eval_on_selector_all(
-        "#output-grid td.cell", "cells => cells.map(c => [c.dataset.index, c.textContent])"
+        "#output-grid .cell", "cells => cells.map(c => [c.dataset.index, c.textContent])"
     )
     return {tuple(int(i) for i in index.split(",")): float(text) for index, text in cells}
 
@@ -187,7 +187,7 @@ def test_served_page_end_to_end(browser, server, shots):
     # Stride 2 and padding 1 on both axes, through the per-dimension controls.
     for selector, value in (("#stride-0", 2), ("#stride-1", 2), ("#padding-0", 1), ("#padding-1", 1)):
         assert set_number(page, selector, value).status == 200
-    page.wait_for_function("document.querySelectorAll('#output-grid td.cell').length === 4")
+    page.wait_for_function("document.querySelectorAll('#output-grid .cell').length === 4")
     expected = reference(SEED_X, SEED_K, 2, 1)
     assert_grid_equals(page, expected)
     assert "rows: (2 - 1)*2 - 2*1 + 1*(2 - 1) + 0 + 1 = 2" in page.inner_text("#formula")
@@ -202,33 +202,33 @@ def test_served_page_end_to_end(browser, server, shots):
     assert titles[0] == "Step 2/7: x[0,0] = 0 times the kernel"
     assert titles[3] == "Step 5/7: x[1,1] = 3 times the kernel"
     assert titles[-1].startswith("Step 7/7: padding (1, 1): crop that many cells")
-    assert page.locator("#canvas-grid td.removed").count() == 16 - 4  # a 4x4 canvas keeps its 2x2 centre
+    assert page.locator("#canvas-grid .removed").count() == 16 - 4  # a 4x4 canvas keeps its 2x2 centre
     assert_grid_equals(page, expected)
     # At step 5 the canvas holds x[1,1]'s copy: the four marked cells are 3 * K at rows/cols 2..3.
     page.fill("#step-slider", "4")
-    marked = page.eval_on_selector_all("#canvas-grid td.hi", "cs => cs.map(c => [c.dataset.index, c.textContent])")
+    marked = page.eval_on_selector_all("#canvas-grid .hi", "cs => cs.map(c => [c.dataset.index, c.textContent])")
     assert sorted(index for index, _ in marked) == ["2,2", "2,3", "3,2", "3,3"]
     page.screenshot(path=str(shots / "page_en_stride2_step5.png"), full_page=True)
 
     # Hover an output cell: its terms (computed here independently) and their sum.
     page.click("#last")
-    page.hover('#output-grid td[data-index="0,0"]')
+    page.hover('#output-grid .cell[data-index="0,0"]')
     pairs = terms_of((0, 0), (2, 2), (2, 2), (2, 2), (1, 1))
     items = page.locator("#inspect-terms li").all_inner_texts()
     assert len(items) == len(pairs) == 1
     (i, t), = pairs
     assert items[0] == f"x[{i[0]},{i[1]}] · K[{t[0]},{t[1]}] = 0 × 4.4 = 0"
     assert float(page.inner_text("#inspect-value")) == pytest.approx(expected[0, 0])
-    page.hover('#output-grid td[data-index="1,1"]')
+    page.hover('#output-grid .cell[data-index="1,1"]')
     assert float(page.inner_text("#inspect-value")) == pytest.approx(expected[1, 1])
     assert page.locator("#inspect-terms li").count() == len(terms_of((1, 1), (2, 2), (2, 2), (2, 2), (1, 1)))
     # Hover an input cell: where its copy lands (x[1,1] at canvas 2..3 -> output 1 only).
-    page.hover('#input-grid td[data-index="1,1"]')
+    page.hover('#input-grid .cell[data-index="1,1"]')
     assert page.locator("#inspect-landings li").all_inner_texts() == ["K[0,0] → output[1,1]"]
-    assert page.locator("#output-grid td.landing").count() == 1
+    assert page.locator("#output-grid .landing").count() == 1
 
     # Keyboard: focus the output grid, move with the arrow keys, the inspector follows.
-    page.focus('#output-grid td[tabindex="0"]')
+    page.focus('#output-grid .cell[tabindex="0"]')
     page.keyboard.press("ArrowRight")
     assert page.evaluate("document.activeElement.dataset.index") == "0,1"
     assert page.inner_text("#inspect-title").startswith("output[0,1] receives")
@@ -256,7 +256,7 @@ def test_served_page_end_to_end(browser, server, shots):
     assert len(guard.expected_errors) == 1
     page.wait_for_selector("#error", state="hidden")
     expected = reference(SEED_X, SEED_K, 2, 1, output_padding=(1, 0))
-    page.wait_for_function("document.querySelectorAll('#output-grid td.cell').length === 6")
+    page.wait_for_function("document.querySelectorAll('#output-grid .cell').length === 6")
     assert_grid_equals(page, expected)
 
     # Every view shows the same output.
@@ -286,17 +286,17 @@ def test_served_page_end_to_end(browser, server, shots):
     page.click("#first")
     page.click("#next")
     assert page.inner_text("#step-caption h3") == "步骤 2/8：x[0,0] = 0 乘以卷积核"
-    page.hover('#output-grid td[data-index="1,1"]')
+    page.hover('#output-grid .cell[data-index="1,1"]')
     assert page.inner_text("#inspect-title").startswith("输出[1,1] 收到")
     assert_grid_equals(page, expected)
     page.click("#last")
-    page.hover('#output-grid td[data-index="1,1"]')
+    page.hover('#output-grid .cell[data-index="1,1"]')
     page.screenshot(path=str(shots / "page_zh.png"), full_page=True)
 
     # A preset: the checkerboard-prone layer, and its overlap map's warning.
     with page.expect_response(lambda r: r.url.endswith("/api/explain")):
         page.select_option("#preset", "checkerboard")
-    page.wait_for_function("document.querySelectorAll('#output-grid td.cell').length === 81")
+    page.wait_for_function("document.querySelectorAll('#output-grid .cell').length === 81")
     assert_grid_equals(page, reference(np.ones((4, 4)), np.ones((3, 3)), 2, 0))
     guard.check()
     page.context.close()
@@ -311,7 +311,7 @@ def test_step_change_rerenders_fast_on_the_largest_grid(browser, server, shots):
         change_number(page, selector, value)
     for selector in ("#stride-0", "#stride-1"):
         set_number(page, selector, 4)
-    page.wait_for_function("document.querySelectorAll('#canvas-grid td.cell').length === 35 * 35", timeout=90_000)
+    page.wait_for_function("document.querySelectorAll('#canvas-grid .cell').length === 35 * 35", timeout=90_000)
     x = np.zeros((8, 8))
     x[:2, :2] = SEED_X  # the editor keeps the seed values and fills new cells with 0 (kernel: 1)
     k = np.ones((7, 7))
@@ -365,10 +365,10 @@ def test_exported_html_from_disk(browser, tmp_path, shots):
     for _ in range(9):
         page.click("#next")
     assert page.inner_text("#step-caption h3").startswith("Step 10/11: output_padding (1, 1)")
-    assert page.locator("#output-grid td.added, #output-grid td.bias-only").count() == 4 + 6 - 1
+    assert page.locator("#output-grid .added, #output-grid .bias-only").count() == 4 + 6 - 1
     page.click("#next")
     assert page.inner_text("#step-caption h3") == "Step 11/11: add the bias 0.5 to every output cell"
-    page.hover('#output-grid td[data-index="2,2"]')
+    page.hover('#output-grid .cell[data-index="2,2"]')
     pairs = terms_of((2, 2), (2, 3), (3, 3), (2, 2), (1, 1))
     assert page.locator("#inspect-terms li").count() == len(pairs) + 1  # the terms, then "+ bias 0.5"
     assert float(page.inner_text("#inspect-value")) == pytest.approx(expected[2, 2])
@@ -397,8 +397,8 @@ def test_notebook_repr_is_the_offline_page(browser, tmp_path):
     page, guard = new_page(browser, [url, "about:srcdoc"])
     page.goto(url)
     frame = page.frame_locator("iframe")
-    frame.locator("#output-grid td.cell").first.wait_for()
-    shown = frame.locator("#output-grid td.cell").all_inner_texts()
+    frame.locator("#output-grid .cell").first.wait_for()
+    shown = frame.locator("#output-grid .cell").all_inner_texts()
     expected = reference([1.0, 2.0, 3.0], [1.0, 10.0], 2, 0)
     assert [float(v) for v in shown] == pytest.approx(expected.tolist())
     guard.check()

@@ -174,19 +174,26 @@ function showError(message) {
 // Grids
 // ------------------------------------------------------------------------------------------
 
-/** A table of numbers. marks: Map(key -> array of class names); opts.name identifies the grid. */
+/** A grid of numbers: absolutely placed fixed-size cells, so a changed cell re-lays out only itself.
+ *  marks: Map(key -> array of class names); name identifies the grid. */
 function grid(name, array, { marks = new Map(), focusable = false, caption = "", hole = null, rowLabels = null, colLabels = null, ndim = state.payload ? state.payload.ndim : 2 } = {}) {
   const data = rows(array);
   if (data.length === 0 || data[0].length === 0) return `<figure class="grid-box"><figcaption>${esc(caption)}</figcaption><div class="empty">∅</div></figure>`;
-  const parts = [`<figure class="grid-box"><figcaption>${esc(caption)}</figcaption><table class="grid${data[0].length > 14 ? " dense" : ""}" data-grid="${name}" id="${name}-grid"${focusable ? ' role="grid"' : ""} aria-label="${esc(caption)}">`];
+  const dc = rowLabels ? 1 : 0;
+  const dr = colLabels ? 1 : 0;
+  const at = (r, c) => ` style="--r:${r};--c:${c}"`;
+  const role = focusable ? "grid" : "table";
+  const parts = [
+    `<figure class="grid-box"><figcaption>${esc(caption)}</figcaption>`,
+    `<div class="grid${data[0].length > 14 ? " dense" : ""}" data-grid="${name}" id="${name}-grid" role="${role}" aria-label="${esc(caption)}" style="--rows:${data.length + dr};--cols:${data[0].length + dc}">`,
+  ];
   if (colLabels) {
-    parts.push("<thead><tr>" + (rowLabels ? "<th></th>" : "") + colLabels.map((l) => `<th scope="col">${esc(l)}</th>`).join("") + "</tr></thead>");
+    parts.push(`<div role="row" class="grid-row">` + colLabels.map((l, c) => `<span role="columnheader" class="label"${at(0, c + dc)}>${esc(l)}</span>`).join("") + "</div>");
   }
-  parts.push("<tbody>");
   let first = true;
   data.forEach((row, r) => {
-    parts.push("<tr>");
-    if (rowLabels) parts.push(`<th scope="row">${esc(rowLabels[r])}</th>`);
+    parts.push(`<div role="row" class="grid-row">`);
+    if (rowLabels) parts.push(`<span role="rowheader" class="label"${at(r + dr, 0)}>${esc(rowLabels[r])}</span>`);
     row.forEach((v, c) => {
       const index = ndim === 1 && data.length === 1 ? [c] : [r, c];
       const cls = marks.get(key(index)) || [];
@@ -194,11 +201,11 @@ function grid(name, array, { marks = new Map(), focusable = false, caption = "",
       const text = isHole ? "·" : fmt(v);
       const tab = focusable ? ` tabindex="${first ? 0 : -1}"` : "";
       first = false;
-      parts.push(`<td class="cell ${cls.join(" ")}" data-index="${key(index)}"${tab} aria-label="${esc(name)}${idxText(index)} = ${esc(text)}">${esc(text)}</td>`);
+      parts.push(`<span role="${focusable ? "gridcell" : "cell"}" class="cell ${cls.join(" ")}"${at(r + dr, c + dc)} data-index="${key(index)}"${tab} aria-label="${esc(name)}${idxText(index)} = ${esc(text)}">${esc(text)}</span>`);
     });
-    parts.push("</tr>");
+    parts.push("</div>");
   });
-  parts.push("</tbody></table></figure>");
+  parts.push("</div></figure>");
   return parts.join("");
 }
 
@@ -541,8 +548,10 @@ function setStep(i) {
   state.step = i;
   const start = performance.now();
   renderStep();
+  const js = performance.now();
   void document.body.offsetHeight; // include style and layout in the measurement
   const ms = performance.now() - start;
+  window.__ct.split = [js - start, ms - (js - start)];
   window.__ct.lastRenderMs = ms;
   window.__ct.renders.push(ms);
 }
@@ -570,7 +579,7 @@ function buildFrame(p) {
   const cells = {};
   const marks = {};
   for (const name of ["input", "kernel", "canvas", "output"]) {
-    cells[name] = new Map([...area.querySelectorAll(`table[data-grid="${name}"] td.cell`)].map((td) => [td.dataset.index, td]));
+    cells[name] = new Map([...area.querySelectorAll(`[data-grid="${name}"] .cell`)].map((td) => [td.dataset.index, td]));
     marks[name] = new Map();
   }
   frame = {
@@ -581,8 +590,8 @@ function buildFrame(p) {
     crop: steps.find((s) => s.kind === "crop"),
     op: steps.find((s) => s.kind === "output_padding"),
     captions: {
-      canvas: area.querySelector('table[data-grid="canvas"]').closest("figure").querySelector("figcaption"),
-      output: area.querySelector('table[data-grid="output"]').closest("figure").querySelector("figcaption"),
+      canvas: area.querySelector('[data-grid="canvas"]').closest("figure").querySelector("figcaption"),
+      output: area.querySelector('[data-grid="output"]').closest("figure").querySelector("figcaption"),
     },
   };
   bindGrids(area);
@@ -641,7 +650,10 @@ function renderStep() {
     rows(frame.crop.removed).forEach((row, r) => row.forEach((removed, c) => removed && addMark(canvasMarks, p.ndim === 1 ? [c] : [r, c], "removed")));
   }
   if (frame.op && state.step >= frame.op.index) {
-    for (const cell of frame.op.cells) addMark(outputMarks, cell.output_index, cell.origin === "recovered" ? "added" : "bias-only");
+    for (const cell of frame.op.cells) {
+      addMark(outputMarks, cell.output_index, cell.origin === "recovered" ? "added" : "bias-only");
+      if (cell.origin === "recovered") addMark(canvasMarks, cell.canvas_index, "added");
+    }
   }
   applyMarks("canvas", canvasMarks);
   applyMarks("input", inputMarks);
@@ -671,10 +683,10 @@ function legendHTML() {
 // ------------------------------------------------------------------------------------------
 
 function bindGrids(root) {
-  for (const table of root.querySelectorAll("table[role=grid]")) {
+  for (const table of root.querySelectorAll("[role=grid]")) {
     const name = table.dataset.grid;
     const handler = (e) => {
-      const cell = e.target.closest("td.cell");
+      const cell = e.target.closest(".cell");
       if (cell) inspect(name, cell.dataset.index.split(",").map(Number), true);
     };
     table.addEventListener("mouseover", handler);
@@ -686,12 +698,11 @@ function bindGrids(root) {
 function onGridKey(e) {
   const moves = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] };
   const move = moves[e.key];
-  const cell = e.target.closest("td.cell");
+  const cell = e.target.closest(".cell");
   if (!move || !cell) return;
-  const tr = cell.parentElement;
-  const r = [...tr.parentElement.children].indexOf(tr) + move[0];
-  const c = [...tr.querySelectorAll("td.cell")].indexOf(cell) + move[1];
-  const target = tr.parentElement.children[r]?.querySelectorAll("td.cell")[c];
+  const index = cell.dataset.index.split(",").map(Number);
+  const next = index.length === 1 ? [index[0] + move[1]] : [index[0] + move[0], index[1] + move[1]];
+  const target = cell.parentElement.parentElement.querySelector(`.cell[data-index="${key(next)}"]`);
   if (target) {
     cell.tabIndex = -1;
     target.tabIndex = 0;
@@ -705,7 +716,7 @@ function clearHighlights() {
 }
 
 function cellAt(gridName, index) {
-  return app.querySelector(`table[data-grid="${gridName}"] td[data-index="${key(index)}"]`);
+  return app.querySelector(`[data-grid="${gridName}"] .cell[data-index="${key(index)}"]`);
 }
 
 function flat(index, shape) {
