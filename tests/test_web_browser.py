@@ -208,6 +208,7 @@ def test_served_page_end_to_end(browser, server, shots):
     page.fill("#step-slider", "4")
     marked = page.eval_on_selector_all("#canvas-grid .hi", "cs => cs.map(c => [c.dataset.index, c.textContent])")
     assert sorted(index for index, _ in marked) == ["2,2", "2,3", "3,2", "3,3"]
+    page.hover('#output-grid .cell[data-index="1,1"]')
     page.screenshot(path=str(shots / "page_en_stride2_step5.png"), full_page=True)
 
     # Hover an output cell: its terms (computed here independently) and their sum.

@@ -69,11 +69,15 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> object:
+    from importlib import import_module
+    from importlib.util import find_spec
+
     module_name = _LAZY.get(name)
     if module_name is None:
+        # A submodule (``convtranspose.engine``...): reachable as an attribute, as when eagerly imported.
+        if not name.startswith("__") and find_spec(f"{__name__}.{name}") is not None:
+            return import_module(f".{name}", __name__)
         raise AttributeError(f"module 'convtranspose' has no attribute {name!r}")
-    from importlib import import_module
-
     value = getattr(import_module(f".{module_name}", __name__), name)
     globals()[name] = value
     return value
