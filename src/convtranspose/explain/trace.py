@@ -245,6 +245,16 @@ class Problem:
         return self.spec.output_padding
 
     @property
+    def padding_label(self) -> str:
+        """``padding`` as given, for display: ``(1, 1)``, ``((1, 2), (0, 0))`` or ``'same'``."""
+        padding = self.spec.padding
+        if isinstance(padding, str):
+            return repr(padding)
+        if all(isinstance(p, int) for p in padding):
+            return "(" + ", ".join(str(p) for p in padding) + ("," if len(padding) == 1 else "") + ")"
+        return str(tuple(tuple(p) for p in padding))
+
+    @property
     def pads(self) -> tuple[tuple[int, int], ...]:
         """Per axis, the cells cropped from the start and the end of the canvas (a negative end:
         cells added there, as ``'same'`` does with a kernel shorter than the stride)."""

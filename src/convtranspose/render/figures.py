@@ -249,22 +249,12 @@ def _write_gif(frames: Sequence[tuple[Board, int]], style: TextStyle, path: str)
 # --------------------------------------------------------------------------------------------
 
 
-def _padding_text(problem: Problem) -> str:
-    """``padding`` as given: per-dimension ints, (before, after) pairs or a form's name."""
-    padding = problem.spec.padding
-    if isinstance(padding, str):
-        return repr(padding)
-    if all(isinstance(p, int) for p in padding):
-        return fmt_tuple(padding)
-    return str(tuple(tuple(p) for p in padding))
-
-
 def _params_line(problem: Problem, lang: str) -> str:
     params = text(
         lang,
         "params",
         stride=fmt_tuple(problem.stride),
-        padding=_padding_text(problem),
+        padding=problem.padding_label,
         output_padding=fmt_tuple(problem.output_padding),
         dilation=fmt_tuple(problem.dilation),
     )

@@ -246,16 +246,6 @@ def _formula_lines(
     return lines
 
 
-def _padding_text(problem: Problem) -> str:
-    """``padding`` as the user gave it: ints, (before, after) pairs, or a form's name."""
-    padding = problem.spec.padding
-    if isinstance(padding, str):
-        return repr(padding)
-    if all(isinstance(p, int) for p in padding):
-        return _tuple_text(padding)
-    return str(tuple(tuple(p) for p in padding))
-
-
 def _header(problem: Problem, title_key: str, lang: str, **values: object) -> list[str]:
     params = tr(
         lang,
@@ -263,7 +253,7 @@ def _header(problem: Problem, title_key: str, lang: str, **values: object) -> li
         input_shape=_tuple_text(problem.input.shape),
         kernel_shape=_tuple_text(problem.kernel.shape),
         stride=_tuple_text(problem.stride),
-        padding=_padding_text(problem),
+        padding=problem.padding_label,
         output_padding=_tuple_text(problem.output_padding),
         dilation=_tuple_text(problem.dilation),
     )
