@@ -314,6 +314,8 @@ def _cmd_shape(args: argparse.Namespace, out: TextIO) -> int:
     padding = parse_padding(args.padding)
     padding_dims = [len(padding)] if isinstance(padding, tuple) else []
     ndim = max(len(v) for v in [sizes, kernel, *per_dim.values()] + [[0] * n for n in padding_dims])
+    if isinstance(padding, tuple) and len(padding) == 1:
+        padding = padding * ndim  # one value (or one before:after pair) for every dimension
     sizes = _per_dim(sizes, ndim)
     kernel = _per_dim(kernel, ndim)
     if len(sizes) != ndim or len(kernel) != ndim:
