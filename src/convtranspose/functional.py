@@ -34,6 +34,7 @@ __all__ = [
     "conv_transpose_input_grad",
     "conv_transpose_weight_grad",
     "conv_transpose_bias_grad",
+    "check_call",
 ]
 
 _SUPPORTED = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
@@ -62,12 +63,15 @@ def _as_array(name: str, value: object) -> np.ndarray:
 def _as_float_array(name: str, value: object) -> np.ndarray:
     """``value`` as an ndarray of a supported float dtype (no copy when it already is one)."""
     array = _as_array(name, value)
-    if array.dtype not in _SUPPORTED:
-        raise DTypeError(
-            f"{name} must be a floating-point array of dtype float16, float32 or float64, "
-            f"got dtype {array.dtype}"
-        )
+    _check_float_dtype(name, array.dtype)
     return array
+
+
+def _check_float_dtype(name: str, dtype: np.dtype) -> None:
+    if dtype not in _SUPPORTED:
+        raise DTypeError(
+            f"{name} must be a floating-point array of dtype float16, float32 or float64, got dtype {dtype}"
+        )
 
 
 def _compute_dtype(dtype: np.dtype) -> np.dtype:
@@ -213,6 +217,47 @@ def _call_plan(*args) -> _CallPlan:
     except TypeError:
         return _plan(*frozen)
     return _cached_plan(*key)
+
+
+def check_call(
+    op: str,
+    input_shape: tuple[int, ...],
+    input_dtype: np.dtype,
+    weight: object,
+    bias: object = None,
+    *,
+    stride: IntOrTuple = 1,
+    padding: IntOrTuple = 0,
+    output_padding: IntOrTuple = 0,
+    groups: int = 1,
+    dilation: IntOrTuple = 1,
+    output_size: Optional[Sequence[int]] = None,
+    ndim: Optional[int] = None,
+) -> tuple[_CallPlan, np.ndarray, Optional[np.ndarray]]:
+    """Validate a forward call whose input is known only by its shape and dtype.
+
+    For adapters whose input is not in memory (``convtranspose.dask``): the same checks, in the
+    same order and with the same errors, as ``conv_transpose(input, weight, bias, ...)`` makes
+    before it computes anything. Returns the call's plan (resolved spec, batching, dtypes, output
+    spatial shape) and the weight and bias as ndarrays.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> plan, w, b = check_call("conv_transpose", (1, 1, 4, 4), np.dtype("float64"), np.ones((1, 2, 3, 3)),
+    ...                         stride=2, padding=1)
+    >>> plan.output_spatial, plan.unbatched
+    ((7, 7), False)
+    """
+    _check_float_dtype("input", np.dtype(input_dtype))
+    w = _as_float_array("weight", weight)
+    b = None if bias is None else _as_float_array("bias", bias)
+    plan = _call_plan(
+        op, tuple(input_shape), np.dtype(input_dtype), w.shape, w.dtype,
+        None if b is None else b.shape, None if b is None else b.dtype,
+        stride, padding, output_padding, groups, dilation, output_size, ndim,
+    )
+    return plan, w, b
 
 
 class _Operands(NamedTuple):
