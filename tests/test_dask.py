@@ -125,7 +125,8 @@ def test_channel_chunks_are_rechunked_to_whole_groups():
 def test_default_output_chunks_follow_the_input_chunks():
     x = da.zeros((1, 1, 16), chunks=(1, 1, 4))
     lazy = ctd.conv_transpose1d(x, np.ones((1, 1, 4)), stride=2, padding=1)
-    assert lazy.chunks[2] == (7, 8, 8, 9)  # boundaries 4*2-1, 8*2-1, 12*2-1 of a 32-long output
+    assert lazy.chunks[2] == (8, 8, 8, 8)  # boundaries 4*2, 8*2, 12*2 of a 32-long output
+    assert ctd.conv_transpose1d(x, np.ones((1, 1, 3)), stride=3, padding=4).chunks[2] == (12, 12, 12, 4)
 
 
 def test_unbatched_empty_batch_and_float16():

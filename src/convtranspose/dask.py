@@ -27,7 +27,8 @@ How each output chunk is computed
 
 Chunks
     Batch chunks map one to one. Spatial output chunks follow the input's (each input chunk
-    boundary ``b`` becomes ``b * stride - crop_start``) unless ``chunks=`` gives them explicitly.
+    boundary ``b`` becomes ``b * stride``, so regular chunks stay regular) unless ``chunks=``
+    gives them explicitly.
     Channels: a group's output needs all of that group's input channels, so the channel axis is
     rechunked to whole groups (each input channel chunk boundary is rounded down to a group
     boundary): with ``groups=1`` one channel chunk, depthwise layers keep their channel chunks.
@@ -101,8 +102,11 @@ def _placement(geo: AxisGeometry, o0: int, o1: int, lo: int, hi: int) -> tuple[s
 
 
 def _default_chunks(geo: AxisGeometry, in_chunks: Sequence[int]) -> tuple[int, ...]:
-    """Output chunks that follow the input's: boundary ``b`` becomes ``b * stride - crop_start``."""
-    inner = [min(max(b * geo.stride - geo.crop_start, 0), geo.output) for b in _bounds(in_chunks)[1:-1]]
+    """Output chunks that follow the input's: boundary ``b`` becomes ``b * stride`` (clipped).
+
+    Regular input chunks give regular output chunks (as Zarr wants), ``stride`` times as long.
+    """
+    inner = [min(b * geo.stride, geo.output) for b in _bounds(in_chunks)[1:-1]]
     edges = sorted({0, geo.output, *inner})
     return tuple(b - a for a, b in zip(edges, edges[1:]))
 
@@ -367,7 +371,7 @@ def conv_transpose(
     >>> x = da.from_array(np.arange(8.0).reshape(1, 1, 8), chunks=(1, 1, 3))
     >>> y = conv_transpose(x, np.ones((1, 1, 4)), stride=2, padding=1)
     >>> y.shape, y.chunks[2]
-    ((1, 1, 16), (5, 6, 5))
+    ((1, 1, 16), (6, 6, 4))
     >>> np.array_equal(y.compute(), __import__("convtranspose").conv_transpose(x.compute(), np.ones((1, 1, 4)),
     ...                stride=2, padding=1))
     True
