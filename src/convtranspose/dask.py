@@ -211,7 +211,7 @@ def _output_chunks(
 def _lazy(
     op: str,
     ndim: Optional[int],
-    x: object,
+    input: object,
     weight: object,
     bias: object,
     stride: IntOrTuple,
@@ -223,11 +223,12 @@ def _lazy(
     padding_mode: object,
     chunks: object,
 ) -> da.Array:
-    if not isinstance(x, da.Array):
+    if not isinstance(input, da.Array):
         raise ParameterTypeError(
             f"{op}: input must be a dask.array.Array (use convtranspose.{op} for in-memory arrays), "
-            f"got {type(x).__name__}"
+            f"got {type(input).__name__}"
         )
+    x: Any = input
     if any(math.isnan(n) for n in x.shape):
         raise ShapeError(
             f"{op}: the input's shape {x.shape} has unknown sizes; call input.compute_chunk_sizes() first"
@@ -265,7 +266,7 @@ def _lazy(
     axes = []
     for geo, in_chunks, o_chunks in zip(geos, x.chunks[2:], spatial_out):
         in_bounds = _bounds(in_chunks)
-        entries = []
+        entries: list[Any] = []
         for o0, o1 in zip(_bounds(o_chunks), _bounds(o_chunks)[1:]):
             lo, hi = _reach(geo, o0, o1)
             if lo == hi:

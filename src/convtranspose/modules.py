@@ -9,7 +9,7 @@ graph): the parameter gradients accumulate in ``weight_grad`` / ``bias_grad`` un
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Mapping, Optional, Sequence, Union, cast
 
 import numpy as np
 
@@ -305,7 +305,7 @@ class ConvTransposeNd:
         if _is_dask_array(input):  # lazy: the dask adapter builds the graph (dask is imported there only)
             from .dask import conv_transpose as lazy_conv_transpose
 
-            lazy = lazy_conv_transpose(input, self._weight, self._bias, **self._call_kwargs(output_size))
+            lazy: Any = lazy_conv_transpose(cast(Any, input), self._weight, self._bias, **self._call_kwargs(output_size))
             self._saved = _LAZY_FORWARD
             return lazy
         output = conv_transpose(input, self._weight, self._bias, **self._call_kwargs(output_size))
