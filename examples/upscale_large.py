@@ -83,10 +83,10 @@ def mosaic_block(tiles: np.ndarray, block: np.ndarray, block_info=None) -> np.nd
     return tiles[tile, rows % 4, cols % 4][np.newaxis, np.newaxis]
 
 
-def lazy_input(size: int, chunk: int, tiles: np.ndarray):
+def lazy_input(height: int, width: int, chunk: int, tiles: np.ndarray):
     import dask.array as da
 
-    template = da.zeros((1, 1, size, size), dtype=np.float32, chunks=(1, 1, chunk, chunk))
+    template = da.zeros((1, 1, height, width), dtype=np.float32, chunks=(1, 1, chunk, chunk))
     return template.map_blocks(partial(mosaic_block, tiles), dtype=np.float32)
 
 
@@ -98,11 +98,12 @@ def warm_up(w1: np.ndarray, b1: np.ndarray, w2: np.ndarray, b2: np.ndarray) -> N
     conv_transpose(np.maximum(hidden, 0), w2, b2, padding=1)
 
 
-def upscale(model, x):
-    """The model on a dask array: each layer returns a lazy dask array."""
+def upscale(model, x, layers: int = 2):
+    """The model on a dask array (each layer returns a lazy dask array); ``layers=1``: the first only."""
     import dask.array as da
 
-    return model.mix(da.maximum(model.up(x), 0))
+    hidden = model.up(x)
+    return hidden if layers == 1 else model.mix(da.maximum(hidden, 0))
 
 
 # --------------------------------------------------------------------------------------------
@@ -154,12 +155,12 @@ def run(args: argparse.Namespace) -> dict:
     model, tiles = trained_model(args.weights, args.epochs, args.quiet)
     if args.save_weights:
         save_weights(model, args.save_weights)
-    x = lazy_input(args.size, args.chunk, tiles)
-    y = upscale(model, x)[0, 0]  # (2 size, 2 size)
+    x = lazy_input(args.height or args.size, args.size, args.chunk, tiles)
+    y = upscale(model, x, args.layers)[0]  # (channels, 2 height, 2 size)
     hidden_chunk = 16 * (2 * args.chunk) ** 2 * 4
     print(
         f"input {x.shape} float32 ({x.nbytes / 2**20:.0f} MiB) in {x.npartitions} chunks of {args.chunk}^2; "
-        f"hidden 16 channels ({16 * y.nbytes / 2**30:.1f} GiB, chunks of {hidden_chunk / 2**20:.0f} MiB); "
+        f"hidden 16 channels ({16 * 4 * y[0].size / 2**30:.1f} GiB, chunks of {hidden_chunk / 2**20:.0f} MiB); "
         f"output {y.shape} ({y.nbytes / 2**20:.0f} MiB)"
     )
     if args.out.exists():
@@ -194,16 +195,18 @@ def run(args: argparse.Namespace) -> dict:
         if cluster is not None:
             cluster.close()
 
-    corner = check_corner(model, tiles, args.out)
+    corner = check_corner(model, tiles, args.out, args.layers)
     report = {
         "size": args.size,
+        "height": args.height or args.size,
         "chunk": args.chunk,
         "workers": args.workers,
         "memory_limit": args.memory_limit,
         "seconds": round(seconds, 1),
         "input_bytes": int(x.nbytes),
         "output_bytes": int(y.nbytes),
-        "hidden_bytes": int(16 * y.nbytes),
+        "hidden_bytes": int(16 * 4 * y[0].size),
+        "layers": args.layers,
         "input_chunk_bytes": args.chunk**2 * 4,
         "hidden_chunk_bytes": hidden_chunk,
         "memory": memory,
@@ -219,7 +222,7 @@ def run(args: argparse.Namespace) -> dict:
     return report
 
 
-def check_corner(model, tiles: np.ndarray, out: Path) -> float:
+def check_corner(model, tiles: np.ndarray, out: Path, layers: int) -> float:
     """The output's top-left 100 x 100 against the in-memory model on the input's top-left 64 x 64.
 
     Output cells below 100 depend on hidden cells up to 101 (the 3x3 mix), which depend on input
@@ -228,15 +231,18 @@ def check_corner(model, tiles: np.ndarray, out: Path) -> float:
     import zarr
 
     corner_input = mosaic_block(tiles, None, {0: {"array-location": [(0, 1), (0, 1), (0, 64), (0, 64)]}})
-    expected = model(corner_input)[0, 0, :100, :100]
-    written = np.asarray(zarr.open_array(str(out), mode="r")[:100, :100])
+    expected = (model.up(corner_input) if layers == 1 else model(corner_input))[0, :, :100, :100]
+    written = np.asarray(zarr.open_array(str(out), mode="r")[:, :100, :100])
     return float(np.max(np.abs(written - expected)))
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--size", type=int, default=8192, help="input side length (default 8192)")
+    parser.add_argument("--size", type=int, default=8192, help="input width (and height) (default 8192)")
+    parser.add_argument("--height", type=int, default=None, help="input height, if not --size")
     parser.add_argument("--chunk", type=int, default=512, help="input chunk side (default 512)")
+    parser.add_argument("--layers", type=int, choices=(1, 2), default=2,
+                        help="2: the whole upsampler (default); 1: its first layer, writing the 16-channel activation")
     parser.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes (default 2)")
     parser.add_argument("--memory-limit", default="3GiB", help="per worker (default 3GiB)")
     parser.add_argument("--scheduler", default=None, help="address of a running dask scheduler instead of a LocalCluster")
