@@ -338,14 +338,9 @@ def _plain(value: object) -> bool:
 
 
 def _make_runner(op, ndim, x, w, b, stride, padding, output_padding, groups, dilation):
-    _as_float_array("input", x)
-    _as_float_array("weight", w)
-    if b is not None:
-        _as_float_array("bias", b)
-    plan = _call_plan(
-        op, x.shape, x.dtype, w.shape, w.dtype,
-        None if b is None else b.shape, None if b is None else b.dtype,
-        stride, padding, output_padding, groups, dilation, None, ndim,
+    plan, _, _ = check_call(
+        op, x.shape, x.dtype, w, b, stride=stride, padding=padding, output_padding=output_padding, groups=groups,
+        dilation=dilation, ndim=ndim,
     )
     batched_shape = (1,) + x.shape if plan.unbatched else x.shape
     kernel = engine.forward_runner(batched_shape, w.shape, plan.spec, plan.compute_dtype)
