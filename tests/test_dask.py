@@ -299,3 +299,68 @@ def test_local_cluster_with_two_worker_processes():
             result = client.compute(lazy).result(timeout=120)
         assert len({task["worker"] for task in stream.data}) == 2  # both worker processes computed chunks
     np.testing.assert_allclose(result, conv_transpose(x, w, b, **params), rtol=0, atol=1e-10)
+
+
+# --------------------------------------------------------------------------------------------
+# The adjoint: conv on dask arrays
+# --------------------------------------------------------------------------------------------
+
+
+@st.composite
+def conv_cases(draw):
+    nd = draw(st.integers(1, 3))
+    groups = draw(st.integers(1, 2))
+    cin, cout = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    sizes, kernel, stride, dilation, padding = [], [], [], [], []
+    for _ in range(nd):
+        k, s, d = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 2))
+        p = draw(st.integers(0, 2))
+        n = draw(st.integers(max(1, d * (k - 1) + 1 - 2 * p), (10, 7, 5)[nd - 1] + d * (k - 1)))
+        for values, v in zip((sizes, kernel, stride, dilation, padding), (n, k, s, d, p)):
+            values.append(v)
+    unbatched = draw(st.booleans())
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    shape = ((cout,) if unbatched else (draw(st.integers(1, 2)), cout)) + tuple(sizes)
+    y = rng.standard_normal(shape)
+    w = rng.standard_normal((cin, cout // groups, *kernel))
+    b = rng.standard_normal(cin) if draw(st.booleans()) else None
+    chunks = tuple(_partition(draw, n) for n in shape)
+    return y, w, b, chunks, dict(stride=tuple(stride), padding=tuple(padding), dilation=tuple(dilation), groups=groups)
+
+
+@settings(max_examples=settings.default.max_examples // 4 + 10)
+@given(conv_cases())
+def test_conv_sweep_equals_in_memory_and_is_the_adjoint(case):
+    y, w, b, chunks, params = case
+    expected = convtranspose.conv(y, w, b, **params)
+    lazy = ctd.conv(da.from_array(y, chunks=chunks), w, b, **params)
+    assert lazy.shape == expected.shape
+    _assert_same(lazy, expected)
+    # <conv_transpose(x), y> = <conv(y), x> with both sides lazy
+    x = np.random.default_rng(0).standard_normal(expected.shape)
+    forward = ctd.conv_transpose(da.from_array(x, chunks=2), w, output_padding=_output_padding(y, w, params), **params)
+    adjoint = ctd.conv(da.from_array(y, chunks=chunks), w, **params)
+    left, right = float((forward * y).sum().compute(scheduler="sync")), float((adjoint * x).sum().compute(scheduler="sync"))
+    assert abs(left - right) <= 1e-9 * max(1.0, abs(left))
+
+
+def _output_padding(y, w, params):
+    from convtranspose._conv import conv_geometry
+
+    nd = w.ndim - 2
+    return conv_geometry(y.shape[-nd:], w.shape[2:], params["stride"], params["padding"], params["dilation"])[1]
+
+
+def test_conv_errors_are_the_in_memory_ones():
+    y = np.ones((1, 4, 6))
+    for w, params in [
+        (np.ones((2, 3, 3)), {}),                    # 3 channels expected, 4 given
+        (np.ones((2, 2, 3, 3)), {}),                 # rank mismatch
+        (np.ones((2, 2, 3)), dict(stride=0)),
+        (np.ones((2, 2, 3)), dict(groups=3)),
+        (np.ones((2, 2, 9)), {}),                    # kernel longer than the padded input
+    ]:
+        with pytest.raises(convtranspose.ConvTransposeError) as in_memory:
+            convtranspose.conv(y, w, **params)
+        with pytest.raises(type(in_memory.value)):
+            ctd.conv(_untouchable(y, 2), w, **params)

@@ -62,9 +62,9 @@ from .errors import ParameterError, ParameterTypeError, ShapeError
 from .functional import check_call
 from .functional import conv_transpose as _in_memory
 from .shape import AxisGeometry, geometries
-from .spec import IntOrTuple
+from .spec import IntOrTuple, normalize_tuple
 
-__all__ = ["conv_transpose", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "PADDING_MODES"]
+__all__ = ["conv_transpose", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "conv", "PADDING_MODES"]
 
 #: Padding modes the library knows; only 'zeros' is computed on dask arrays.
 PADDING_MODES = ("zeros", "circular", "reflect", "replicate")
@@ -143,17 +143,17 @@ def _block(
     bias: Optional[np.ndarray],
     shape: tuple[int, ...],
     dtype: np.dtype,
-    placement: Optional[tuple[tuple[slice, ...], tuple[slice, ...]]],
+    placements: Optional[tuple[tuple[slice, slice], ...]],
+    groups: int,
     stride: tuple[int, ...],
     dilation: tuple[int, ...],
-    groups: int,
 ) -> np.ndarray:
     """One output chunk: the in-memory transform of its input window, placed in the chunk."""
-    if placement is None:  # no input reaches this chunk: bias (or zeros) only
+    if placements is None:  # no input reaches this chunk: bias (or zeros) only
         return _filled(shape, dtype, bias)
     window = _concatenate(parts, 2)
     local = _in_memory(window, weight, bias, stride=stride, groups=groups, dilation=dilation)
-    source, destination = placement
+    source, destination = tuple(p[0] for p in placements), tuple(p[1] for p in placements)
     head = (slice(None), slice(None))
     if all(d.start == 0 and d.stop == n for d, n in zip(destination, shape[2:])):
         return np.ascontiguousarray(local[head + source])
@@ -250,56 +250,95 @@ def _lazy(
     if channel_chunks != x.chunks[1]:
         x = x.rechunk({1: channel_chunks})
     spatial_out = _output_chunks(op, chunks, geos, x.chunks[2:], plan.result_dtype)
-    out_chunks = (x.chunks[0], tuple(c // in_per_group * out_per_group for c in channel_chunks)) + spatial_out
+    windows = [
+        [_reach(geo, o0, o1) + (_placement(geo, o0, o1, *_reach(geo, o0, o1)),) for o0, o1 in _pairs(o_chunks)]
+        for geo, o_chunks in zip(geos, spatial_out)
+    ]
+    result = _graph(
+        op, x, w, b, channel_chunks, in_per_group, out_per_group, spatial_out, windows, plan.result_dtype,
+        _block, (spec.stride, spec.dilation),
+    )
+    return result[0] if plan.unbatched else result
 
-    token = tokenize(x.name, w, b, spec, spatial_out, op)
+
+def _pairs(chunks: Sequence[int]) -> list[tuple[int, int]]:
+    """``[(start, stop)]`` of each chunk."""
+    bounds = _bounds(chunks)
+    return list(zip(bounds, bounds[1:]))
+
+
+def _graph(
+    op: str,
+    x: Any,
+    w: np.ndarray,
+    b: Optional[np.ndarray],
+    channel_chunks: tuple[int, ...],
+    in_per_group: int,
+    out_per_group: int,
+    spatial_out: tuple[tuple[int, ...], ...],
+    windows: list[list[tuple[int, int, Any]]],
+    dtype: np.dtype,
+    block: Any,
+    extra: tuple,
+) -> da.Array:
+    """The lazy result: one ``block`` task per output chunk, fed by its input window.
+
+    ``windows[axis][j]`` is ``(lo, hi, info)``: output chunk ``j`` along ``axis`` reads input cells
+    ``[lo, hi)`` (none when ``lo == hi``), and ``info`` tells ``block`` where they go. The channel
+    axis of ``x`` is chunked in whole groups (``channel_chunks``); each channel chunk gets its slice
+    of the weight and bias. ``block(parts, weight, bias, shape, dtype, infos, groups, *extra)``
+    computes one chunk, with ``parts``/``infos`` None when no input reaches it.
+    """
+    nd = len(spatial_out)
+    out_chunks = (x.chunks[0], tuple(c // in_per_group * out_per_group for c in channel_chunks)) + spatial_out
+    token = tokenize(x.name, w, b, spatial_out, windows, op, extra)
     name, part_name, param_name = f"{op}-{token}", f"{op}-window-{token}", f"{op}-weight-{token}"
     graph: dict[Any, Any] = {}
 
-    # Weight and bias slices, one pair per channel chunk.
-    for ci, (c0, c1) in enumerate(zip(_bounds(channel_chunks), _bounds(channel_chunks)[1:])):
+    # Weight and bias slices, one pair per channel chunk (the weight's first axis is grouped in
+    # blocks of w.shape[0] // groups rows: the input channels of a transposed convolution, the
+    # output channels of a convolution).
+    rows = w.shape[0] // (x.shape[1] // in_per_group)
+    for ci, (c0, c1) in enumerate(_pairs(channel_chunks)):
         g0, g1 = c0 // in_per_group, c1 // in_per_group
-        graph[(param_name, "w", ci)] = np.ascontiguousarray(w[c0:c1])
+        graph[(param_name, "w", ci)] = np.ascontiguousarray(w[g0 * rows:g1 * rows])
         graph[(param_name, "b", ci)] = None if b is None else np.ascontiguousarray(b[g0 * out_per_group:g1 * out_per_group])
 
-    # Per spatial axis and output chunk: the input range, the input chunks it overlaps, placement.
-    axes = []
-    for geo, in_chunks, o_chunks in zip(geos, x.chunks[2:], spatial_out):
+    # Per spatial axis and output chunk: the input chunks the window overlaps, and the part of each.
+    pieces: list[list[Any]] = []
+    for in_chunks, entries in zip(x.chunks[2:], windows):
         in_bounds = _bounds(in_chunks)
-        entries: list[Any] = []
-        for o0, o1 in zip(_bounds(o_chunks), _bounds(o_chunks)[1:]):
-            lo, hi = _reach(geo, o0, o1)
-            if lo == hi:
-                entries.append(None)
+        axis_pieces: list[Any] = []
+        for lo, hi, _ in entries:
+            if lo >= hi:
+                axis_pieces.append(None)
                 continue
             first, last = bisect_right(in_bounds, lo) - 1, bisect_right(in_bounds, hi - 1) - 1
-            pieces = [
+            axis_pieces.append([
                 (j, slice(max(lo, in_bounds[j]) - in_bounds[j], min(hi, in_bounds[j + 1]) - in_bounds[j]))
                 for j in range(first, last + 1)
-            ]
-            entries.append((pieces, _placement(geo, o0, o1, lo, hi)))
-        axes.append(entries)
+            ])
+        pieces.append(axis_pieces)
 
+    reached = False
     for bi, ci in product(range(len(x.chunks[0])), range(len(channel_chunks))):
         for index in product(*(range(len(c)) for c in spatial_out)):
-            key = (name, bi, ci) + index
             shape = (x.chunks[0][bi], out_chunks[1][ci]) + tuple(spatial_out[a][index[a]] for a in range(nd))
-            entries = [axes[a][index[a]] for a in range(nd)]
-            if any(e is None for e in entries):
-                parts, placement = None, None
+            window = [pieces[a][index[a]] for a in range(nd)]
+            if any(p is None for p in window):
+                parts, infos = None, None
             else:
-                parts = _part_keys(graph, x, part_name, bi, ci, [e[0] for e in entries])
-                placement = (tuple(e[1][0] for e in entries), tuple(e[1][1] for e in entries))
-            graph[key] = (
-                _block, parts, (param_name, "w", ci), (param_name, "b", ci), shape, plan.result_dtype,
-                placement, spec.stride, spec.dilation, channel_chunks[ci] // in_per_group,
+                reached = True
+                parts = _part_keys(graph, x, part_name, bi, ci, window)
+                infos = tuple(windows[a][index[a]][2] for a in range(nd))
+            graph[(name, bi, ci) + index] = (
+                block, parts, (param_name, "w", ci), (param_name, "b", ci), shape, dtype, infos,
+                channel_chunks[ci] // in_per_group, *extra,
             )
     # When no output chunk is reached by any input (all bias), the graph does not depend on x.
-    reached = all(any(entry is not None for entry in entries) for entries in axes)
     hlg = HighLevelGraph.from_collections(name, graph, dependencies=[x] if reached else [])
-    meta = np.empty((0,) * (nd + 2), dtype=plan.result_dtype)
-    result = da.Array(hlg, name, chunks=out_chunks, dtype=plan.result_dtype, meta=meta)
-    return result[0] if plan.unbatched else result
+    meta = np.empty((0,) * (nd + 2), dtype=dtype)
+    return da.Array(hlg, name, chunks=out_chunks, dtype=dtype, meta=meta)
 
 
 def _part_keys(graph: dict, x: da.Array, part_name: str, bi: int, ci: int, pieces: list) -> Any:
@@ -381,6 +420,134 @@ def conv_transpose(
         "conv_transpose", None, input, weight, bias, stride, padding, output_padding, groups, dilation,
         output_size, padding_mode, chunks,
     )
+
+
+def conv(
+    input: da.Array,
+    weight: np.ndarray,
+    bias: Optional[np.ndarray] = None,
+    *,
+    stride: IntOrTuple = 1,
+    padding: IntOrTuple = 0,
+    groups: int = 1,
+    dilation: IntOrTuple = 1,
+    padding_mode: str = "zeros",
+    chunks: Optional[Sequence[Any]] = None,
+) -> da.Array:
+    """The ordinary convolution :func:`convtranspose.conv` (the adjoint of ``conv_transpose``) on a dask array.
+
+    Per spatial axis, with padding ``p``: ``out = floor((in + 2p - d * (k - 1) - 1) / s) + 1``; output
+    chunk ``[q0, q1)`` reads input cells ``[q0 * s - p, (q1 - 1) * s - p + d * (k - 1) + 1)``, clipped
+    to the input, the clipped part being the zero padding. ``padding`` takes ints (one, or one per
+    dimension) and ``'valid'``; ``padding_mode`` only ``'zeros'``. Output chunks follow the input's
+    (boundary ``b`` becomes ``b // stride``) unless ``chunks=`` gives them.
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> from convtranspose import conv as in_memory_conv
+    >>> y = np.arange(12.0).reshape(1, 1, 12)
+    >>> lazy = conv(da.from_array(y, chunks=(1, 1, 5)), np.ones((1, 1, 3)), stride=2, padding=1)
+    >>> lazy.chunks[2], np.allclose(lazy.compute(), in_memory_conv(y, np.ones((1, 1, 3)), stride=2, padding=1))
+    ((2, 3, 1), True)
+    """
+    from ._conv import conv as in_memory_conv
+    from ._conv import conv_geometry
+
+    op = "conv"
+    if not isinstance(input, da.Array):
+        raise ParameterTypeError(
+            f"{op}: input must be a dask.array.Array (use convtranspose.conv for in-memory arrays), "
+            f"got {type(input).__name__}"
+        )
+    x: Any = input
+    w = np.asarray(weight)
+
+    def in_memory_error() -> ShapeError:
+        """The in-memory call's error for a shape it refuses before computing (a zero-stride stand-in)."""
+        in_memory_conv(np.broadcast_to(np.zeros((), x.dtype), x.shape), w, groups=groups)
+        return ShapeError(f"conv: input of shape {x.shape} does not fit weight of shape {w.shape}")
+
+    if w.ndim < 3 or x.ndim not in (w.ndim - 1, w.ndim):
+        raise in_memory_error()
+    nd = w.ndim - 2
+    unbatched = x.ndim == nd + 1
+    if unbatched:
+        x = x[np.newaxis]
+    pads = padding if padding != "valid" else 0
+    pad = normalize_tuple(pads, nd, "padding")  # type: ignore[arg-type]
+    spatial, output_padding = conv_geometry(x.shape[2:], w.shape[2:], stride, padding, dilation)
+    # Validate as the transposed call it is the adjoint of (an output of ``spatial`` back to x's size).
+    plan, w, b = check_call(
+        op, (x.shape[0], w.shape[0]) + spatial, x.dtype, w, None, stride=stride, padding=pad,
+        output_padding=output_padding, groups=groups, dilation=dilation, ndim=nd,
+    )
+    spec = plan.spec
+    if x.shape[1] != w.shape[1] * spec.groups:
+        raise in_memory_error()
+    if bias is not None:
+        b = np.asarray(bias)
+        if b.shape != (w.shape[0],):
+            raise ShapeError(f"conv: bias must have shape ({w.shape[0]},) (C_in = weight.shape[0]), got bias of shape {b.shape}")
+        b = b.astype(plan.result_dtype)
+    _check_padding_mode(op, padding_mode)
+
+    in_per_group, out_per_group = w.shape[1], w.shape[0] // spec.groups
+    channel_chunks = _group_chunks(x.chunks[1], in_per_group)
+    if channel_chunks != x.chunks[1]:
+        x = x.rechunk({1: channel_chunks})
+    if chunks is None:
+        spatial_out = tuple(
+            _split_at(n, [bound // s for bound in _bounds(c)[1:-1]])
+            for n, c, s in zip(spatial, x.chunks[2:], spec.stride)
+        )
+    else:
+        spatial_out = _output_chunks(op, chunks, [_Length(n) for n in spatial], x.chunks[2:], plan.result_dtype)
+    windows = []
+    for n, k, s, d, p, o_chunks in zip(x.shape[2:], w.shape[2:], spec.stride, spec.dilation, pad, spatial_out):
+        entries = []
+        for q0, q1 in _pairs(o_chunks):
+            start, stop = q0 * s - p, (q1 - 1) * s - p + d * (k - 1) + 1
+            lo, hi = max(start, 0), min(stop, n)
+            entries.append((lo, max(lo, hi), (lo - start, stop - max(lo, hi))))
+        windows.append(entries)
+    result = _graph(
+        op, x, w, b, channel_chunks, in_per_group, out_per_group, spatial_out, windows, plan.result_dtype,
+        _conv_block, (spec.stride, spec.dilation),
+    )
+    return result[0] if unbatched else result
+
+
+class _Length:
+    """Stands in for an AxisGeometry where only the output length is read."""
+
+    def __init__(self, output: int) -> None:
+        self.output = output
+
+
+def _split_at(length: int, cuts: Sequence[int]) -> tuple[int, ...]:
+    edges = sorted({0, length, *(min(max(c, 0), length) for c in cuts)})
+    return tuple(b - a for a, b in zip(edges, edges[1:]))
+
+
+def _conv_block(
+    parts: Any,
+    weight: np.ndarray,
+    bias: Optional[np.ndarray],
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    pads: Optional[tuple[tuple[int, int], ...]],
+    groups: int,
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+) -> np.ndarray:
+    """One output chunk of ``conv``: its input window, zero-padded where it passes the border, convolved."""
+    from ._conv import conv as in_memory_conv
+
+    if pads is None:  # the chunk reads only padding
+        return _filled(shape, dtype, bias)
+    window = np.pad(_concatenate(parts, 2), ((0, 0), (0, 0)) + tuple(pads))
+    return in_memory_conv(window, weight, bias, stride=stride, groups=groups, dilation=dilation).astype(dtype, copy=False)
 
 
 def _fixed_rank(ndim: int) -> Any:
