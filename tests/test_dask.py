@@ -356,11 +356,16 @@ def test_conv_errors_are_the_in_memory_ones():
     for w, params in [
         (np.ones((2, 3, 3)), {}),                    # 3 channels expected, 4 given
         (np.ones((2, 2, 3, 3)), {}),                 # rank mismatch
-        (np.ones((2, 2, 3)), dict(stride=0)),
+        (np.ones((2, 4, 3)), dict(dilation=0)),
+        (np.ones((2, 4, 3)), dict(padding=-1)),
         (np.ones((2, 2, 3)), dict(groups=3)),
-        (np.ones((2, 2, 9)), {}),                    # kernel longer than the padded input
+        (np.ones((2, 2, 3)), dict(groups=2.0)),
+        (np.ones((2, 4, 9)), {}),                    # kernel longer than the padded input
     ]:
         with pytest.raises(convtranspose.ConvTransposeError) as in_memory:
             convtranspose.conv(y, w, **params)
         with pytest.raises(type(in_memory.value)):
             ctd.conv(_untouchable(y, 2), w, **params)
+    # (the in-memory conv divides by a zero stride; ours names the rule)
+    with pytest.raises(ParameterError, match=r"stride must be positive \(>= 1\), got stride=\(0,\)"):
+        ctd.conv(_untouchable(y, 2), np.ones((2, 4, 3)), stride=0)

@@ -62,7 +62,7 @@ from .errors import ParameterError, ParameterTypeError, ShapeError
 from .functional import check_call
 from .functional import conv_transpose as _in_memory
 from .shape import AxisGeometry, geometries
-from .spec import IntOrTuple, normalize_tuple
+from .spec import IntOrTuple, make_spec, normalize_tuple
 
 __all__ = ["conv_transpose", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "conv", "PADDING_MODES"]
 
@@ -471,11 +471,15 @@ def conv(
     if w.ndim < 3 or x.ndim not in (w.ndim - 1, w.ndim):
         raise in_memory_error()
     nd = w.ndim - 2
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1 \
+            or x.shape[-nd - 1] != w.shape[1] * groups:
+        raise in_memory_error()
     unbatched = x.ndim == nd + 1
     if unbatched:
         x = x[np.newaxis]
     pads = padding if padding != "valid" else 0
     pad = normalize_tuple(pads, nd, "padding")  # type: ignore[arg-type]
+    make_spec(nd, stride=stride, padding=pad, dilation=dilation, groups=groups)  # the rules, before the sizes
     spatial, output_padding = conv_geometry(x.shape[2:], w.shape[2:], stride, padding, dilation)
     # Validate as the transposed call it is the adjoint of (an output of ``spatial`` back to x's size).
     plan, w, b = check_call(
@@ -483,8 +487,6 @@ def conv(
         output_padding=output_padding, groups=groups, dilation=dilation, ndim=nd,
     )
     spec = plan.spec
-    if x.shape[1] != w.shape[1] * spec.groups:
-        raise in_memory_error()
     if bias is not None:
         b = np.asarray(bias)
         if b.shape != (w.shape[0],):
