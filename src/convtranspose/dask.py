@@ -50,7 +50,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from itertools import accumulate, product
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
@@ -191,7 +191,7 @@ def _check_padding_mode(op: str, padding_mode: object) -> None:
 
 
 def _output_chunks(
-    op: str, chunks: object, geos: tuple[AxisGeometry, ...], in_chunks: tuple[tuple[int, ...], ...], dtype: np.dtype
+    op: str, chunks: object, geos: Sequence[Any], in_chunks: tuple[tuple[int, ...], ...], dtype: np.dtype
 ) -> tuple[tuple[int, ...], ...]:
     """The spatial output chunks: the input's, mapped, or the caller's ``chunks``."""
     if chunks is None:
@@ -428,7 +428,7 @@ def conv(
     bias: Optional[np.ndarray] = None,
     *,
     stride: IntOrTuple = 1,
-    padding: IntOrTuple = 0,
+    padding: Union[IntOrTuple, str] = 0,
     groups: int = 1,
     dilation: IntOrTuple = 1,
     padding_mode: str = "zeros",
@@ -477,10 +477,9 @@ def conv(
     unbatched = x.ndim == nd + 1
     if unbatched:
         x = x[np.newaxis]
-    pads = padding if padding != "valid" else 0
-    pad = normalize_tuple(pads, nd, "padding")  # type: ignore[arg-type]
+    pad = normalize_tuple(0 if padding == "valid" else padding, nd, "padding")  # type: ignore[arg-type]
     make_spec(nd, stride=stride, padding=pad, dilation=dilation, groups=groups)  # the rules, before the sizes
-    spatial, output_padding = conv_geometry(x.shape[2:], w.shape[2:], stride, padding, dilation)
+    spatial, output_padding = conv_geometry(x.shape[2:], w.shape[2:], stride, pad, dilation)
     # Validate as the transposed call it is the adjoint of (an output of ``spatial`` back to x's size).
     plan, w, b = check_call(
         op, (x.shape[0], w.shape[0]) + spatial, x.dtype, w, None, stride=stride, padding=pad,
