@@ -22,6 +22,13 @@ Run (needs the ``dask`` and ``examples`` extras)::
 
     python examples/upscale_large.py                     # 8192^2 -> 16384^2, 2 workers of 3 GiB
     python examples/upscale_large.py --size 2048 --chunk 256 --out /tmp/small.zarr
+    python examples/upscale_large.py --size 1024 --chunk 128 --layers 1   # first layer only (the memory test)
+
+Memory: a single layer's workers hold a few chunks at a time. With both layers, the second layer's
+chunk needs one-cell strips of the neighbouring hidden chunks, so hidden chunks stay alive until
+the next row of chunks is computed: a band across the image's width, and the scheduler runs ahead
+of it until the worker's memory limit (``--memory-limit``) makes it pause or spill. So the peak is
+bounded by the width times the chunk height and by the memory limit, never by the image's area.
 
 Point ``--scheduler tcp://host:8786`` at a running ``dask scheduler`` to use a real cluster
 instead of the LocalCluster (the workers need convtranspose installed; the Zarr path must then be

@@ -22,6 +22,7 @@ import convtranspose  # noqa: E402
 from convtranspose import ConvTranspose2d, ParameterError, ParameterTypeError, conv_transpose  # noqa: E402
 from convtranspose import dask as ctd  # noqa: E402
 
+from features import HAS_FORMS  # noqa: E402
 from reference import conv_transpose_naive  # noqa: E402
 
 
@@ -88,6 +89,30 @@ def test_sweep_equals_in_memory(case, data):
     if out_chunks is not None:
         assert lazy.chunks[-len(out_chunks):] == out_chunks
     _assert_same(lazy, expected)
+
+
+@pytest.mark.skipif(not HAS_FORMS, reason="the library has no padding forms yet (issue 12)")
+@settings(max_examples=settings.default.max_examples // 3 + 20)
+@given(dask_cases(), st.data())
+def test_sweep_padding_forms(case, data):
+    """(before, after) pairs, 'valid', 'same', 'same_lower': valid ones equal the in-memory call,
+    invalid ones raise its error when the graph is built."""
+    x, w, b, chunks, params = case
+    nd = w.ndim - 2
+    form = data.draw(st.sampled_from(["pairs", "valid", "same", "same_lower"]))
+    if form == "pairs":
+        params["padding"] = tuple((data.draw(st.integers(0, 4)), data.draw(st.integers(0, 4))) for _ in range(nd))
+    else:
+        params["padding"] = form
+        params["output_padding"] = 0
+    lazy_x = da.from_array(x, chunks=chunks)
+    try:
+        expected = conv_transpose(x, w, b, **params)
+    except convtranspose.ConvTransposeError as error:
+        with pytest.raises(type(error)):
+            ctd.conv_transpose(lazy_x, w, b, **params)
+        return
+    _assert_same(ctd.conv_transpose(lazy_x, w, b, **params), expected)
 
 
 def test_chunks_smaller_than_the_halo_match_the_reference():
