@@ -46,7 +46,10 @@ def example():
     return module
 
 
-def test_peak_memory_stays_far_below_the_output(example, tmp_path):
+def test_peak_memory_stays_far_below_the_output(example, tmp_path, monkeypatch):
+    # The worker processes unpickle the example's functions by module name: let them import it
+    # (spawned processes start with this process's sys.path).
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))
     args = example.parse_args(
         ["--size", "1024", "--chunk", "128", "--layers", "1", "--workers", "2", "--memory-limit", "1GiB", "--epochs", "1",
          "--out", str(tmp_path / "out.zarr"), "--quiet"]
