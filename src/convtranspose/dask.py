@@ -59,10 +59,10 @@ from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 
 from .errors import ParameterError, ParameterTypeError, ShapeError
-from .functional import check_call
 from .functional import conv_transpose as _in_memory
-from .shape import AxisGeometry, geometries
-from .spec import IntOrTuple, make_spec, normalize_tuple
+from .plan import Hyper, Plan, as_float_array, build_plan
+from .shape import AxisGeometry
+from .spec import ConvTransposeSpec, IntOrTuple, make_spec, normalize_tuple
 
 __all__ = ["conv_transpose", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "conv", "PADDING_MODES"]
 
@@ -208,17 +208,28 @@ def _output_chunks(
         raise ParameterError(f"{op}: invalid chunks={chunks!r} for a spatial output of {shape} ({exc})") from exc
 
 
+def _plan(
+    op: str, ndim: Optional[int], x: Any, weight: object, bias: object,
+    hyper: Union[ConvTransposeSpec, Hyper], output_size: Optional[Sequence[int]],
+) -> tuple[Plan, np.ndarray, Optional[np.ndarray]]:
+    """The in-memory call's validation, in its order, from the dask input's shape and dtype."""
+    as_float_array("input", np.empty(0, x.dtype))  # the dtype rule (an empty array of x's dtype)
+    w = as_float_array("weight", weight)
+    b = None if bias is None else as_float_array("bias", bias)
+    plan = build_plan(
+        op, ndim, tuple(x.shape), x.dtype, w.shape, w.dtype,
+        None if b is None else b.shape, None if b is None else b.dtype, hyper, output_size,
+    )
+    return plan, w, b
+
+
 def _lazy(
     op: str,
     ndim: Optional[int],
     input: object,
     weight: object,
     bias: object,
-    stride: IntOrTuple,
-    padding: IntOrTuple,
-    output_padding: IntOrTuple,
-    groups: int,
-    dilation: IntOrTuple,
+    hyper: Union[ConvTransposeSpec, Hyper],
     output_size: Optional[Sequence[int]],
     padding_mode: object,
     chunks: object,
@@ -233,16 +244,12 @@ def _lazy(
         raise ShapeError(
             f"{op}: the input's shape {x.shape} has unknown sizes; call input.compute_chunk_sizes() first"
         )
-    plan, w, b = check_call(
-        op, x.shape, x.dtype, weight, bias, stride=stride, padding=padding, output_padding=output_padding,
-        groups=groups, dilation=dilation, output_size=output_size, ndim=ndim,
-    )
+    plan, w, b = _plan(op, ndim, x, weight, bias, hyper, output_size)
     _check_padding_mode(op, padding_mode)
     spec = plan.spec
     if plan.unbatched:
         x = x[np.newaxis]
-    nd = spec.ndim
-    geos = geometries(x.shape[2:], w.shape[2:], spec)
+    geos = plan.geometry
 
     # Channels: whole groups per chunk.
     in_per_group, out_per_group = x.shape[1] // spec.groups, w.shape[1]
@@ -417,9 +424,20 @@ def conv_transpose(
     True
     """
     return _lazy(
-        "conv_transpose", None, input, weight, bias, stride, padding, output_padding, groups, dilation,
+        "conv_transpose", None, input, weight, bias, (stride, padding, output_padding, groups, dilation),
         output_size, padding_mode, chunks,
     )
+
+
+def conv_transpose_with_spec(
+    input: da.Array,
+    weight: np.ndarray,
+    bias: Optional[np.ndarray],
+    spec: ConvTransposeSpec,
+    output_size: Optional[Sequence[int]] = None,
+) -> da.Array:
+    """:func:`conv_transpose` with hyper-parameters normalized before (a layer's spec; what the layers call)."""
+    return _lazy("conv_transpose", None, input, weight, bias, spec, output_size, "zeros", None)
 
 
 def conv(
@@ -481,10 +499,8 @@ def conv(
     make_spec(nd, stride=stride, padding=pad, dilation=dilation, groups=groups)  # the rules, before the sizes
     spatial, output_padding = conv_geometry(x.shape[2:], w.shape[2:], stride, pad, dilation)
     # Validate as the transposed call it is the adjoint of (an output of ``spatial`` back to x's size).
-    plan, w, b = check_call(
-        op, (x.shape[0], w.shape[0]) + spatial, x.dtype, w, None, stride=stride, padding=pad,
-        output_padding=output_padding, groups=groups, dilation=dilation, ndim=nd,
-    )
+    x_conv = np.broadcast_to(np.zeros((), x.dtype), (x.shape[0], w.shape[0]) + spatial)  # shape and dtype only
+    plan, w, b = _plan(op, nd, x_conv, w, None, (stride, pad, output_padding, groups, dilation), None)
     spec = plan.spec
     if bias is not None:
         b = np.asarray(bias)
@@ -569,7 +585,7 @@ def _fixed_rank(ndim: int) -> Any:
         chunks: Optional[Sequence[Any]] = None,
     ) -> da.Array:
         return _lazy(
-            name, ndim, input, weight, bias, stride, padding, output_padding, groups, dilation,
+            name, ndim, input, weight, bias, (stride, padding, output_padding, groups, dilation),
             output_size, padding_mode, chunks,
         )
 

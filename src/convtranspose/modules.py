@@ -14,8 +14,9 @@ from typing import Any, Mapping, Optional, Sequence, Union, cast
 import numpy as np
 
 from .errors import DTypeError, OutOfMemoryError, ParameterError, ParameterTypeError, ShapeError
-from .functional import _as_array, conv_transpose, conv_transpose_backward
-from .spec import IntOrTuple, _is_int, make_spec, normalize_tuple
+from ._checks import as_array, is_int
+from .functional import conv_transpose_backward_with_spec, conv_transpose_with_spec
+from .spec import ConvTransposeSpec, IntOrTuple, make_spec, normalize_tuple
 
 __all__ = ["ConvTransposeNd", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
 
@@ -25,11 +26,11 @@ RandomSource = Union[None, int, np.random.Generator]
 
 
 def _positive_int(value: object, name: str) -> int:
-    if not _is_int(value):
+    if not is_int(value):
         raise ParameterTypeError(f"{name} must be an int, got {value!r} of type {type(value).__name__}")
-    if value < 1:  # type: ignore[operator]
+    if value < 1:
         raise ParameterError(f"{name} must be positive (>= 1), got {name}={value}")
-    return int(value)  # type: ignore[arg-type]
+    return int(value)
 
 
 def _param_dtype(dtype: object) -> np.dtype:
@@ -48,20 +49,20 @@ def _to_numpy(name: str, value: Any) -> np.ndarray:
     """An ndarray from a NumPy array, array-like or a torch tensor (without importing torch)."""
     if hasattr(value, "detach") and hasattr(value, "cpu"):
         value = value.detach().cpu().numpy()
-    return _as_array(name, value)
+    return as_array(name, value)
 
 
 def _generator(rng: object) -> np.random.Generator:
     """``rng`` as a NumPy Generator: a Generator, a non-negative int seed, a SeedSequence/BitGenerator, or None."""
     if rng is None or isinstance(rng, (np.random.Generator, np.random.BitGenerator, np.random.SeedSequence)):
         return np.random.default_rng(rng)
-    if not _is_int(rng):
+    if not is_int(rng):
         raise ParameterTypeError(
             f"rng must be None, an int seed or a numpy.random.Generator, got {rng!r} of type {type(rng).__name__}"
         )
-    if rng < 0:  # type: ignore[operator]
+    if rng < 0:
         raise ParameterError(f"rng, an int seed, must be non-negative (>= 0), got rng={rng}")
-    return np.random.default_rng(int(rng))  # type: ignore[arg-type]
+    return np.random.default_rng(int(rng))
 
 
 def _is_dask_array(value: object) -> bool:
@@ -133,6 +134,8 @@ class ConvTransposeNd:
         self.spec = make_spec(
             ndim, stride=stride, padding=padding, output_padding=output_padding, dilation=dilation, groups=groups
         )
+        # PyTorch ignores the layer's output_padding when a forward is given output_size.
+        self._spec_for_output_size = self.spec.with_output_padding((0,) * ndim)
         for name, channels in (("in_channels", self.in_channels), ("out_channels", self.out_channels)):
             if channels % self.spec.groups != 0:
                 raise ParameterError(
@@ -183,7 +186,7 @@ class ConvTransposeNd:
     def weight_shape(self) -> tuple[int, ...]:
         return (self.in_channels, self.out_channels // self.groups) + self.kernel_size
 
-    def _initial_parameters(self, has_bias: bool, rng: np.random.Generator):
+    def _initial_parameters(self, has_bias: bool, rng: np.random.Generator) -> tuple[np.ndarray, Optional[np.ndarray]]:
         fan_in = self.weight_shape[1] * math.prod(self.kernel_size)
         bound = 1.0 / math.sqrt(fan_in)
         weight = rng.uniform(-bound, bound, size=self.weight_shape).astype(self.dtype)
@@ -220,7 +223,7 @@ class ConvTransposeNd:
 
     def _checked_parameter(self, name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
         if value is getattr(self, f"_{name}", None):
-            return value  # in-place update such as ``layer.weight -= lr * grad``
+            return cast(np.ndarray, value)  # in-place update such as ``layer.weight -= lr * grad``
         if not isinstance(value, np.ndarray) or isinstance(value, np.ma.MaskedArray):
             raise ParameterTypeError(f"{name} must be a numpy.ndarray, got {type(value).__name__}")
         if value.shape != shape:
@@ -284,16 +287,8 @@ class ConvTransposeNd:
 
     # -- computation --------------------------------------------------------------------------
 
-    def _call_kwargs(self, output_size: Optional[Sequence[int]]) -> dict[str, Any]:
-        # PyTorch ignores the layer's output_padding when output_size is given.
-        return dict(
-            stride=self.stride,
-            padding=self.padding,
-            output_padding=self.output_padding if output_size is None else 0,
-            groups=self.groups,
-            dilation=self.dilation,
-            output_size=output_size,
-        )
+    def _call_spec(self, output_size: Optional[Sequence[int]]) -> ConvTransposeSpec:
+        return self.spec if output_size is None else self._spec_for_output_size
 
     def forward(self, input: np.ndarray, output_size: Optional[Sequence[int]] = None) -> np.ndarray:
         """Apply the layer; ``output_size`` picks ``output_padding`` as in PyTorch.
@@ -303,12 +298,14 @@ class ConvTransposeNd:
         then there is no :meth:`backward`.
         """
         if _is_dask_array(input):  # lazy: the dask adapter builds the graph (dask is imported there only)
-            from .dask import conv_transpose as lazy_conv_transpose
+            from .dask import conv_transpose_with_spec as lazy_conv_transpose
 
-            lazy: Any = lazy_conv_transpose(cast(Any, input), self._weight, self._bias, **self._call_kwargs(output_size))
+            lazy: Any = lazy_conv_transpose(
+                cast(Any, input), self._weight, self._bias, self._call_spec(output_size), output_size
+            )
             self._saved = _LAZY_FORWARD
             return lazy
-        output = conv_transpose(input, self._weight, self._bias, **self._call_kwargs(output_size))
+        output = conv_transpose_with_spec(input, self._weight, self._bias, self._call_spec(output_size), output_size)
         self._saved = (np.asarray(input), output_size)
         return output
 
@@ -328,13 +325,14 @@ class ConvTransposeNd:
                 "run forward on an in-memory array to train"
             )
         saved_input, output_size = self._saved
-        grad_x, grad_w, grad_b = conv_transpose_backward(
-            grad_output, saved_input, self._weight, bias=self._bias is not None, **self._call_kwargs(output_size)
+        grad_x, grad_w, grad_b = conv_transpose_backward_with_spec(
+            grad_output, saved_input, self._weight, self._call_spec(output_size), output_size,
+            bias=self._bias is not None,
         )
         self.weight_grad = grad_w if self.weight_grad is None else self.weight_grad + grad_w
         if grad_b is not None:
             self.bias_grad = grad_b if self.bias_grad is None else self.bias_grad + grad_b
-        return grad_x
+        return cast(np.ndarray, grad_x)  # always requested
 
     def zero_grad(self) -> None:
         """Forget the accumulated parameter gradients (set them to None, like PyTorch's default)."""
