@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Literal, Optional, Sequence
 
 from .environment import BUSY_CPUS, OPENBLAS_VARIABLES, Environment
 from .peers import IMPLEMENTATIONS, LABELS
@@ -161,7 +161,9 @@ def _ratio_of(m: Measurement, versus: str) -> Optional[float]:
     return m.ratio_to_best_peer if versus == "best peer" else m.ratio_to(versus)
 
 
-def _geomean_target(measurements, direction, threshold, name, versus: str = "torch") -> Target:
+def _geomean_target(
+    measurements: Sequence[Measurement], direction: str, threshold: float, name: str, versus: str = "torch"
+) -> Target:
     ratios = [_ratio_of(m, versus) for m in _of(measurements, direction)]
     value = geomean(ratios)
     measured = "n/a" if value is None else f"{value:.3f}x over {len([r for r in ratios if r is not None])} layers"
@@ -169,58 +171,64 @@ def _geomean_target(measurements, direction, threshold, name, versus: str = "tor
 
 
 def _best_peer_target(
-    measurements, direction: str = "forward", cap: float = BEST_PEER_CAP, name: str = "Forward, every layer vs best peer"
+    measurements: Sequence[Measurement],
+    direction: str = "forward",
+    cap: float = BEST_PEER_CAP,
+    name: str = "Forward, every layer vs best peer",
 ) -> Target:
-    rows = [(m.ratio_to_best_peer, m) for m in _of(measurements, direction) if m.ratio_to_best_peer is not None]
+    rows = [(r, m) for m in _of(measurements, direction) if (r := m.ratio_to_best_peer) is not None]
     if not rows:
         return Target(name, f"<= {cap:g}x", "n/a", None)
     worst, worst_m = max(rows, key=lambda pair: pair[0])
     over = [f"{m.layer.name} {r:.2f}x" for r, m in rows if r > cap]
-    measured = f"worst {worst_m.layer.name} {worst:.2f}x ({LABELS[worst_m.best_peer]})"
+    measured = f"worst {worst_m.layer.name} {worst:.2f}x ({LABELS[worst_m.best_peer or '']})"
     if over:
         measured += f"; {len(over)} over: " + ", ".join(over)
     return Target(name, f"<= {cap:g}x", measured, not over)
 
 
-def _sgemm_target(measurements, sgemm: float) -> Target:
-    rows = [m for m in _of(measurements, "forward") if m.layer.compute_bound and m.gflops is not None]
+def _sgemm_target(measurements: Sequence[Measurement], sgemm: float) -> Target:
+    rows = [(g, m) for m in _of(measurements, "forward") if m.layer.compute_bound and (g := m.gflops) is not None]
     requirement = f">= {SGEMM_FRACTION_TARGET:.0%} of sgemm ({sgemm:.0f} GFLOP/s)"
     if not rows:
         return Target("Compute-bound layers (forward)", requirement, "n/a", None)
-    fractions = [(m.gflops / sgemm, m) for m in rows]
-    measured = ", ".join(f"{m.layer.name} {f:.0%} ({m.gflops:.0f} GFLOP/s)" for f, m in fractions)
+    fractions = [(g / sgemm, g, m) for g, m in rows]
+    measured = ", ".join(f"{m.layer.name} {f:.0%} ({g:.0f} GFLOP/s)" for f, g, m in fractions)
     return Target(
         "Compute-bound layers (forward)",
         requirement,
         measured,
-        all(f >= SGEMM_FRACTION_TARGET for f, _ in fractions),
+        all(f >= SGEMM_FRACTION_TARGET for f, _, _ in fractions),
     )
 
 
-def _memory_target(measurements) -> Target:
-    rows = [m for m in _of(measurements, "forward") if m.memory is not None]
+def _memory_target(measurements: Sequence[Measurement]) -> Target:
+    rows = [(m.layer.name, memory) for m in _of(measurements, "forward") if (memory := m.memory) is not None]
     requirement = f"<= {MEMORY_TARGET:g}x output, every layer"
     if not rows:
         return Target("Peak extra memory (forward)", requirement, "n/a", None)
-    worst = max(rows, key=lambda m: m.memory.ratio)
-    over = [f"{m.layer.name} {m.memory.ratio:.2f}x" for m in rows if m.memory.ratio > MEMORY_TARGET]
+    worst_name, worst = max(rows, key=lambda row: row[1].ratio)
+    over = [f"{name} {memory.ratio:.2f}x" for name, memory in rows if memory.ratio > MEMORY_TARGET]
     measured = (
-        f"worst {worst.layer.name} {worst.memory.ratio:.2f}x ({_bytes(worst.memory.extra_bytes)} extra "
-        f"for a {_bytes(worst.memory.reference_bytes)} output)"
+        f"worst {worst_name} {worst.ratio:.2f}x ({_bytes(worst.extra_bytes)} extra "
+        f"for a {_bytes(worst.reference_bytes)} output)"
     )
     if over:
         measured += f"; {len(over)} over: " + ", ".join(over)
     return Target("Peak extra memory (forward)", requirement, measured, not over)
 
 
-def _overhead_target(measurements) -> Target:
-    rows = [m for m in _of(measurements, "forward") if m.layer.overhead and m.ratio_to("torch") is not None]
+def _overhead_target(measurements: Sequence[Measurement]) -> Target:
+    rows = [
+        (ours, theirs, m) for m in _of(measurements, "forward")
+        if m.layer.overhead and (ours := m.seconds("ours")) is not None and (theirs := m.seconds("torch")) is not None
+    ]
     requirement = f"<= {OVERHEAD_TARGET:g}x torch"
     if not rows:
         return Target("Tiny-call overhead (forward)", requirement, "n/a", None)
-    m = rows[0]
-    ratio = m.ratio_to("torch")
-    measured = f"{ratio:.2f}x ({m.seconds('ours') * 1e6:.1f} us vs {m.seconds('torch') * 1e6:.1f} us)"
+    ours, theirs, m = rows[0]
+    ratio = ours / theirs
+    measured = f"{ratio:.2f}x ({ours * 1e6:.1f} us vs {theirs * 1e6:.1f} us)"
     return Target("Tiny-call overhead (forward)", requirement, measured, ratio <= OVERHEAD_TARGET)
 
 
@@ -423,7 +431,7 @@ def _series(chosen: Sequence[Measurement]) -> list[tuple[str, list[Optional[floa
     ]
 
 
-def _panel(axis, chosen: Sequence[Measurement], lines: Sequence[tuple[float, str, str]], title: str) -> None:
+def _panel(axis: Any, chosen: Sequence[Measurement], lines: Sequence[tuple[float, str, str]], title: str) -> None:
     """Horizontal log-scale bars growing from 1.0: left of the line = ours faster than the peer."""
     import numpy as np
 
@@ -432,7 +440,8 @@ def _panel(axis, chosen: Sequence[Measurement], lines: Sequence[tuple[float, str
     positions[-1] += 0.6  # set the geomean row apart
     height = 0.38
     series = _series(chosen)
-    for offset, (label, values, color) in zip((-height / 2, height / 2), series):
+    for offset, (name, values, color) in zip((-height / 2, height / 2), series):
+        label: Optional[str] = name
         for y, value in zip(positions + offset, values):
             if value is None:
                 continue
@@ -451,13 +460,13 @@ def _panel(axis, chosen: Sequence[Measurement], lines: Sequence[tuple[float, str
     axis.set_title(title, fontsize=10)
     axis.set_xlabel("our time / peer time (log scale; < 1 = ours faster)")
     axis.grid(axis="x", which="both", alpha=0.3)
-    values = [v for _, vals, _ in series for v in vals if v is not None] + [x for x, _, _ in lines] + [1.0]
-    low, high = min(values) / 1.6, max(values) * 1.6
+    extent = [v for _, vals, _ in series for v in vals if v is not None] + [x for x, _, _ in lines] + [1.0]
+    low, high = min(extent) / 1.6, max(extent) * 1.6
     axis.set_xlim(low, high)
     _plain_log_ticks(axis.xaxis, low, high)
 
 
-def _plain_log_ticks(scale_axis, low: float, high: float) -> None:
+def _plain_log_ticks(scale_axis: Any, low: float, high: float) -> None:
     """Ticks at 1-2-5 steps labelled as plain numbers (0.5, 1, 2), no labels on minor ticks."""
     from matplotlib import ticker
 
@@ -604,12 +613,12 @@ def _sweep_markdown(sweep: SweepRun, sgemm: float, chart_name: str) -> list[str]
 _SWEEP_MARKERS = {1: "o", 2: "s", 3: "^"}
 
 
-def _scatter(axis, chosen: Sequence[Measurement], direction: str) -> list[tuple[str, object]]:
+def _scatter(axis: Any, chosen: Sequence[Measurement], direction: str) -> list[tuple[str, Any]]:
     """Ratio against flops, one colour per ratio (best peer hollow, so a torch point shows through when
     torch is the best peer), one marker per dimensionality; the worst layers labelled."""
     from matplotlib.lines import Line2D
 
-    handles: list[tuple[str, object]] = []
+    handles: list[tuple[str, Any]] = []
     values: list[float] = [1.0, SWEEP_TORCH_GEOMEAN_TARGET, SWEEP_BEST_PEER_CAP]
     series = (("ours / torch", "torch", "tab:blue", True, -10), ("ours / best peer", "best peer", "tab:orange", False, 3))
     for label, versus, color, filled, text_offset in series:
@@ -625,21 +634,24 @@ def _scatter(axis, chosen: Sequence[Measurement], direction: str) -> list[tuple[
             axis.axhline(mean, color=color, linestyle="-.", linewidth=1.2)
             axis.annotate(f"geomean {mean:.2f}", (1.0, mean), xycoords=("axes fraction", "data"),
                           xytext=(-4, text_offset), textcoords="offset points", ha="right", fontsize=7, color=color)
-        marker_style = {"markerfacecolor": color} if filled else {"markerfacecolor": "none", "markeredgecolor": color}
+        face = color if filled else "none"
         handles.append(
-            (f"{label} (dash-dot: geomean)", Line2D([], [], color=color, marker="o", linestyle="-.", **marker_style))
+            (
+                f"{label} (dash-dot: geomean)",
+                Line2D([], [], color=color, marker="o", linestyle="-.", markerfacecolor=face, markeredgecolor=color),
+            )
         )
         values += [r for r in ratios if r is not None]
     for ndim, marker in _SWEEP_MARKERS.items():
         handles.append((f"{ndim}-d", Line2D([], [], color="grey", marker=marker, linestyle="none")))
-    lines = [
+    lines: list[tuple[float, str, Literal["-", "--", ":"], str]] = [
         (1.0, "black", "-", "1.0 = same speed; target geomean vs best peer"),
         (SWEEP_TORCH_GEOMEAN_TARGET, "tab:green", "--", f"target geomean {SWEEP_TORCH_GEOMEAN_TARGET:g}x torch"),
         (SWEEP_BEST_PEER_CAP, "tab:red", ":", f"cap {SWEEP_BEST_PEER_CAP:g}x best peer, every layer"),
     ]
-    for y, color, style, text in lines:
-        axis.axhline(y, color=color, linestyle=style, linewidth=1.1)
-        handles.append((text, Line2D([], [], color=color, linestyle=style)))
+    for y, color, line_style, text in lines:
+        axis.axhline(y, color=color, linestyle=line_style, linewidth=1.1)
+        handles.append((text, Line2D([], [], color=color, linestyle=line_style)))
     for rank, m in enumerate(_worst(chosen, direction, WORST_SHOWN)):  # alternate sides: neighbours overlap less
         axis.annotate(m.layer.name, (m.flops, m.ratio_to_best_peer), xytext=(5, 3 if rank % 2 == 0 else -10),
                       textcoords="offset points", fontsize=7)
@@ -665,7 +677,7 @@ def plot_sweep(path: Path, sweep: SweepRun, env: Environment) -> Path:
 
     directions = _directions(sweep.measurements)
     figure, axes = plt.subplots(1, len(directions), figsize=(6.5 * len(directions), 5.6), squeeze=False)
-    handles: dict[str, object] = {}
+    handles: dict[str, Any] = {}
     for axis, direction in zip(axes[0], directions):
         for label, handle in _scatter(axis, _of(sweep.measurements, direction), direction):
             handles.setdefault(label, handle)
