@@ -10,7 +10,7 @@ import torch
 
 import convtranspose as ct
 from convtranspose import engine
-from convtranspose.engine.phase import make_plan, phase_groups
+from convtranspose.engine.phase_plan import phase_groups, phase_plan as make_plan
 from convtranspose.shape import geometries
 from convtranspose.spec import make_spec
 
