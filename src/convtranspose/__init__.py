@@ -26,6 +26,7 @@ from .errors import (
     ShapeError,
 )
 from .functional import (
+    conv,
     conv_transpose,
     conv_transpose1d,
     conv_transpose2d,
@@ -35,7 +36,6 @@ from .functional import (
     conv_transpose_input_grad,
     conv_transpose_weight_grad,
 )
-from ._conv import conv
 from .modules import ConvTranspose1d, ConvTranspose2d, ConvTranspose3d, ConvTransposeNd
 from .shape import output_padding_for, output_size, output_size_range
 from .spec import ConvTransposeSpec, make_spec
