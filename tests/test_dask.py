@@ -370,7 +370,7 @@ def test_conv_sweep_equals_in_memory_and_is_the_adjoint(case):
 
 
 def _output_padding(y, w, params):
-    from convtranspose._conv import conv_geometry
+    from convtranspose.shape import conv_geometry
 
     nd = w.ndim - 2
     return conv_geometry(y.shape[-nd:], w.shape[2:], params["stride"], params["padding"], params["dilation"])[1]

@@ -59,9 +59,10 @@ from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 
 from .errors import ParameterError, ParameterTypeError, ShapeError
+from .functional import conv as in_memory_conv
 from .functional import conv_transpose as _in_memory
 from .plan import Hyper, Plan, as_float_array, build_plan
-from .shape import AxisGeometry
+from .shape import AxisGeometry, conv_geometry
 from .spec import ConvTransposeSpec, IntOrTuple, make_spec, normalize_tuple
 
 __all__ = ["conv_transpose", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "conv", "PADDING_MODES"]
@@ -469,9 +470,6 @@ def conv(
     >>> lazy.chunks[2], np.allclose(lazy.compute(), in_memory_conv(y, np.ones((1, 1, 3)), stride=2, padding=1))
     ((2, 3, 1), True)
     """
-    from ._conv import conv as in_memory_conv
-    from ._conv import conv_geometry
-
     op = "conv"
     if not isinstance(input, da.Array):
         raise ParameterTypeError(
@@ -559,8 +557,6 @@ def _conv_block(
     dilation: tuple[int, ...],
 ) -> np.ndarray:
     """One output chunk of ``conv``: its input window, zero-padded where it passes the border, convolved."""
-    from ._conv import conv as in_memory_conv
-
     if pads is None:  # the chunk reads only padding
         return _filled(shape, dtype, bias)
     window = np.pad(_concatenate(parts, 2), ((0, 0), (0, 0)) + tuple(pads))
