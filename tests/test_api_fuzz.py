@@ -1117,7 +1117,7 @@ RAGGED = [[[1.0, 2.0], [1.0]]]  # an inhomogeneous nested list
 )
 def test_ragged_nested_lists(call):
     # Regression: every one of these raises NumPy's "setting an array element with a sequence" ValueError
-    # (np.asarray in functional._as_float_array), not one of ours naming the operand.
+    # (np.asarray in functional._as_operand), not one of ours naming the operand.
     _, error = run(call)
     assert error is not None
 

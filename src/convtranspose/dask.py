@@ -61,7 +61,7 @@ from dask.highlevelgraph import HighLevelGraph
 from .errors import ParameterError, ParameterTypeError, ShapeError
 from .functional import conv as in_memory_conv
 from .functional import conv_transpose as _in_memory
-from .plan import Hyper, Plan, as_float_array, build_plan
+from .plan import Hyper, Plan, as_operand, build_plan
 from .shape import AxisGeometry, conv_geometry
 from .spec import ConvTransposeSpec, IntOrTuple, make_spec, normalize_tuple
 
@@ -214,9 +214,9 @@ def _plan(
     hyper: Union[ConvTransposeSpec, Hyper], output_size: Optional[Sequence[int]],
 ) -> tuple[Plan, np.ndarray, Optional[np.ndarray]]:
     """The in-memory call's validation, in its order, from the dask input's shape and dtype."""
-    as_float_array("input", np.empty(0, x.dtype))  # the dtype rule (an empty array of x's dtype)
-    w = as_float_array("weight", weight)
-    b = None if bias is None else as_float_array("bias", bias)
+    as_operand("input", np.empty(0, x.dtype))  # the dtype rule (an empty array of x's dtype)
+    w = as_operand("weight", weight)
+    b = None if bias is None else as_operand("bias", bias)
     plan = build_plan(
         op, ndim, tuple(x.shape), x.dtype, w.shape, w.dtype,
         None if b is None else b.shape, None if b is None else b.dtype, hyper, output_size,
