@@ -368,7 +368,7 @@ _UI: dict[str, tuple[str, str]] = {
     "terms_of": ("output{index} receives {count} term(s):", "输出{index} 收到 {count} 项："),
     "canvas_pos": (
         "It is canvas{canvas} of the full canvas: output index + padding {padding}.",
-        "它对应完整画布上的 画布{canvas}：输出下标 + 填充 {padding}。",
+        "它位于完整画布的 {canvas} 处：输出下标 + 填充 {padding}。",
     ),
     "no_terms": ("no input reaches it: it holds only the bias (0 without one)", "没有输入到达这里：它只含偏置（无偏置时为 0）"),
     "sum": ("sum", "和"),
