@@ -19,10 +19,12 @@ from _pytest.doctest import DoctestModule
 from _pytest.reports import CollectReport
 
 ROOT = Path(__file__).resolve().parent
+SOURCE = ROOT / "src"
 
 
 def _load_blocker():
     spec = importlib.util.spec_from_file_location("import_blocker", ROOT / "tests" / "blocker" / "import_blocker.py")
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -46,16 +48,17 @@ def _module_name(path: Path) -> str:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_make_collect_report(collector):
-    if not isinstance(collector, DoctestModule) or collector.path.name == "conftest.py":
+    if not isinstance(collector, DoctestModule) or SOURCE not in collector.path.parents:
         return None
     try:
         importlib.import_module(_module_name(collector.path))
     except ModuleNotFoundError as error:
         package = (error.name or "").partition(".")[0]
-        if package not in OPTIONAL_PACKAGES:
-            return None  # a real import error: let the doctest collector report it
-        reason = f"Skipped: the doctests need the optional package {package!r}, which is not installed"
-        return CollectReport(collector.nodeid, "skipped", (str(collector.path), 0, reason), [])
+        if package in OPTIONAL_PACKAGES:
+            reason = f"Skipped: the doctests need the optional package {package!r}, which is not installed"
+            return CollectReport(collector.nodeid, "skipped", (str(collector.path), 0, reason), [])
+    except Exception:  # noqa: BLE001 - any other import error: the doctest collector reports it
+        pass
     return None
 
 

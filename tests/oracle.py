@@ -45,7 +45,7 @@ import pytest
 try:
     import torch
 except ImportError:  # the suite runs without torch: the comparisons with it skip
-    torch = None
+    torch = None  # type: ignore[assignment]
 
 __all__ = [
     "HAVE_TORCH",
@@ -94,7 +94,7 @@ TORCH_MISSING = (
 requires_torch = pytest.mark.skipif(not HAVE_TORCH, reason=TORCH_MISSING)
 
 
-def require_torch():
+def require_torch() -> Any:
     """The ``torch`` module, or skip the calling test with :data:`TORCH_MISSING`."""
     if torch is None:
         pytest.skip(TORCH_MISSING)
@@ -140,14 +140,14 @@ OURS_FN = _PerDimension(_ours("conv_transpose{n}d"))
 OURS_MODULE = _PerDimension(_ours("ConvTranspose{n}d"))
 
 
-def _tensor(array: Optional[np.ndarray], dtype: Any = None, requires_grad: bool = False):
+def _tensor(array: Optional[np.ndarray], dtype: Any = None, requires_grad: bool = False) -> Any:
     if array is None:
         return None
     array = np.asarray(array) if dtype is None else np.asarray(array, dtype=dtype)
     return require_torch().tensor(array, requires_grad=requires_grad)
 
 
-def torch_conv_transpose(x, weight, bias=None, *, dtype: Any = np.float64, **kwargs) -> np.ndarray:
+def torch_conv_transpose(x: Any, weight: Any, bias: Any = None, *, dtype: Any = np.float64, **kwargs: Any) -> np.ndarray:
     """torch's transposed convolution of NumPy operands, computed in ``dtype`` (float64 unless
     told), as a NumPy array. The rank comes from ``weight``; ``kwargs`` are torch's."""
     fn = TORCH_FN[np.ndim(weight) - 2]
@@ -225,10 +225,10 @@ def accumulator(*arrays: Any) -> np.dtype:
 
 #: Our padding-mode names and the ``np.pad`` mode that pads the same way (PyTorch's ``F.pad``
 #: semantics: reflect mirrors without repeating the edge, replicate repeats the edge cell).
-NP_PAD_MODE = {"zeros": "constant", "circular": "wrap", "reflect": "reflect", "replicate": "edge"}
+NP_PAD_MODE: dict[str, Any] = {"zeros": "constant", "circular": "wrap", "reflect": "reflect", "replicate": "edge"}
 
 
-def full_canvas(x: np.ndarray, weight: np.ndarray, *, stride=1, dilation=1, groups: int = 1) -> np.ndarray:
+def full_canvas(x: np.ndarray, weight: np.ndarray, *, stride: Any = 1, dilation: Any = 1, groups: int = 1) -> np.ndarray:
     """The uncropped scatter: ``canvas[n, g*C_out/g + o, i*s + t*d] += x[n, c, i] * weight[c, o, t]``.
 
     ``x`` is batched ``(N, C_in, *S)``, ``weight`` ``(C_in, C_out // groups, *kernel)``; the canvas has
@@ -274,10 +274,10 @@ def conv_transpose_naive(
     weight: np.ndarray,
     bias: Optional[np.ndarray] = None,
     *,
-    stride=1,
-    padding=0,
-    output_padding=0,
-    dilation=1,
+    stride: Any = 1,
+    padding: Any = 0,
+    output_padding: Any = 0,
+    dilation: Any = 1,
     groups: int = 1,
     padding_mode: str = "zeros",
 ) -> np.ndarray:
@@ -301,7 +301,8 @@ def conv_transpose_naive(
 
 
 def conv_naive(
-    y: np.ndarray, weight: np.ndarray, *, stride=1, padding=0, dilation=1, groups: int = 1, padding_mode: str = "zeros"
+    y: np.ndarray, weight: np.ndarray, *, stride: Any = 1, padding: Any = 0, dilation: Any = 1, groups: int = 1,
+    padding_mode: str = "zeros",
 ) -> np.ndarray:
     """Batched ordinary convolution (cross-correlation): ``y`` ``(N, C_in, *L)`` padded per axis by
     ``(before, after)`` with ``padding_mode`` (PyTorch's ``F.pad`` modes), then
@@ -333,8 +334,8 @@ def conv_naive(
 
 
 def naive_gradients(
-    x: np.ndarray, weight: np.ndarray, grad_output: np.ndarray, *, stride=1, padding=0, output_padding=0,
-    dilation=1, groups: int = 1, padding_mode: str = "zeros",
+    x: np.ndarray, weight: np.ndarray, grad_output: np.ndarray, *, stride: Any = 1, padding: Any = 0,
+    output_padding: Any = 0, dilation: Any = 1, groups: int = 1, padding_mode: str = "zeros",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The three gradients of :func:`conv_transpose_naive` at ``grad_output`` (batched), by loops.
 
@@ -377,7 +378,7 @@ def adjoint_sides(
     dilation: Any,
     groups: int,
     padding_mode: str = "zeros",
-) -> tuple[float, float, float]:
+) -> tuple[Any, Any, float]:
     """Both sides of ``<T x, y> = <x, C y>`` and a magnitude scale for the comparison.
 
     ``transposed`` is ``T x`` (the transposed convolution of batched ``x``, no bias) computed by the

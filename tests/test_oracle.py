@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -136,7 +137,7 @@ def test_naive_pair_is_adjoint_for_every_mode(mode, dtype, x_spatial, kernel, st
 def test_naive_complex_is_bilinear_in_real_and_imaginary_parts():
     rng = np.random.default_rng(3)
     xr, xi, wr, wi = (rng.standard_normal(s) for s in [(1, 2, 4)] * 2 + [(2, 3, 3)] * 2)
-    args = dict(stride=2, padding=1)
+    args: dict[str, Any] = dict(stride=2, padding=1)
     out = conv_transpose_naive(xr + 1j * xi, wr + 1j * wi, **args)
     real = conv_transpose_naive(xr, wr, **args) - conv_transpose_naive(xi, wi, **args)
     imag = conv_transpose_naive(xr, wi, **args) + conv_transpose_naive(xi, wr, **args)
