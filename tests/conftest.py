@@ -25,10 +25,9 @@ from __future__ import annotations
 
 import os
 
-import pytest
 from hypothesis import HealthCheck, settings
 
-import convtranspose.engine
+from oracle import ENGINE_PATHS, UNAVAILABLE_PATHS, engine_path_params
 
 _COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -44,36 +43,6 @@ def _selected_profile() -> str:
 
 
 settings.load_profile(_selected_profile())
-
-ENGINE_PATHS = convtranspose.engine.available_paths()
-
-
-def unavailable_paths() -> dict[str, str]:
-    """Engine paths the library has but cannot run here, with the reason.
-
-    Only a missing optional package excuses a path: if numba imports and ``gemm_jit`` is still
-    missing, it stays a plain parameter and its tests fail (``use_path`` rejects the name).
-    """
-    missing: dict[str, str] = {}
-    if "gemm_jit" not in ENGINE_PATHS:
-        try:
-            import numba  # noqa: F401
-        except ImportError as error:
-            missing["gemm_jit"] = f"numba cannot be imported ({error}; the 'jit' extra): the compiled path is not tested"
-    return missing
-
-
-UNAVAILABLE_PATHS = unavailable_paths()
-
-#: Paths the library ships, whether or not they can run here.
-EXPECTED_PATHS = ("gemm", "phase", "small", "gemm_jit")
-
-
-def engine_path_params() -> list:
-    """Every engine path as a pytest parameter; the ones that cannot run here marked skip."""
-    skipped = [pytest.param(name, marks=pytest.mark.skip(reason=why)) for name, why in UNAVAILABLE_PATHS.items()]
-    broken = [name for name in EXPECTED_PATHS if name not in ENGINE_PATHS and name not in UNAVAILABLE_PATHS]
-    return list(ENGINE_PATHS) + skipped + broken
 
 
 def pytest_generate_tests(metafunc):

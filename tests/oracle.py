@@ -48,6 +48,8 @@ except ImportError:  # the suite runs without torch: the comparisons with it ski
     torch = None  # type: ignore[assignment]
 
 __all__ = [
+    "ENGINE_PATHS",
+    "EXPECTED_PATHS",
     "HAVE_TORCH",
     "NP_PAD_MODE",
     "OURS_FN",
@@ -57,6 +59,7 @@ __all__ = [
     "TORCH_FN",
     "TORCH_MISSING",
     "TORCH_MODULE",
+    "UNAVAILABLE_PATHS",
     "accumulator",
     "adjoint_sides",
     "assert_adjoint",
@@ -65,6 +68,7 @@ __all__ = [
     "conv_naive",
     "conv_output_length",
     "conv_transpose_naive",
+    "engine_path_params",
     "full_canvas",
     "naive_gradients",
     "pad_pairs",
@@ -523,3 +527,54 @@ def assert_matches_autograd(x, w, b, engine_path, grad_seed=0, context=contextli
                                ("input_grad", only_x, tgx), ("weight_grad", only_w, tgw), ("bias_grad", only_b, tgb)):
         assert_close(ours, theirs, x.dtype, name)
     require_torch()
+
+
+# ----------------------------------------------------------------------------------------------
+# Engine paths: every one a test parameter, the ones that cannot run here visibly skipped
+# ----------------------------------------------------------------------------------------------
+
+
+def _engine_paths() -> tuple[str, ...]:
+    from convtranspose import engine
+
+    return engine.available_paths()
+
+
+ENGINE_PATHS = _engine_paths()
+
+#: Paths the library ships, whether or not they can run here.
+EXPECTED_PATHS = ("gemm", "phase", "small", "gemm_jit")
+
+
+def unavailable_paths() -> dict[str, str]:
+    """Engine paths the library has but cannot run here, with the reason.
+
+    Only a missing optional package excuses a path: if numba imports and ``gemm_jit`` is still
+    missing, it stays a plain parameter and its tests fail (``use_path`` rejects the name).
+    """
+    from convtranspose import engine
+
+    missing: dict[str, str] = {}
+    registry = getattr(engine, "unavailable_paths", None)  # the engine's own account, if it has one
+    if registry is not None:
+        reported = registry()
+        for name in reported:
+            why = reported[name] if isinstance(reported, dict) else "a package it needs is not installed"
+            missing[str(name)] = f"engine path {name!r} cannot run here: {why}"
+    if "gemm_jit" not in ENGINE_PATHS and "gemm_jit" not in missing:
+        try:
+            import numba  # noqa: F401
+        except ImportError as error:
+            missing["gemm_jit"] = f"numba cannot be imported ({error}; the 'jit' extra): the compiled path is not tested"
+    return missing
+
+
+UNAVAILABLE_PATHS = unavailable_paths()
+
+
+def engine_path_params() -> list[Any]:
+    """Every engine path as a pytest parameter; the ones that cannot run here marked skip with the
+    reason (so they show as SKIPPED, not vanish); a shipped path missing for no reason fails."""
+    skipped = [pytest.param(name, marks=pytest.mark.skip(reason=why)) for name, why in UNAVAILABLE_PATHS.items()]
+    broken = [name for name in EXPECTED_PATHS if name not in ENGINE_PATHS and name not in UNAVAILABLE_PATHS]
+    return list(ENGINE_PATHS) + skipped + broken
