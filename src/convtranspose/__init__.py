@@ -6,7 +6,8 @@ Functions
     :func:`conv_transpose` (N-d), :func:`conv_transpose1d`, :func:`conv_transpose2d`,
     :func:`conv_transpose3d`, and the gradients :func:`conv_transpose_backward`,
     :func:`conv_transpose_input_grad`, :func:`conv_transpose_weight_grad`,
-    :func:`conv_transpose_bias_grad`
+    :func:`conv_transpose_bias_grad`; :func:`conv`, the ordinary convolution ``conv_transpose`` is
+    the adjoint of
 Shape arithmetic
     :func:`output_size`, :func:`output_size_range`, :func:`output_padding_for`
 
@@ -34,6 +35,7 @@ from .functional import (
     conv_transpose_input_grad,
     conv_transpose_weight_grad,
 )
+from ._conv import conv
 from .modules import ConvTranspose1d, ConvTranspose2d, ConvTranspose3d, ConvTransposeNd
 from .shape import output_padding_for, output_size, output_size_range
 from .spec import ConvTransposeSpec, make_spec
@@ -53,6 +55,7 @@ __all__ = [
     "conv_transpose_input_grad",
     "conv_transpose_weight_grad",
     "conv_transpose_bias_grad",
+    "conv",
     "output_size",
     "output_size_range",
     "output_padding_for",

@@ -2,8 +2,9 @@
 
 ``CONVTRANSPOSE_TEST_BLOCK=torch,numba,matplotlib`` names the packages. :func:`install_from_env`
 puts a finder first on ``sys.meta_path`` that raises :class:`ModuleNotFoundError` (what a missing
-package raises) for them and every submodule, so ``import torch``, ``pytest.importorskip("torch")``
-and ``try: import numba / except ImportError`` all behave as on a machine without them.
+package raises) for them and every submodule, and makes ``importlib.util.find_spec`` return None for
+them, so ``import torch``, ``pytest.importorskip("torch")``, ``try: import numba / except
+ImportError`` and ``find_spec("torch") is None`` all behave as on a machine without them.
 
 It is installed at interpreter start-up by ``sitecustomize.py`` in this directory (put the directory
 on ``PYTHONPATH``: then subprocesses started by the tests are blocked too), and again by the root
@@ -12,6 +13,7 @@ on ``PYTHONPATH``: then subprocesses started by the tests are blocked too), and 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from importlib.abc import MetaPathFinder
@@ -49,4 +51,13 @@ def install_from_env() -> frozenset[str]:
     if loaded:
         raise RuntimeError(f"{ENV}: {', '.join(loaded)} already imported before the blocker was installed")
     sys.meta_path.insert(0, ImportBlocker(names))
+    _find_spec = importlib.util.find_spec
+
+    def find_spec(name, package=None):
+        """As for a package that is not installed: None (the finder raises only on import)."""
+        if name.partition(".")[0] in names:
+            return None
+        return _find_spec(name, package)
+
+    importlib.util.find_spec = find_spec
     return names
