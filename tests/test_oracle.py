@@ -253,6 +253,8 @@ def test_import_blocker_blocks_packages_and_submodules_in_a_subprocess():
                PYTHONPATH=os.pathsep.join([str(ROOT / "tests" / "blocker"), os.environ.get("PYTHONPATH", "")]))
     code = (
         "import importlib\n"
+        "import importlib.util\n"
+        "print('find_spec', importlib.util.find_spec('numba'), importlib.util.find_spec('csv') is not None)\n"
         "for name in ('json', 'json.decoder', 'numba', 'csv'):\n"
         "    try:\n"
         "        importlib.import_module(name)\n"
@@ -263,6 +265,7 @@ def test_import_blocker_blocks_packages_and_submodules_in_a_subprocess():
     )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert out.splitlines() == [
+        "find_spec None True",
         "json blocked: json No module named 'json' (blocked by CONVTRANSPOSE_TEST_BLOCK)",
         "json.decoder blocked: json No module named 'json' (blocked by CONVTRANSPOSE_TEST_BLOCK)",
         "numba blocked: numba No module named 'numba' (blocked by CONVTRANSPOSE_TEST_BLOCK)",
