@@ -32,10 +32,10 @@ CASES = [
 
 @pytest.fixture
 def tiny_budget(monkeypatch):
-    for name in ("gemm", "phase", "gemm_jit"):
+    for name in ("gemm", "phase", "jit_gemm"):
         try:
             module = importlib.import_module(f"convtranspose.engine.{name}")
-        except ImportError:  # gemm_jit needs numba (the 'jit' extra)
+        except ImportError:  # jit_gemm (the gemm_jit kernels) needs numba (the 'jit' extra)
             continue
         if hasattr(module, "buffer_budget"):
             monkeypatch.setattr(module, "buffer_budget", lambda output_bytes: 256)
@@ -53,7 +53,7 @@ def test_chunked_paths_match_torch(tiny_budget, engine_path, case):
 
 
 def test_gemm_jit_chunks_by_channels_when_the_weight_is_larger(tiny_budget, monkeypatch):
-    gemm_jit = pytest.importorskip("convtranspose.engine.gemm_jit")
+    gemm_jit = pytest.importorskip("convtranspose.engine.jit_gemm")
     calls = []
     original = gemm_jit._forward_by_channels
     monkeypatch.setattr(gemm_jit, "_forward_by_channels", lambda *a: calls.append(1) or original(*a))
@@ -75,7 +75,7 @@ def test_gemm_jit_position_major_columns_match_the_reference(monkeypatch, budget
     is scattered position-major, the 12-position remainder (fewer columns than the 16 rows)
     row-major, into the same output rows.
     """
-    gemm_jit = pytest.importorskip("convtranspose.engine.gemm_jit")
+    gemm_jit = pytest.importorskip("convtranspose.engine.jit_gemm")
     if budget is not None:
         monkeypatch.setattr(gemm_jit, "buffer_budget", lambda output_bytes: budget)
     calls = []
@@ -104,7 +104,7 @@ TILING_CASES = [
 @pytest.mark.parametrize("case", TILING_CASES, ids=lambda c: f"x{c[0]}")
 def test_gemm_jit_tiling_scatter_matches_the_reference(monkeypatch, case, with_bias, budget):
     """kernel == stride: the line-by-line tiling scatter, whole items or chunks of input lines."""
-    gemm_jit = pytest.importorskip("convtranspose.engine.gemm_jit")
+    gemm_jit = pytest.importorskip("convtranspose.engine.jit_gemm")
     if budget is not None:
         monkeypatch.setattr(gemm_jit, "buffer_budget", lambda output_bytes: budget)
     calls = []
@@ -130,7 +130,7 @@ def test_gemm_jit_position_major_backward_matches_the_reference(monkeypatch, bud
     With the 4 KB budget each item is split into 25 + 25 + 13 positions: the two longer ranges
     are gathered position-major, the 13-position remainder (fewer than the 16 rows) row-major.
     """
-    gemm_jit = pytest.importorskip("convtranspose.engine.gemm_jit")
+    gemm_jit = pytest.importorskip("convtranspose.engine.jit_gemm")
     if budget is not None:
         monkeypatch.setattr(gemm_jit, "COLUMN_BUDGET_BYTES", budget)
     calls = []
@@ -154,7 +154,7 @@ PER_ITEM_CASES = CASES + TILING_CASES + [((3, 4, 9, 7), (4, 1, 4, 4), dict(strid
 def test_gemm_jit_per_item_gemms_match_torch(monkeypatch, case):
     """One group and wide items: one GEMM per item, read straight from x (every scatter kernel),
     and the input gradient written straight into grad_input."""
-    gemm_jit = pytest.importorskip("convtranspose.engine.gemm_jit")
+    gemm_jit = pytest.importorskip("convtranspose.engine.jit_gemm")
     monkeypatch.setattr(gemm_jit, "PER_ITEM_GEMM_MIN_POSITIONS", 1)
     calls = []
     original = gemm_jit._per_item_columns

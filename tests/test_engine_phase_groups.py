@@ -9,7 +9,7 @@ import pytest
 
 import convtranspose as ct
 from convtranspose import engine
-from convtranspose.engine.phase import make_plan, phase_groups
+from convtranspose.engine.phase_plan import phase_groups, phase_plan as make_plan
 from convtranspose.shape import geometries
 from convtranspose.spec import make_spec
 from oracle import assert_close, conv_transpose_naive

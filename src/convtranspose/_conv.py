@@ -11,7 +11,8 @@ from typing import Any, Optional, Union
 import numpy as np
 
 from .errors import ParameterError, ParameterTypeError, ShapeError
-from .functional import _as_array, conv_transpose_input_grad
+from ._checks import as_array
+from .functional import conv_transpose_input_grad
 from .spec import IntOrTuple, normalize_tuple
 
 __all__ = ["conv", "conv_geometry"]
@@ -130,7 +131,7 @@ def conv(
     >>> conv(np.arange(6.0).reshape(1, 1, 6), np.array([[[1.0, 10.0]]]), stride=2).tolist()
     [[[10.0, 32.0, 54.0]]]
     """
-    y, w = _as_array("input", input), _as_array("weight", weight)
+    y, w = as_array("input", input), as_array("weight", weight)
     if w.ndim < 3:
         raise ShapeError(f"conv: weight must have shape (C_in, C_out / groups, *kernel), got weight of shape {w.shape}")
     ndim = w.ndim - 2
@@ -156,7 +157,7 @@ def conv(
     w_plain = np.conj(w) if np.iscomplexobj(w) else w
     out = conv_transpose_input_grad(y, input_shape, w_plain, **hyper)
     if bias is not None:
-        b = _as_array("bias", bias)
+        b = as_array("bias", bias)
         if b.shape != (w.shape[0],):
             raise ShapeError(f"conv: bias must have shape ({w.shape[0]},) (C_in = weight.shape[0]), got bias of shape {b.shape}")
         out += b.astype(out.dtype, copy=False).reshape((-1,) + (1,) * ndim)

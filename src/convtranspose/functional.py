@@ -13,17 +13,15 @@ Beyond PyTorch, every function also takes ``output_size`` (PyTorch has it only o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import lru_cache
-from math import prod
-from typing import NamedTuple, Optional, Sequence
+from typing import Callable, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 
 from . import engine
-from .errors import DTypeError, OutOfMemoryError, OutputSizeError, ParameterError, ParameterTypeError, ShapeError
-from .shape import resolve_output_padding, spatial_output_shape
-from .spec import ConvTransposeSpec, IntOrTuple, _freeze, _is_int, _types, make_spec
+from ._checks import is_int
+from .errors import DTypeError, OutOfMemoryError, ParameterError, ParameterTypeError, ShapeError
+from .plan import Hyper, Plan, as_float_array, build_plan, compute_dtype
+from .spec import ConvTransposeSpec, IntOrTuple
 
 __all__ = [
     "conv_transpose",
@@ -34,281 +32,97 @@ __all__ = [
     "conv_transpose_input_grad",
     "conv_transpose_weight_grad",
     "conv_transpose_bias_grad",
+    "conv_transpose_with_spec",
+    "conv_transpose_backward_with_spec",
 ]
 
-_SUPPORTED = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+Runner = Callable[[np.ndarray, np.ndarray, Optional[np.ndarray]], np.ndarray]
 
 
 # --------------------------------------------------------------------------------------------
-# Operand checking
-# --------------------------------------------------------------------------------------------
-
-
-def _as_array(name: str, value: object) -> np.ndarray:
-    """``value`` as a plain ndarray (a view of an ndarray subclass; masked arrays are refused)."""
-    if type(value) is np.ndarray:
-        return value
-    if isinstance(value, np.ma.MaskedArray):
-        raise ParameterTypeError(
-            f"{name} is a masked array; masked entries have no value to convolve, so pass "
-            f"{name}.filled(v) with the value v they should take"
-        )
-    try:
-        return np.asarray(value)
-    except (ValueError, TypeError) as exc:
-        raise ShapeError(f"{name} cannot be made into a rectangular array of numbers ({exc})") from exc
-
-
-def _as_float_array(name: str, value: object) -> np.ndarray:
-    """``value`` as an ndarray of a supported float dtype (no copy when it already is one)."""
-    array = _as_array(name, value)
-    if array.dtype not in _SUPPORTED:
-        raise DTypeError(
-            f"{name} must be a floating-point array of dtype float16, float32 or float64, "
-            f"got dtype {array.dtype}"
-        )
-    return array
-
-
-def _compute_dtype(dtype: np.dtype) -> np.dtype:
-    """float16 is computed in float32 (NumPy has no fast half-precision GEMM)."""
-    return np.dtype(np.float32) if dtype == np.float16 else dtype
-
-
-def _check_same_dtype(dtypes: dict[str, Optional[np.dtype]]) -> np.dtype:
-    present = {name: dtype for name, dtype in dtypes.items() if dtype is not None}
-    distinct = set(present.values())
-    if len(distinct) > 1:
-        listed = ", ".join(f"{name} is {dtype}" for name, dtype in present.items())
-        raise DTypeError(f"all operands must have the same dtype, but {listed}")
-    return distinct.pop()
-
-
-def _check_weight(op: str, weight_shape: tuple[int, ...], ndim: Optional[int]) -> int:
-    """Validate the weight's rank and sizes; return the number of spatial dimensions."""
-    if ndim is None:
-        if len(weight_shape) < 3:
-            raise ShapeError(
-                f"{op}: weight must have shape (in_channels, out_channels / groups, *kernel) with at "
-                f"least one kernel dimension, got weight of shape {weight_shape}"
-            )
-        ndim = len(weight_shape) - 2
-    elif len(weight_shape) != ndim + 2:
-        raise ShapeError(
-            f"{op}: expected a {ndim + 2}-d weight of shape (in_channels, out_channels / groups, "
-            f"{', '.join(['k'] * ndim)}), got weight of shape {weight_shape}"
-        )
-    if any(size < 1 for size in weight_shape):
-        raise ShapeError(f"{op}: every weight dimension must be positive, got weight of shape {weight_shape}")
-    return ndim
-
-
-def _check_input(op: str, x_shape: tuple[int, ...], ndim: int) -> bool:
-    """Validate the input's rank; return True if it is unbatched."""
-    if len(x_shape) not in (ndim + 1, ndim + 2):
-        raise ShapeError(
-            f"{op}: expected a {ndim + 1}-d (unbatched) or {ndim + 2}-d (batched) input, "
-            f"got input of shape {x_shape}"
-        )
-    unbatched = len(x_shape) == ndim + 1
-    non_batch = x_shape if unbatched else x_shape[1:]
-    if any(size < 1 for size in non_batch):
-        raise ShapeError(
-            f"{op}: input channels and spatial sizes must be positive (only the batch may be empty), "
-            f"got input of shape {x_shape}"
-        )
-    return unbatched
-
-
-def _check_channels(op: str, x_channels: int, weight_shape: tuple[int, ...], spec: ConvTransposeSpec) -> None:
-    if weight_shape[0] != x_channels:
-        raise ShapeError(
-            f"{op}: weight.shape[0] (in_channels) must equal the input's channel count, got weight of "
-            f"shape {weight_shape} for an input with {x_channels} channels"
-        )
-    if x_channels % spec.groups != 0:
-        raise ParameterError(
-            f"{op}: groups must divide in_channels, got groups={spec.groups} for in_channels={x_channels}"
-        )
-
-
-def _check_bias(op: str, bias_shape: tuple[int, ...], out_channels: int) -> None:
-    if bias_shape != (out_channels,):
-        raise ShapeError(
-            f"{op}: bias must have shape ({out_channels},) (out_channels = weight.shape[1] * groups), "
-            f"got bias of shape {bias_shape}"
-        )
-
-
-def _make_spec(
-    op, ndim, x_spatial, kernel, stride, padding, output_padding, groups, dilation, output_size, unbatched=False
-):
-    spec = make_spec(
-        ndim, stride=stride, padding=padding, output_padding=output_padding, dilation=dilation, groups=groups
-    )
-    if output_size is not None:
-        if any(spec.output_padding):
-            raise ParameterError(
-                f"{op}: pass either output_size or output_padding, not both "
-                f"(got output_size={output_size!r}, output_padding={spec.output_padding})"
-            )
-        # Like PyTorch, a full-shape output_size is (N, C, *S) batched but (C, *S) unbatched.
-        non_spatial = 1 if unbatched else 2
-        spec = spec.with_output_padding(resolve_output_padding(x_spatial, kernel, spec, output_size, non_spatial))
-    return spec
-
-
-@dataclass(frozen=True)
-class _CallPlan:
-    """Everything a call needs that depends only on shapes, dtypes and hyper-parameters."""
-
-    spec: ConvTransposeSpec
-    unbatched: bool
-    result_dtype: np.dtype
-    compute_dtype: np.dtype
-    output_spatial: tuple[int, ...]
-
-
-def _plan(
-    op, x_shape, x_dtype, w_shape, w_dtype, b_shape, b_dtype,
-    stride, padding, output_padding, groups, dilation, output_size, ndim,
-) -> _CallPlan:
-    """Validate a call from its shapes, dtypes and hyper-parameters (no array is touched)."""
-    ndim = _check_weight(op, w_shape, ndim)
-    unbatched = _check_input(op, x_shape, ndim)
-    dtype = _check_same_dtype({"input": x_dtype, "weight": w_dtype, "bias": b_dtype})
-    x_spatial, kernel = x_shape[-ndim:], w_shape[2:]
-    spec = _make_spec(
-        op, ndim, x_spatial, kernel, stride, padding, output_padding, groups, dilation, output_size, unbatched
-    )
-    _check_channels(op, x_shape[-ndim - 1], w_shape, spec)
-    if b_shape is not None:
-        _check_bias(op, b_shape, w_shape[1] * spec.groups)
-    output_spatial = spatial_output_shape(x_spatial, kernel, spec)
-    out_shape = x_shape[:-ndim - 1] + (w_shape[1] * spec.groups,) + output_spatial
-    if prod(out_shape) * dtype.itemsize > _MAX_ARRAY_BYTES:
-        raise OutputSizeError(
-            f"{op}: the output would have shape {out_shape}, {prod(out_shape) * dtype.itemsize} bytes: more than "
-            f"any array can hold (at most {_MAX_ARRAY_BYTES} bytes)"
-        )
-    return _CallPlan(spec, unbatched, dtype, _compute_dtype(dtype), output_spatial)
-
-
-#: NumPy's limit on an array's size in bytes.
-_MAX_ARRAY_BYTES = np.iinfo(np.intp).max
-
-
-@lru_cache(maxsize=1024)
-def _cached_plan(*key) -> _CallPlan:
-    return _plan(*key[:-1])  # the last entry only keeps bools apart from ints in the key
-
-
-def _call_plan(*args) -> _CallPlan:
-    """:func:`_plan`, cached when the arguments are hashable (errors are re-raised, never cached)."""
-    params = tuple(_freeze(a) for a in args[7:])  # shapes and dtypes are hashable already
-    frozen = args[:7] + params
-    key = frozen + (_types(*params),)
-    try:
-        hash(key)
-    except TypeError:
-        return _plan(*frozen)
-    return _cached_plan(*key)
-
-
-class _Operands(NamedTuple):
-    """Validated, batched operands in the compute dtype, plus what is needed to undo batching."""
-
-    x: np.ndarray
-    weight: np.ndarray
-    bias: Optional[np.ndarray]
-    spec: ConvTransposeSpec
-    unbatched: bool
-    result_dtype: np.dtype
-    output_spatial: tuple[int, ...]
-
-
-def _prepare(
-    op: str,
-    input: object,
-    weight: object,
-    bias: object,
-    stride: IntOrTuple,
-    padding: IntOrTuple,
-    output_padding: IntOrTuple,
-    groups: int,
-    dilation: IntOrTuple,
-    output_size: Optional[Sequence[int]],
-    ndim: Optional[int] = None,
-) -> _Operands:
-    x = _as_float_array("input", input)
-    w = _as_float_array("weight", weight)
-    b = None if bias is None else _as_float_array("bias", bias)
-    plan = _call_plan(
-        op, x.shape, x.dtype, w.shape, w.dtype,
-        None if b is None else b.shape, None if b is None else b.dtype,
-        stride, padding, output_padding, groups, dilation, output_size, ndim,
-    )
-    compute = plan.compute_dtype
-    if plan.unbatched:
-        x = x[np.newaxis]
-    return _Operands(
-        x=x.astype(compute, copy=False),
-        weight=w.astype(compute, copy=False),
-        bias=None if b is None else b.astype(compute, copy=False),
-        spec=plan.spec,
-        unbatched=plan.unbatched,
-        result_dtype=plan.result_dtype,
-        output_spatial=plan.output_spatial,
-    )
-
-
-def _finish(array: np.ndarray, ops: _Operands) -> np.ndarray:
-    """Undo batching and the float16 promotion; always a fresh C-contiguous array."""
-    if ops.unbatched:
-        array = array[0]
-    return np.ascontiguousarray(array.astype(ops.result_dtype, copy=False))
-
-
-# --------------------------------------------------------------------------------------------
-# Forward call cache
+# The call cache: one routed plan (and forward runner) per call signature
 #
-# A forward call's validation, output shape and engine path depend only on the operands' shapes
-# and dtypes, the hyper-parameters and the engine's dispatch state (forced path, thread count).
-# The first call with a given signature validates through the general path above and builds a
-# *runner*: a closure specialised to that signature (see ``engine.forward_runner``). Later calls
-# with the same signature look the runner up in a dict and call it, which keeps the per-call
-# Python overhead of small problems to a dict lookup. Only plain ndarrays and hyper-parameters
-# that are ints or tuples of ints take this route (``True`` hashes like ``1``, so bools must not
-# reach the key); everything else goes through the general path. Errors are never cached.
+# A call's validation, output shape and engine paths depend only on the operands' shapes and
+# dtypes, the hyper-parameters and the engine's dispatch state (forced path, thread count). The
+# first call with a given signature builds its plan (``plan.build_plan``), has the engine route
+# it (``engine.route``) and, for a forward, prepares a *runner*: a closure specialised to that
+# plan (``engine.forward_runner``). Later calls with the same signature look the pair up in a
+# dict, which keeps the per-call Python overhead of small problems to a dict lookup. Only plain
+# ndarrays, hyper-parameters that are ints or tuples of ints (``True`` hashes like ``1``, so bools
+# must not reach the key) or a spec, and no ``output_size`` take this route; everything else
+# builds its plan afresh. Errors are never cached.
 # --------------------------------------------------------------------------------------------
 
-_RUNNERS: dict = {}
+
+class _Call(NamedTuple):
+    plan: Plan
+    run: Optional[Runner]  # the forward runner (None for a gradient's plan)
+
+
+_RUNNERS: dict[tuple, _Call] = {}
 _MAX_RUNNERS = 4096
 
 
 def _plain(value: object) -> bool:
-    """True for an int or a tuple of ints (never a bool): values that can key the runner cache."""
+    """True for an int or a tuple of ints (never a bool): values that can key the cache."""
     kind = type(value)
-    return kind is int or (kind is tuple and all(type(v) is int for v in value))
+    return kind is int or (kind is tuple and all(type(v) is int for v in value))  # type: ignore[attr-defined]
 
 
-def _make_runner(op, ndim, x, w, b, stride, padding, output_padding, groups, dilation):
-    _as_float_array("input", x)
-    _as_float_array("weight", w)
-    if b is not None:
-        _as_float_array("bias", b)
-    plan = _call_plan(
-        op, x.shape, x.dtype, w.shape, w.dtype,
-        None if b is None else b.shape, None if b is None else b.dtype,
-        stride, padding, output_padding, groups, dilation, None, ndim,
+def _cache_key(
+    op: str, x: np.ndarray, w: np.ndarray, b: Optional[np.ndarray], hyper: Union[ConvTransposeSpec, Hyper],
+    output_size: object,
+) -> Optional[tuple]:
+    """The call signature, or None when the arguments cannot key the cache."""
+    if type(hyper) is not ConvTransposeSpec:
+        stride, padding, output_padding, groups, dilation = hyper  # type: ignore[misc]
+        if not (type(groups) is int and _plain(stride) and _plain(padding) and _plain(output_padding) and _plain(dilation)):
+            return None
+    if output_size is not None:
+        return None
+    return (op, x.shape, x.dtype, w.shape, w.dtype, None if b is None else (b.shape, b.dtype), hyper, engine.dispatch_state())
+
+
+def _new_call(
+    op: str, ndim: Optional[int], x: np.ndarray, w: np.ndarray, b: Optional[np.ndarray],
+    hyper: Union[ConvTransposeSpec, Hyper], output_size: Optional[Sequence[int]], forward: bool,
+) -> _Call:
+    """Validate, plan and route a call (and prepare its forward runner)."""
+    plan = engine.route(
+        build_plan(
+            op, ndim, x.shape, x.dtype, w.shape, w.dtype,
+            None if b is None else b.shape, None if b is None else b.dtype, hyper, output_size,
+        )
     )
-    batched_shape = (1,) + x.shape if plan.unbatched else x.shape
-    kernel = engine.forward_runner(batched_shape, w.shape, plan.spec, plan.compute_dtype)
+    return _Call(plan, _runner(plan) if forward else None)
+
+
+def _call(
+    op: str, ndim: Optional[int], x: np.ndarray, w: np.ndarray, b: Optional[np.ndarray],
+    hyper: Union[ConvTransposeSpec, Hyper], output_size: Optional[Sequence[int]], forward: bool,
+) -> _Call:
+    """The cached :func:`_new_call` for this signature (built afresh when it cannot be cached)."""
+    key = _cache_key(op, x, w, b, hyper, output_size)
+    if key is None:
+        return _new_call(op, ndim, x, w, b, hyper, output_size, forward)
+    call = _RUNNERS.get(key)
+    if call is None:
+        call = _new_call(op, ndim, x, w, b, hyper, output_size, forward)
+        if len(_RUNNERS) >= _MAX_RUNNERS:
+            _RUNNERS.clear()
+        _RUNNERS[key] = call
+    return call
+
+
+def _runner(plan: Plan) -> Runner:
+    """The engine's runner for ``plan``, wrapped to add and remove the batch axis and the float16
+    promotion when the call needs it."""
+    kernel = engine.forward_runner(plan)
     if not plan.unbatched and plan.compute_dtype == plan.result_dtype:
         return kernel
     compute, result, unbatched = plan.compute_dtype, plan.result_dtype, plan.unbatched
 
-    def run(x, w, b):
+    def run(x: np.ndarray, w: np.ndarray, b: Optional[np.ndarray]) -> np.ndarray:
         if unbatched:
             x = x[np.newaxis]
         out = kernel(
@@ -322,37 +136,32 @@ def _make_runner(op, ndim, x, w, b, stride, padding, output_padding, groups, dil
     return run
 
 
-def _forward(op, ndim, input, weight, bias, stride, padding, output_padding, groups, dilation, output_size):
-    """One forward call: through the runner cache when possible, else the general path."""
-    if (
-        type(input) is np.ndarray
-        and type(weight) is np.ndarray
-        and (bias is None or type(bias) is np.ndarray)
-        and output_size is None
-        and type(groups) is int
-        and _plain(stride)
-        and _plain(padding)
-        and _plain(output_padding)
-        and _plain(dilation)
-    ):
-        key = (
-            op, input.shape, input.dtype, weight.shape, weight.dtype,
-            None if bias is None else (bias.shape, bias.dtype),
-            stride, padding, output_padding, groups, dilation, engine.dispatch_state(),
-        )
-        runner = _RUNNERS.get(key)
-        if runner is None:
-            runner = _make_runner(op, ndim, input, weight, bias, stride, padding, output_padding, groups, dilation)
-            if len(_RUNNERS) >= _MAX_RUNNERS:
-                _RUNNERS.clear()
-            _RUNNERS[key] = runner
-        try:
-            return runner(input, weight, bias)
-        except MemoryError as exc:
-            raise _out_of_memory(op, exc) from exc
-    ops = _prepare(op, input, weight, bias, stride, padding, output_padding, groups, dilation, output_size, ndim)
+def _forward(
+    op: str, ndim: Optional[int], input: object, weight: object, bias: object,
+    hyper: Union[ConvTransposeSpec, Hyper], output_size: Optional[Sequence[int]],
+) -> np.ndarray:
+    """One forward call: through its signature's cached runner when it has one, else planned afresh."""
+    if type(input) is np.ndarray and type(weight) is np.ndarray and (bias is None or type(bias) is np.ndarray):
+        key = _cache_key(op, input, weight, bias, hyper, output_size)  # type: ignore[arg-type]
+        call = None if key is None else _RUNNERS.get(key)
+        if call is not None:
+            try:
+                return call.run(input, weight, bias)  # type: ignore[arg-type, misc]
+            except MemoryError as exc:
+                raise _out_of_memory(op, exc) from exc
+    x, w = as_float_array("input", input), as_float_array("weight", weight)
+    b = None if bias is None else as_float_array("bias", bias)
     try:
-        return _finish(engine.forward(ops.x, ops.weight, ops.bias, ops.spec), ops)
+        if _cache_key(op, x, w, b, hyper, output_size) is not None:
+            return _call(op, ndim, x, w, b, hyper, output_size, forward=True).run(x, w, b)  # type: ignore[misc]
+        plan = _new_call(op, ndim, x, w, b, hyper, output_size, forward=False).plan
+        return _finish(
+            engine.forward(
+                plan, _batched(x, plan), w.astype(plan.compute_dtype, copy=False),
+                None if b is None else b.astype(plan.compute_dtype, copy=False),
+            ),
+            plan,
+        )
     except MemoryError as exc:
         raise _out_of_memory(op, exc) from exc
 
@@ -362,6 +171,20 @@ def _out_of_memory(op: str, exc: MemoryError) -> MemoryError:
     if isinstance(exc, OutOfMemoryError):
         return exc
     return OutOfMemoryError(f"{op}: not enough memory for this call ({exc})")
+
+
+def _finish(array: np.ndarray, plan: Plan) -> np.ndarray:
+    """Undo batching and the float16 promotion; always a fresh C-contiguous array."""
+    if plan.unbatched:
+        array = array[0]
+    return np.ascontiguousarray(array.astype(plan.result_dtype, copy=False))
+
+
+def _batched(array: np.ndarray, plan: Plan) -> np.ndarray:
+    """An operand in the engine's form: batch axis added, in the compute dtype."""
+    if plan.unbatched:
+        array = array[np.newaxis]
+    return array.astype(plan.compute_dtype, copy=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -425,11 +248,11 @@ def conv_transpose(
              [ 6.6, 18.7, 13.2]]]])
     """
     return _forward(
-        "conv_transpose", None, input, weight, bias, stride, padding, output_padding, groups, dilation, output_size
+        "conv_transpose", None, input, weight, bias, (stride, padding, output_padding, groups, dilation), output_size
     )
 
 
-def _fixed_rank(ndim: int):
+def _fixed_rank(ndim: int) -> Callable[..., np.ndarray]:
     name = f"conv_transpose{ndim}d"
 
     def conv_transpose_nd(
@@ -444,7 +267,8 @@ def _fixed_rank(ndim: int):
         *,
         output_size: Optional[Sequence[int]] = None,
     ) -> np.ndarray:
-        return _forward(name, ndim, input, weight, bias, stride, padding, output_padding, groups, dilation, output_size)
+        hyper = (stride, padding, output_padding, groups, dilation)
+        return _forward(name, ndim, input, weight, bias, hyper, output_size)
 
     conv_transpose_nd.__name__ = conv_transpose_nd.__qualname__ = name
     conv_transpose_nd.__doc__ = f"""{ndim}-d transposed convolution, same signature as ``torch.nn.functional.{name}``.
@@ -477,21 +301,18 @@ conv_transpose3d = _fixed_rank(3)
 # --------------------------------------------------------------------------------------------
 
 
-def _check_grad_output(op: str, grad_output: np.ndarray, ops: _Operands, out_channels: int) -> np.ndarray:
-    expected = (ops.x.shape[0], out_channels) + ops.output_spatial
-    if ops.unbatched:
-        expected = expected[1:]
+def _check_grad_output(op: str, grad_output: np.ndarray, plan: Plan) -> np.ndarray:
+    expected = plan.result_shape
     if grad_output.shape != expected:
         raise ShapeError(
             f"{op}: grad_output must have the forward output's shape {expected}, "
             f"got grad_output of shape {grad_output.shape}"
         )
-    if grad_output.dtype != ops.result_dtype:
+    if grad_output.dtype != plan.result_dtype:
         raise DTypeError(
-            f"{op}: grad_output dtype {grad_output.dtype} must match the input dtype {ops.result_dtype}"
+            f"{op}: grad_output dtype {grad_output.dtype} must match the input dtype {plan.result_dtype}"
         )
-    batched = grad_output[np.newaxis] if ops.unbatched else grad_output
-    return batched.astype(ops.x.dtype, copy=False)
+    return _batched(grad_output, plan)
 
 
 def _flag(op: str, name: str, value: object) -> bool:
@@ -507,7 +328,7 @@ def _shape_argument(name: str, value: object) -> tuple[int, ...]:
     """A shape given as a sequence of non-negative ints."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
         raise ParameterTypeError(f"{name} must be a sequence of ints, got {value!r}")
-    if not all(_is_int(v) and v >= 0 for v in value):
+    if not all(is_int(v) and v >= 0 for v in value):
         raise ParameterError(f"{name} must contain only non-negative ints, got {name}={tuple(value)!r}")
     return tuple(int(v) for v in value)
 
@@ -561,29 +382,83 @@ def conv_transpose_backward(
     >>> gx[0, 0].tolist(), gw[0, 0].tolist(), gb.tolist()
     ([[4.0, 4.0], [4.0, 4.0]], [[4.0, 4.0], [4.0, 4.0]], [9.0])
     """
-    op = "conv_transpose_backward"
+    hyper = (stride, padding, output_padding, groups, dilation)
+    return _backward(
+        "conv_transpose_backward", grad_output, input, weight, hyper, output_size,
+        bias=bias, need_input_grad=need_input_grad, need_weight_grad=need_weight_grad,
+    )
+
+
+def _backward(
+    op: str,
+    grad_output: object,
+    input: object,
+    weight: object,
+    hyper: Union[ConvTransposeSpec, Hyper],
+    output_size: Optional[Sequence[int]],
+    *,
+    bias: object,
+    need_input_grad: object,
+    need_weight_grad: object,
+) -> tuple[Optional[np.ndarray], Optional[np.ndarray], Optional[np.ndarray]]:
+    """The gradients of one call through its (cached) plan."""
     flags = {name: _flag(op, name, value) for name, value in
              (("bias", bias), ("need_input_grad", need_input_grad), ("need_weight_grad", need_weight_grad))}
-    ops = _prepare(op, input, weight, None, stride, padding, output_padding, groups, dilation, output_size)
-    out_channels = ops.weight.shape[1] * ops.spec.groups
-    gy = _check_grad_output(op, _as_float_array("grad_output", grad_output), ops, out_channels)
+    x, w = as_float_array("input", input), as_float_array("weight", weight)
+    plan = _call(op, None, x, w, None, hyper, output_size, forward=False).plan
+    gy = _check_grad_output(op, as_float_array("grad_output", grad_output), plan)
     try:
         grad_x, grad_w, grad_b = engine.backward(
+            plan,
             gy,
-            ops.x,
-            ops.weight,
-            ops.spec,
+            _batched(x, plan),
+            w.astype(plan.compute_dtype, copy=False),
             need_input=flags["need_input_grad"],
             need_weight=flags["need_weight_grad"],
             need_bias=flags["bias"],
         )
         return (
-            None if grad_x is None else _finish(grad_x, ops),
-            None if grad_w is None else np.ascontiguousarray(grad_w.astype(ops.result_dtype, copy=False)),
-            None if grad_b is None else np.ascontiguousarray(grad_b.astype(ops.result_dtype, copy=False)),
+            None if grad_x is None else _finish(grad_x, plan),
+            None if grad_w is None else np.ascontiguousarray(grad_w.astype(plan.result_dtype, copy=False)),
+            None if grad_b is None else np.ascontiguousarray(grad_b.astype(plan.result_dtype, copy=False)),
         )
     except MemoryError as exc:
         raise _out_of_memory(op, exc) from exc
+
+
+def conv_transpose_with_spec(
+    input: np.ndarray,
+    weight: np.ndarray,
+    bias: Optional[np.ndarray],
+    spec: ConvTransposeSpec,
+    output_size: Optional[Sequence[int]] = None,
+) -> np.ndarray:
+    """:func:`conv_transpose` with hyper-parameters normalized before (a layer's spec).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from convtranspose import make_spec
+    >>> conv_transpose_with_spec(np.ones((1, 1, 2)), np.ones((1, 1, 2)), None, make_spec(1, stride=2)).tolist()
+    [[[1.0, 1.0, 1.0, 1.0]]]
+    """
+    return _forward("conv_transpose", None, input, weight, bias, spec, output_size)
+
+
+def conv_transpose_backward_with_spec(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    weight: np.ndarray,
+    spec: ConvTransposeSpec,
+    output_size: Optional[Sequence[int]] = None,
+    *,
+    bias: bool = True,
+) -> tuple[Optional[np.ndarray], Optional[np.ndarray], Optional[np.ndarray]]:
+    """:func:`conv_transpose_backward` with hyper-parameters normalized before (a layer's spec)."""
+    return _backward(
+        "conv_transpose_backward", grad_output, input, weight, spec, output_size,
+        bias=bias, need_input_grad=True, need_weight_grad=True,
+    )
 
 
 def conv_transpose_input_grad(
@@ -609,7 +484,7 @@ def conv_transpose_input_grad(
     >>> conv_transpose_input_grad(np.ones((1, 1, 3, 3)), (1, 1, 2, 2), np.ones((1, 1, 2, 2)))[0, 0].tolist()
     [[4.0, 4.0], [4.0, 4.0]]
     """
-    weight_array = _as_float_array("weight", weight)
+    weight_array = as_float_array("weight", weight)
     stand_in = _stand_in("input_shape", input_shape, weight_array.dtype)
     hyper = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups, dilation=dilation)
     grad_x, _, _ = conv_transpose_backward(
@@ -640,7 +515,7 @@ def conv_transpose_weight_grad(
     >>> conv_transpose_weight_grad(np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2)), (1, 1, 2, 2))[0, 0].tolist()
     [[4.0, 4.0], [4.0, 4.0]]
     """
-    input_array = _as_float_array("input", input)
+    input_array = as_float_array("input", input)
     stand_in = _stand_in("weight_shape", weight_shape, input_array.dtype)
     hyper = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups, dilation=dilation)
     _, grad_w, _ = conv_transpose_backward(
@@ -655,8 +530,8 @@ def conv_transpose_bias_grad(grad_output: np.ndarray) -> np.ndarray:
     ``grad_output`` is batched ``(N, C_out, *S)``; for an unbatched ``(C_out, *S)`` use
     ``grad_output[None]``.
     """
-    gy = _as_float_array("grad_output", grad_output)
+    gy = as_float_array("grad_output", grad_output)
     if gy.ndim < 3:
         raise ShapeError(f"conv_transpose_bias_grad: expected a batched (N, C_out, *S) grad_output, got shape {gy.shape}")
-    return np.ascontiguousarray(engine.bias_grad(gy.astype(_compute_dtype(gy.dtype), copy=False)).astype(gy.dtype))
+    return np.ascontiguousarray(engine.bias_grad(gy.astype(compute_dtype(gy.dtype), copy=False)).astype(gy.dtype))
 

@@ -14,8 +14,9 @@ from typing import Any, Mapping, Optional, Sequence, Union
 import numpy as np
 
 from .errors import DTypeError, OutOfMemoryError, ParameterError, ParameterTypeError, ShapeError
-from .functional import _as_array, conv_transpose, conv_transpose_backward
-from .spec import IntOrTuple, _is_int, make_spec, normalize_tuple
+from ._checks import as_array, is_int
+from .functional import conv_transpose_backward_with_spec, conv_transpose_with_spec
+from .spec import ConvTransposeSpec, IntOrTuple, make_spec, normalize_tuple
 
 __all__ = ["ConvTransposeNd", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
 
@@ -25,7 +26,7 @@ RandomSource = Union[None, int, np.random.Generator]
 
 
 def _positive_int(value: object, name: str) -> int:
-    if not _is_int(value):
+    if not is_int(value):
         raise ParameterTypeError(f"{name} must be an int, got {value!r} of type {type(value).__name__}")
     if value < 1:  # type: ignore[operator]
         raise ParameterError(f"{name} must be positive (>= 1), got {name}={value}")
@@ -48,14 +49,14 @@ def _to_numpy(name: str, value: Any) -> np.ndarray:
     """An ndarray from a NumPy array, array-like or a torch tensor (without importing torch)."""
     if hasattr(value, "detach") and hasattr(value, "cpu"):
         value = value.detach().cpu().numpy()
-    return _as_array(name, value)
+    return as_array(name, value)
 
 
 def _generator(rng: object) -> np.random.Generator:
     """``rng`` as a NumPy Generator: a Generator, a non-negative int seed, a SeedSequence/BitGenerator, or None."""
     if rng is None or isinstance(rng, (np.random.Generator, np.random.BitGenerator, np.random.SeedSequence)):
         return np.random.default_rng(rng)
-    if not _is_int(rng):
+    if not is_int(rng):
         raise ParameterTypeError(
             f"rng must be None, an int seed or a numpy.random.Generator, got {rng!r} of type {type(rng).__name__}"
         )
@@ -123,6 +124,8 @@ class ConvTransposeNd:
         self.spec = make_spec(
             ndim, stride=stride, padding=padding, output_padding=output_padding, dilation=dilation, groups=groups
         )
+        # PyTorch ignores the layer's output_padding when a forward is given output_size.
+        self._spec_for_output_size = self.spec.with_output_padding((0,) * ndim)
         for name, channels in (("in_channels", self.in_channels), ("out_channels", self.out_channels)):
             if channels % self.spec.groups != 0:
                 raise ParameterError(
@@ -274,23 +277,15 @@ class ConvTransposeNd:
 
     # -- computation --------------------------------------------------------------------------
 
-    def _call_kwargs(self, output_size: Optional[Sequence[int]]) -> dict[str, Any]:
-        # PyTorch ignores the layer's output_padding when output_size is given.
-        return dict(
-            stride=self.stride,
-            padding=self.padding,
-            output_padding=self.output_padding if output_size is None else 0,
-            groups=self.groups,
-            dilation=self.dilation,
-            output_size=output_size,
-        )
+    def _call_spec(self, output_size: Optional[Sequence[int]]) -> ConvTransposeSpec:
+        return self.spec if output_size is None else self._spec_for_output_size
 
     def forward(self, input: np.ndarray, output_size: Optional[Sequence[int]] = None) -> np.ndarray:
         """Apply the layer; ``output_size`` picks ``output_padding`` as in PyTorch.
 
         The input is remembered (by reference) for :meth:`backward`.
         """
-        output = conv_transpose(input, self._weight, self._bias, **self._call_kwargs(output_size))
+        output = conv_transpose_with_spec(input, self._weight, self._bias, self._call_spec(output_size), output_size)
         self._saved = (np.asarray(input), output_size)
         return output
 
@@ -305,8 +300,9 @@ class ConvTransposeNd:
         if self._saved is None:
             raise ParameterError("backward() called before forward(): there is no saved input")
         saved_input, output_size = self._saved
-        grad_x, grad_w, grad_b = conv_transpose_backward(
-            grad_output, saved_input, self._weight, bias=self._bias is not None, **self._call_kwargs(output_size)
+        grad_x, grad_w, grad_b = conv_transpose_backward_with_spec(
+            grad_output, saved_input, self._weight, self._call_spec(output_size), output_size,
+            bias=self._bias is not None,
         )
         self.weight_grad = grad_w if self.weight_grad is None else self.weight_grad + grad_w
         if grad_b is not None:

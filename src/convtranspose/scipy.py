@@ -29,7 +29,8 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
 from .errors import ShapeError
-from .functional import _as_array, conv_transpose, conv_transpose_input_grad
+from ._checks import as_array
+from .functional import conv_transpose, conv_transpose_input_grad
 
 __all__ = ["as_linear_operator"]
 
@@ -60,7 +61,7 @@ def as_linear_operator(weight: np.ndarray, input_shape: Sequence[int], **params:
     ShapeError, ParameterError, ...
         As :func:`convtranspose.conv_transpose` would for an input of ``input_shape``.
     """
-    w = _as_array("weight", weight)
+    w = as_array("weight", weight)
     in_shape = tuple(int(n) for n in input_shape)
     if "bias" in params:
         raise ShapeError("as_linear_operator: a bias makes the map affine, not linear; add it outside the operator")

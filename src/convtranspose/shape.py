@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Optional, Sequence, Union
 
+from ._checks import is_int
 from .errors import OutputSizeError, ParameterError, ParameterTypeError
-from .spec import MAX_INDEX, ConvTransposeSpec, IntOrTuple, _is_int, make_spec, normalize_tuple
+from .spec import MAX_INDEX, ConvTransposeSpec, IntOrTuple, make_spec, normalize_tuple
 
 __all__ = [
     "output_size",
@@ -32,6 +33,8 @@ __all__ = [
     "conv_output_size",
     "AxisGeometry",
     "axis_geometry",
+    "geometries",
+    "resolve_pads",
     "spatial_output_shape",
     "resolve_output_padding",
 ]
@@ -60,34 +63,51 @@ def conv_output_size(input_size: int, kernel_size: int, stride: int, padding: in
 class AxisGeometry:
     """Where everything lies along one spatial axis.
 
+    The engine reads only the sizes, ``crop_start`` and ``output``: how the crop was specified
+    (PyTorch's symmetric padding, a ``(before, after)`` pair, a form resolved from the kernel)
+    does not concern it.
+
     Attributes
     ----------
-    input_size, kernel_size, stride, padding, output_padding, dilation : int
+    input_size, kernel_size, stride, dilation, output_padding : int
         The axis' parameters.
+    pad_before, pad_after : int
+        Cells cropped from the start and the end of the full canvas. ``pad_after`` may be
+        negative: cells added at the end (as ``output_padding`` adds them).
     full : int
         Uncropped canvas length, ``(in - 1) * s + d * (k - 1) + 1``.
     output : int
-        Output length, ``full - 2 * padding + output_padding``.
+        Output length, ``full - pad_before - pad_after + output_padding``.
     canvas : int
         Length of a canvas that holds the full scatter *and* the output window:
-        ``max(full, padding + output)`` (``output_padding`` may reach past ``full``).
-    crop_start : int
-        First canvas index kept in the output (``== padding``).
+        ``max(full, pad_before + output)`` (the end may reach past ``full``).
     """
 
     input_size: int
     kernel_size: int
     stride: int
-    padding: int
-    output_padding: int
     dilation: int
+    pad_before: int
+    pad_after: int
+    output_padding: int
     full: int
     output: int
     canvas: int
 
     @property
     def crop_start(self) -> int:
-        return self.padding
+        """First canvas index kept in the output (``== pad_before``)."""
+        return self.pad_before
+
+    @property
+    def padding(self) -> int:
+        """PyTorch's (symmetric) padding of this axis, i.e. the crop at the start."""
+        return self.pad_before
+
+    @property
+    def covers_canvas(self) -> bool:
+        """True when the output is exactly the full canvas (nothing cropped, nothing added)."""
+        return self.pad_before == 0 and self.output == self.full
 
     def tap_slice(self, tap: int) -> slice:
         """Canvas positions written by kernel tap ``tap`` for input positions ``0..in-1``."""
@@ -97,15 +117,15 @@ class AxisGeometry:
     @property
     def output_slice(self) -> slice:
         """Canvas positions that form the output."""
-        return slice(self.padding, self.padding + self.output)
+        return slice(self.crop_start, self.crop_start + self.output)
 
     def tap_window(self, tap: int) -> Optional[tuple[slice, slice]]:
         """The part of tap ``tap``'s copies that survives the crop, or None if none does.
 
         Returns ``(input_slice, output_slice)``: input element ``i`` in ``input_slice`` lands on
-        output position ``i * stride + tap * dilation - padding`` in ``output_slice``.
+        output position ``i * stride + tap * dilation - crop_start`` in ``output_slice``.
         """
-        shift = tap * self.dilation - self.padding
+        shift = tap * self.dilation - self.crop_start
         first = max(0, -(shift // self.stride))
         last = min(self.input_size - 1, (self.output - 1 - shift) // self.stride)
         if last < first:
@@ -117,22 +137,43 @@ class AxisGeometry:
 
 
 def axis_geometry(
-    input_size: int, kernel_size: int, stride: int, padding: int, output_padding: int, dilation: int
+    input_size: int,
+    kernel_size: int,
+    stride: int,
+    padding: Union[int, tuple[int, int]],
+    output_padding: int,
+    dilation: int,
 ) -> AxisGeometry:
-    """Compute the :class:`AxisGeometry` of one axis (no validation; may give ``output <= 0``)."""
+    """Compute the :class:`AxisGeometry` of one axis (no validation; may give ``output <= 0``).
+
+    ``padding`` is PyTorch's symmetric int or a ``(before, after)`` pair.
+    """
+    before, after = (padding, padding) if isinstance(padding, int) else padding
     full = full_size(input_size, kernel_size, stride, dilation)
-    out = full - 2 * padding + output_padding
+    out = full - before - after + output_padding
     return AxisGeometry(
         input_size=input_size,
         kernel_size=kernel_size,
         stride=stride,
-        padding=padding,
-        output_padding=output_padding,
         dilation=dilation,
+        pad_before=before,
+        pad_after=after,
+        output_padding=output_padding,
         full=full,
         output=out,
-        canvas=max(full, padding + out),
+        canvas=max(full, before + out),
     )
+
+
+def resolve_pads(spec: ConvTransposeSpec, kernel_spatial: Sequence[int]) -> tuple[tuple[int, int], ...]:
+    """Per-axis ``(before, after)`` crops of a call (a form that depends on the kernel is resolved here).
+
+    Examples
+    --------
+    >>> resolve_pads(make_spec(2, padding=(1, 0)), (3, 3))
+    ((1, 1), (0, 0))
+    """
+    return spec.pads
 
 
 def geometries(
@@ -147,9 +188,10 @@ def _geometries(
     input_spatial: tuple[int, ...], kernel_spatial: tuple[int, ...], spec: ConvTransposeSpec
 ) -> tuple[AxisGeometry, ...]:
     return tuple(
-        axis_geometry(n, k, s, p, op, d)
-        for n, k, s, p, op, d in zip(
-            input_spatial, kernel_spatial, spec.stride, spec.padding, spec.output_padding, spec.dilation
+        axis_geometry(n, k, s, pads, op, d)
+        for n, k, s, pads, op, d in zip(
+            input_spatial, kernel_spatial, spec.stride, resolve_pads(spec, kernel_spatial), spec.output_padding,
+            spec.dilation,
         )
     )
 
@@ -188,9 +230,10 @@ def _output_range(
     input_spatial: Sequence[int], kernel_spatial: Sequence[int], spec: ConvTransposeSpec
 ) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """PyTorch's valid ``output_size`` range: ``[min, min + stride - 1]`` with ``min`` at op = 0."""
+    pads = resolve_pads(spec, kernel_spatial)
     mins = tuple(
-        full_size(n, k, s, d) - 2 * p
-        for n, k, s, p, d in zip(input_spatial, kernel_spatial, spec.stride, spec.padding, spec.dilation)
+        full_size(n, k, s, d) - before - after
+        for n, k, s, (before, after), d in zip(input_spatial, kernel_spatial, spec.stride, pads, spec.dilation)
     )
     maxs = tuple(m + s - 1 for m, s in zip(mins, spec.stride))
     return mins, maxs
@@ -220,7 +263,7 @@ def resolve_output_padding(
             f"output_size must be a sequence of {ndim} (or {ndim + non_spatial}) ints, got {requested!r}"
         )
     sizes = list(requested)
-    if not all(_is_int(v) for v in sizes):
+    if not all(is_int(v) for v in sizes):
         raise ParameterTypeError(f"output_size must contain only ints, got output_size={tuple(sizes)!r}")
     if len(sizes) == ndim + non_spatial:
         sizes = sizes[non_spatial:]
@@ -248,7 +291,7 @@ SizeResult = Union[int, tuple[int, ...]]
 
 def _broadcast_ndim(*values: IntOrTuple) -> tuple[int, bool]:
     """Number of dimensions implied by the tuple arguments (1 if all are ints)."""
-    lengths = {len(v) for v in values if not _is_int(v) and isinstance(v, Sequence)}
+    lengths = {len(v) for v in values if not is_int(v) and isinstance(v, Sequence)}
     if len(lengths) > 1:
         raise ParameterError(f"per-dimension arguments disagree on the number of dimensions: {sorted(lengths)}")
     if lengths:

@@ -11,18 +11,23 @@ The rules (all PyTorch's):
 * ``padding`` and ``output_padding`` are non-negative;
 * ``output_padding`` is smaller than either ``stride`` or ``dilation`` in each dimension;
 * ``groups`` is a positive integer.
+
+Padding is stored per axis as a ``(before, after)`` pair (:attr:`ConvTransposeSpec.pads`): the
+cells cropped from the start and from the end of the full canvas. PyTorch's ``padding=p`` is the
+pair ``(p, p)``. Forms that depend on the kernel (such as ``'same'``) are not resolved here but when
+a call's plan is built (:func:`convtranspose.shape.resolve_pads`); the engine only ever sees the
+resolved geometry (crop start and output length per axis).
 """
 
 from __future__ import annotations
 
-import numbers
-from dataclasses import dataclass
-from functools import lru_cache
-from typing import Sequence, Union
+from dataclasses import dataclass, replace
+from typing import Callable, Sequence, Union
 
+from ._checks import is_int
 from .errors import ParameterError, ParameterTypeError
 
-__all__ = ["IntOrTuple", "ConvTransposeSpec", "make_spec", "normalize_tuple"]
+__all__ = ["IntOrTuple", "ConvTransposeSpec", "make_spec", "normalize_tuple", "PADDING_MODES", "MAX_INDEX"]
 
 #: Largest number of spatial dimensions: NumPy arrays have at most 64 axes, and an input has two
 #: more (batch and channels) than it has spatial dimensions.
@@ -32,10 +37,8 @@ MAX_INDEX = 2**62
 
 IntOrTuple = Union[int, Sequence[int]]
 
-
-def _is_int(value: object) -> bool:
-    """True for Python and NumPy integers, False for bool (``True`` is not a stride)."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+#: Padding modes accepted for transposed convolution (PyTorch accepts only ``'zeros'``).
+PADDING_MODES = ("zeros",)
 
 
 def normalize_tuple(value: IntOrTuple, ndim: int, name: str) -> tuple[int, ...]:
@@ -68,7 +71,7 @@ def normalize_tuple(value: IntOrTuple, ndim: int, name: str) -> tuple[int, ...]:
     >>> normalize_tuple((1, 2), 2, "stride")
     (1, 2)
     """
-    if _is_int(value):
+    if is_int(value):
         return (int(value),) * ndim
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
         raise ParameterTypeError(
@@ -76,7 +79,7 @@ def normalize_tuple(value: IntOrTuple, ndim: int, name: str) -> tuple[int, ...]:
             f"of type {type(value).__name__}"
         )
     items = list(value)
-    bad = [item for item in items if not _is_int(item)]
+    bad = [item for item in items if not is_int(item)]
     if bad:
         raise ParameterTypeError(
             f"{name} must contain only ints, got {name}={tuple(items)!r} "
@@ -90,7 +93,7 @@ def normalize_tuple(value: IntOrTuple, ndim: int, name: str) -> tuple[int, ...]:
     return tuple(int(item) for item in items)
 
 
-def _require_all(values: tuple[int, ...], name: str, rule: str, ok) -> None:
+def _require_all(values: tuple[int, ...], name: str, rule: str, ok: Callable[[int], bool]) -> None:
     if not all(ok(v) for v in values):
         raise ParameterError(f"{name} must be {rule}, got {name}={values}")
 
@@ -103,41 +106,53 @@ class ConvTransposeSpec:
 
     Attributes
     ----------
-    stride, padding, output_padding, dilation : tuple of int
+    stride, output_padding, dilation : tuple of int
         Per-dimension values.
+    pads : tuple of (int, int)
+        Per-dimension ``(before, after)`` crop of the full canvas; PyTorch's ``padding=p`` is
+        ``(p, p)``.
     groups : int
         Number of channel groups.
+    padding_mode : str
+        How the cropped border is treated: ``'zeros'`` (dropped, PyTorch's only mode).
     """
 
     stride: tuple[int, ...]
-    padding: tuple[int, ...]
+    pads: tuple[tuple[int, int], ...]
     output_padding: tuple[int, ...]
     dilation: tuple[int, ...]
     groups: int = 1
+    padding_mode: str = "zeros"
 
     @property
     def ndim(self) -> int:
         """Number of spatial dimensions."""
         return len(self.stride)
 
+    @property
+    def padding(self) -> tuple:
+        """The padding as a user writes it: PyTorch's per-dimension ints when every pair is
+        symmetric, else the ``(before, after)`` pairs."""
+        if all(before == after for before, after in self.pads):
+            return tuple(before for before, _ in self.pads)
+        return self.pads
+
     def __hash__(self) -> int:
         # Specs key the engine's caches on every call: hash the fields once.
         cached = self.__dict__.get("_hash")
         if cached is None:
-            cached = hash((self.stride, self.padding, self.output_padding, self.dilation, self.groups))
+            cached = hash(
+                (self.stride, self.pads, self.output_padding, self.dilation, self.groups, self.padding_mode)
+            )
             object.__setattr__(self, "_hash", cached)
         return cached
 
     def with_output_padding(self, output_padding: tuple[int, ...]) -> "ConvTransposeSpec":
         """A copy with ``output_padding`` replaced and re-validated."""
-        return make_spec(
-            self.ndim,
-            stride=self.stride,
-            padding=self.padding,
-            output_padding=output_padding,
-            dilation=self.dilation,
-            groups=self.groups,
-        )
+        values = normalize_tuple(output_padding, self.ndim, "output_padding")
+        _require_all(values, "output_padding", "non-negative (>= 0)", lambda v: v >= 0)
+        _check_output_padding(values, self.stride, self.dilation)
+        return replace(self, output_padding=values)
 
 
 def make_spec(
@@ -148,6 +163,7 @@ def make_spec(
     output_padding: IntOrTuple = 0,
     dilation: IntOrTuple = 1,
     groups: int = 1,
+    padding_mode: str = "zeros",
 ) -> "ConvTransposeSpec":
     """Normalize and validate hyper-parameters into a :class:`ConvTransposeSpec`.
 
@@ -159,6 +175,8 @@ def make_spec(
         As in :func:`torch.nn.functional.conv_transpose2d`.
     groups : int
         Number of blocked connections from input to output channels.
+    padding_mode : str
+        ``'zeros'`` (the only mode PyTorch's transposed convolution accepts).
 
     Returns
     -------
@@ -171,34 +189,11 @@ def make_spec(
 
     Examples
     --------
-    >>> make_spec(2, stride=(1, 2))
-    ConvTransposeSpec(stride=(1, 2), padding=(0, 0), output_padding=(0, 0), dilation=(1, 1), groups=1)
+    >>> spec = make_spec(2, stride=(1, 2), padding=1)
+    >>> spec.stride, spec.pads, spec.padding
+    ((1, 2), ((1, 1), (1, 1)), (1, 1))
     """
-    args = (ndim, _freeze(stride), _freeze(padding), _freeze(output_padding), _freeze(dilation), groups)
-    # True == 1 and hash alike: the argument types are part of the key so that bools are still rejected.
-    key = args + (_types(*args),)
-    try:
-        hash(key)
-    except TypeError:  # an unhashable argument: validation names it
-        return _build_spec(*args)
-    return _cached_spec(*key)
-
-
-def _freeze(value: object) -> object:
-    """Lists become tuples so that the common call forms can share the cache."""
-    return tuple(value) if isinstance(value, list) else value
-
-
-def _types(*values: object) -> tuple:
-    return tuple(
-        tuple(type(v) for v in value) if isinstance(value, tuple) else type(value) for value in values
-    )
-
-
-@lru_cache(maxsize=512)
-def _cached_spec(ndim, stride, padding, output_padding, dilation, groups, _types) -> "ConvTransposeSpec":
-    """Validated spec per distinct argument set (errors are not cached and re-raise every time)."""
-    return _build_spec(ndim, stride, padding, output_padding, dilation, groups)
+    return _build_spec(ndim, stride, padding, output_padding, dilation, groups, padding_mode)
 
 
 def _build_spec(
@@ -208,8 +203,9 @@ def _build_spec(
     output_padding: IntOrTuple = 0,
     dilation: IntOrTuple = 1,
     groups: int = 1,
+    padding_mode: str = "zeros",
 ) -> ConvTransposeSpec:
-    if not _is_int(ndim):
+    if not is_int(ndim):
         raise ParameterTypeError(
             f"ndim (the number of spatial dimensions) must be an int, got {ndim!r} of type {type(ndim).__name__}"
         )
@@ -224,7 +220,7 @@ def _build_spec(
     padding_t = normalize_tuple(padding, ndim, "padding")
     output_padding_t = normalize_tuple(output_padding, ndim, "output_padding")
     dilation_t = normalize_tuple(dilation, ndim, "dilation")
-    if not _is_int(groups):
+    if not is_int(groups):
         raise ParameterTypeError(f"groups must be an int, got {groups!r} of type {type(groups).__name__}")
 
     _require_all(stride_t, "stride", "positive (>= 1)", lambda v: v >= 1)
@@ -240,17 +236,27 @@ def _build_spec(
                 f"{name} must be at most 2**62 = {MAX_INDEX} (positions are computed in 64-bit integers), "
                 f"got {name}={value}"
             )
-    for axis, (op, s, d) in enumerate(zip(output_padding_t, stride_t, dilation_t)):
-        if op >= max(s, d):
-            raise ParameterError(
-                "output_padding must be smaller than either stride or dilation, but got "
-                f"output_padding={output_padding_t}, stride={stride_t}, dilation={dilation_t} "
-                f"(in dimension {axis}: {op} is not < max({s}, {d}); valid range 0..{max(s, d) - 1})"
-            )
+    _check_output_padding(output_padding_t, stride_t, dilation_t)
+    if padding_mode not in PADDING_MODES:
+        raise ParameterError(
+            f"padding_mode must be 'zeros' for transposed convolution (as in PyTorch), got {padding_mode!r}"
+        )
     return ConvTransposeSpec(
         stride=stride_t,
-        padding=padding_t,
+        pads=tuple((p, p) for p in padding_t),
         output_padding=output_padding_t,
         dilation=dilation_t,
         groups=int(groups),
+        padding_mode=padding_mode,
     )
+
+
+def _check_output_padding(output_padding: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...]) -> None:
+    """PyTorch's rule: ``output_padding`` is smaller than either stride or dilation, per dimension."""
+    for axis, (op, s, d) in enumerate(zip(output_padding, stride, dilation)):
+        if op >= max(s, d):
+            raise ParameterError(
+                "output_padding must be smaller than either stride or dilation, but got "
+                f"output_padding={output_padding}, stride={stride}, dilation={dilation} "
+                f"(in dimension {axis}: {op} is not < max({s}, {d}); valid range 0..{max(s, d) - 1})"
+            )

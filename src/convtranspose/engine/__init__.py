@@ -1,34 +1,46 @@
-"""Compute kernels ("engine paths") and the dispatcher that picks one.
+"""Compute kernels ("engine paths") and the dispatcher that routes a planned call to one.
 
-Every path computes the same function; they differ in speed and memory. Each path module exposes
-``forward(x, weight, bias, spec)`` and ``backward(grad_output, x, weight, spec, *, need_input,
-need_weight, need_bias)`` on validated, batched float32/float64 arrays, and may expose
-``make_forward(x_shape, weight_shape, spec, dtype)``, a forward with everything the shapes decide
-prepared once (:func:`forward_runner` uses it; the functional API caches runners per call signature).
+Every path computes the same function; they differ in speed and memory. The paths are listed in
+:data:`convtranspose.engine.registry.PATHS`, which also documents the interface a path module
+implements (``applies``, ``estimate``, ``forward``, ``backward``, optional ``make_forward``).
 
-:func:`use_path` forces one path (tests use it so that the cost model cannot hide a path from
-them); otherwise :func:`choose_path` picks one.
+The dispatcher does the routing every path shares, once:
+
+* :func:`route` picks a path for the forward and one for the backward of a
+  :class:`~convtranspose.plan.Plan`: the forced one (:func:`use_path`; an error if it cannot take
+  the call), else the cheapest by the paths' own estimates;
+* depthwise calls (``in_channels == groups``) and dense ones (``Plan.dense``) go to the path's
+  variant kernel named in the registry;
+* values an inexact kernel (``EXACT = False``: it multiplies structural zeros) cannot take --
+  NaN, infinity, or finite products that may overflow -- go to the exact ``gemm`` kernels, whose
+  products are exactly the pairs that meet, as in PyTorch. This holds for a forced path too.
+
+A path whose requirement is not installed (numba for ``gemm_jit``) is listed by
+:func:`unavailable_paths` with the reason; its package is imported only when a call uses it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
+from dataclasses import replace
 from types import ModuleType
 from typing import Callable, Iterator, Optional
 
 import numpy as np
 
 from ..errors import ParameterError, ParameterTypeError
-from ..spec import ConvTransposeSpec
-from . import cost, gemm, phase, small, threads
-from ._common import bias_grad
+from ..plan import Plan
+from . import registry, threads
+from ._common import Grads, Needs, bias_grad, bounded_products, finite, product_limit
 from .threads import get_num_threads, set_num_threads
 
 __all__ = [
     "available_paths",
+    "unavailable_paths",
     "use_path",
-    "choose_path",
+    "route",
+    "kernel_name",
     "forward",
     "forward_runner",
     "dispatch_state",
@@ -36,31 +48,48 @@ __all__ = [
     "bias_grad",
     "set_num_threads",
     "get_num_threads",
+    "Runner",
 ]
 
-_PATHS: dict[str, ModuleType] = {"gemm": gemm, "phase": phase, "small": small}
+#: A prepared forward: ``run(x, weight, bias) -> output`` (batched, compute dtype).
+Runner = Callable[[np.ndarray, np.ndarray, Optional[np.ndarray]], np.ndarray]
 
-try:  # the compiled scatter/gather is an optional extra: convtranspose[jit]
-    from . import gemm_jit
-except ImportError:  # numba not installed
-    gemm_jit = None
-else:
-    _PATHS["gemm_jit"] = gemm_jit
 _forced = threading.local()
+_load_failures: dict[str, str] = {}  # paths whose requirement failed to import when first used
+
+
+def unavailable_paths() -> dict[str, str]:
+    """Registered paths that cannot run here, with the reason (e.g. numba not installed)."""
+    reasons = {}
+    for path in registry.PATHS:
+        reason = _load_failures.get(path.name) or registry.missing_requirement(path)
+        if reason is not None:
+            reasons[path.name] = reason
+    return reasons
 
 
 def available_paths() -> tuple[str, ...]:
-    """Names of every engine path, in a fixed order."""
-    return tuple(_PATHS)
+    """Names of the engine paths that can run here, in the registry's order."""
+    missing = unavailable_paths()
+    return tuple(path.name for path in registry.PATHS if path.name not in missing)
 
 
 @contextlib.contextmanager
 def use_path(name: Optional[str]) -> Iterator[None]:
-    """Force engine path ``name`` (or restore automatic choice with None) in this thread."""
+    """Force engine path ``name`` (or restore automatic choice with None) in this thread.
+
+    A forced path that cannot take a call raises :class:`~convtranspose.ParameterError` naming
+    the reason. Operand values the path cannot compute exactly (see the module docstring) still
+    go to ``gemm``.
+    """
     if name is not None and not isinstance(name, str):
         raise ParameterTypeError(f"engine path must be a str or None, got {name!r} of type {type(name).__name__}")
-    if name is not None and name not in _PATHS:
-        raise ParameterError(f"unknown engine path {name!r}; available paths: {', '.join(_PATHS)}")
+    if name is not None:
+        missing = unavailable_paths()
+        if name in missing:
+            raise ParameterError(f"engine path {name!r} is not available here: {missing[name]}")
+        if name not in available_paths():
+            raise ParameterError(f"unknown engine path {name!r}; available paths: {', '.join(available_paths())}")
     previous = getattr(_forced, "name", None)
     _forced.name = name
     try:
@@ -69,58 +98,152 @@ def use_path(name: Optional[str]) -> Iterator[None]:
         _forced.name = previous
 
 
-def choose_path(
-    x_shape: tuple[int, ...], weight_shape: tuple[int, ...], spec: ConvTransposeSpec, itemsize: int = 4
-) -> str:
-    """The path used for a call: the forced one, else the cost model's choice."""
-    forced = getattr(_forced, "name", None)
-    if forced is not None:
-        return forced
-    if x_shape[0] == 0 or weight_shape[1] == 0:  # an empty output: nothing to choose between
-        return "gemm"
-    return cost.cheapest_path(
-        tuple(x_shape), tuple(weight_shape), spec, itemsize, available_paths(), threads.get_num_threads()
-    )
-
-
-def forward(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray], spec: ConvTransposeSpec) -> np.ndarray:
-    """Batched forward on the chosen path."""
-    return _PATHS[choose_path(x.shape, weight.shape, spec, x.itemsize)].forward(x, weight, bias, spec)
-
-
 def dispatch_state() -> tuple[Optional[str], int, int]:
-    """What, besides shapes and the spec, decides a call's path and how its work is split: the
-    forced path, the thread count and the size threshold for splitting."""
+    """What, besides the plan, decides a call's path and how its work is split: the forced path,
+    the thread count and the size threshold for splitting (a cache of routed plans keys on it)."""
     return getattr(_forced, "name", None), threads._num_threads, threads.MIN_PARALLEL_ELEMENTS
 
 
-def forward_runner(
-    x_shape: tuple[int, ...], weight_shape: tuple[int, ...], spec: ConvTransposeSpec, dtype: np.dtype
-) -> Callable[[np.ndarray, np.ndarray, Optional[np.ndarray]], np.ndarray]:
-    """A forward ``run(x, weight, bias)`` specialised to these shapes, spec and dtype.
+# --------------------------------------------------------------------------------------------
+# Routing
+# --------------------------------------------------------------------------------------------
 
-    The path is chosen once, now (so the runner is only valid under the current
-    :func:`dispatch_state`). A path module may offer ``make_forward(x_shape, weight_shape, spec,
-    dtype)`` that precomputes what the shapes decide; the others run their ``forward``. The
-    runner returns a fresh C-contiguous array.
+
+def route(plan: Plan) -> Plan:
+    """``plan`` with its forward and backward paths chosen (under the current dispatch state)."""
+    forced = getattr(_forced, "name", None)
+    if forced is not None:
+        reason = registry.load(registry.entry(forced).module).applies(plan)
+        if reason is not None:
+            raise ParameterError(f"engine path {forced!r} cannot take this call: {reason}")
+        _require(forced)
+        return replace(plan, forward_path=forced, backward_path=forced)
+    return replace(plan, forward_path=_cheapest(plan, "forward"), backward_path=_cheapest(plan, "backward"))
+
+
+def _cheapest(plan: Plan, direction: str) -> str:
+    """The applicable path with the smallest estimate (ties: the earlier in the registry)."""
+    if plan.empty:  # nothing to compute: nothing to choose between
+        return registry.EXACT_FALLBACK
+    while True:
+        candidates = []
+        for name in available_paths():
+            module = registry.load(registry.entry(name).module)
+            if module.applies(plan) is None:
+                candidates.append((module.estimate(plan, direction), len(candidates), name))
+        best = min(candidates)[2]
+        if _require(best, forced=False):
+            return best
+
+
+def _require(name: str, forced: bool = True) -> bool:
+    """Import the kernels of ``name`` now (its first use); False, or an error when forced, if that fails."""
+    path = registry.entry(name)
+    if not path.requires:
+        return True
+    try:
+        for module in {path.module, path.depthwise, path.dense} - {None}:
+            _kernel_module(module)
+    except ImportError as exc:
+        _load_failures[name] = f"importing its requirements failed ({exc})"
+        if forced:
+            raise ParameterError(f"engine path {name!r} is not available here: {_load_failures[name]}") from exc
+        return False
+    return True
+
+
+def _kernel_module(module: Optional[str]) -> ModuleType:
+    loaded = registry.load(module)  # type: ignore[arg-type]
+    load_kernels = getattr(loaded, "load_kernels", None)
+    if load_kernels is not None:
+        load_kernels()
+    return loaded
+
+
+def _kernel(name: str, plan: Plan) -> ModuleType:
+    """The module that computes ``plan`` on path ``name``: the path's depthwise or dense variant
+    when the registry names one and the call is of that kind, else the path itself."""
+    path = registry.entry(name)
+    variant = path.depthwise if plan.depthwise else None
+    if variant is None and plan.dense:
+        variant = path.dense
+    return registry.load(variant or path.module)
+
+
+def kernel_name(plan: Plan, direction: str = "forward") -> str:
+    """The module (path or variant, e.g. ``'depthwise_jit'``) that computes a routed plan's
+    ``direction`` for finite, moderate operands."""
+    name = plan.forward_path if direction == "forward" else plan.backward_path
+    return _kernel(name, plan).__name__.rsplit(".", 1)[-1]
+
+
+def _takes(kernel: ModuleType, plan: Plan, x: np.ndarray, weight: np.ndarray) -> bool:
+    """Whether ``kernel`` computes the forward of these values exactly (always, for an exact kernel)."""
+    return bool(kernel.EXACT) or bounded_products(x, weight, product_limit(plan))
+
+
+# --------------------------------------------------------------------------------------------
+# Computation
+# --------------------------------------------------------------------------------------------
+
+
+def forward(plan: Plan, x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray]) -> np.ndarray:
+    """Batched forward of a routed plan."""
+    kernel = _kernel(plan.forward_path, plan)
+    if not _takes(kernel, plan, x, weight):
+        kernel = _kernel(registry.EXACT_FALLBACK, plan)
+    return kernel.forward(plan, x, weight, bias)
+
+
+def forward_runner(plan: Plan) -> Runner:
+    """A forward ``run(x, weight, bias)`` for a routed plan, everything the plan decides prepared.
+
+    Valid only under the :func:`dispatch_state` the plan was routed in; returns a fresh
+    C-contiguous array.
     """
-    module = _PATHS[choose_path(x_shape, weight_shape, spec, np.dtype(dtype).itemsize)]
-    make_forward = getattr(module, "make_forward", None)
+    kernel = _kernel(plan.forward_path, plan)
+    run = _prepared(kernel, plan)
+    if kernel.EXACT:
+        return run
+    exact: list[Runner] = []
+    limit = product_limit(plan)
+
+    def guarded(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray]) -> np.ndarray:
+        if bounded_products(x, weight, limit):
+            return run(x, weight, bias)
+        if not exact:
+            exact.append(_prepared(_kernel(registry.EXACT_FALLBACK, plan), plan))
+        return exact[0](x, weight, bias)
+
+    return guarded
+
+
+def _prepared(kernel: ModuleType, plan: Plan) -> Runner:
+    make_forward = getattr(kernel, "make_forward", None)
     if make_forward is not None:
-        return make_forward(tuple(x_shape), tuple(weight_shape), spec, np.dtype(dtype))
-    path_forward = module.forward
+        prepared: Runner = make_forward(plan)
+        return prepared
+    path_forward = kernel.forward
 
     def run(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray]) -> np.ndarray:
-        return np.ascontiguousarray(path_forward(x, weight, bias, spec))
+        return np.ascontiguousarray(path_forward(plan, x, weight, bias))
 
     return run
 
 
-def backward(grad_output, x, weight, spec, *, need_input=True, need_weight=True, need_bias=True):
-    """Batched gradients on the chosen path."""
-    path = _PATHS[choose_path(x.shape, weight.shape, spec, x.itemsize)]
-    return path.backward(
-        grad_output, x, weight, spec, need_input=need_input, need_weight=need_weight, need_bias=need_bias
-    )
-
-
+def backward(
+    plan: Plan,
+    grad_output: np.ndarray,
+    x: np.ndarray,
+    weight: np.ndarray,
+    *,
+    need_input: bool = True,
+    need_weight: bool = True,
+    need_bias: bool = True,
+) -> Grads:
+    """Batched gradients of a routed plan."""
+    kernel = _kernel(plan.backward_path, plan)
+    if not kernel.EXACT and not finite(grad_output, x, weight):
+        kernel = _kernel(registry.EXACT_FALLBACK, plan)
+    grads: Grads = kernel.backward(plan, grad_output, x, weight, Needs(need_input, need_weight, need_bias))
+    return grads

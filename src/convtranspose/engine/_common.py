@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import product
+from typing import NamedTuple, Optional
 
 import numpy as np
 
+from ..plan import Plan
 from ..shape import AxisGeometry
 
 __all__ = [
     "COLUMN_BUDGET_BYTES", "CACHE_CHUNK_BYTES", "TapWindow", "tap_windows", "batch_chunks", "buffer_budget", "bias_grad",
-    "all_finite",
+    "Needs", "Grads", "square_sum", "finite", "product_limit", "bounded_products",
 ]
+
+class Needs(NamedTuple):
+    """Which gradients a backward computes (the others are returned as None)."""
+
+    input: bool
+    weight: bool
+    bias: bool
+
+
+#: ``(grad_input, grad_weight, grad_bias)``, None where not needed.
+Grads = tuple[Optional[np.ndarray], Optional[np.ndarray], Optional[np.ndarray]]
 
 #: Upper bound for one chunk's column buffer (a chunk always holds at least one batch item).
 #: Kept below glibc's largest mmap threshold (32 MB): larger buffers are mapped afresh on every
@@ -78,12 +92,32 @@ def bias_grad(grad_output: np.ndarray) -> np.ndarray:
     return grad_output.sum(axis=axes)
 
 
-def all_finite(*arrays: np.ndarray) -> bool:
-    """True when every value of every array is finite (no NaN or infinity).
+def square_sum(array: np.ndarray) -> float:
+    """``sum |a|²`` as a Python float: inf or NaN when a value is not finite (or the sum overflows)."""
+    return float(np.vdot(array, array).real)
+
+
+def finite(*arrays: np.ndarray) -> bool:
+    """True when every value of every array is finite (their squares' sums are, which implies it)."""
+    return all(math.isfinite(square_sum(a)) for a in arrays)
+
+
+def product_limit(plan: Plan) -> float:
+    """Bound on ``max|x| · max|w|`` below which no sum of a call's products can overflow.
+
+    An output value sums at most ``plan.reduction`` products; half the dtype's range leaves room
+    for the rounding of the bound itself.
+    """
+    return float(np.finfo(plan.compute_dtype).max) / (2 * plan.reduction)
+
+
+def bounded_products(x: np.ndarray, weight: np.ndarray, limit: float) -> bool:
+    """True when the operands are finite and no sum of their products can overflow.
 
     Paths that multiply structural zeros (``small``'s 0/1 placement matrix, ``phase``'s
-    zero-padded windows) would turn one infinite or NaN operand value into NaN wherever that zero
-    lands, while transposed convolution (and torch) only multiplies the pairs that meet. Those
-    paths hand non-finite operands to ``gemm``, whose products are exactly the pairs.
+    zero-padded windows) would turn an infinite or NaN operand value -- or a finite product that
+    overflows to infinity -- into NaN wherever such a zero meets it, while transposed convolution
+    (and torch) only multiplies the pairs that meet. The dispatcher sends such operands to an
+    exact path. ``max|a| <= sqrt(sum |a|²)`` gives the bound with one BLAS pass per operand.
     """
-    return all(bool(np.isfinite(a).all()) for a in arrays)
+    return math.sqrt(square_sum(x) * square_sum(weight)) <= limit

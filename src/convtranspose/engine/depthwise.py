@@ -2,9 +2,9 @@
 
 With ``C_in / groups == 1`` each output channel ``(g, c)`` is its input channel ``g`` transposed-
 convolved with one kernel. There is nothing to multiply as a matrix; a GEMM per group would be a
-``(C_out/G × 1) @ (1 × N·P)`` outer product, which BLAS runs slowly. Instead this path uses the
-phase plan of :mod:`convtranspose.engine.phase` (which calls these kernels when
-``C_in == groups``) and, for every phase and tap, one broadcast multiply-add over all channels at
+``(C_out/G × 1) @ (1 × N·P)`` outer product, which BLAS runs slowly. Instead this kernel (the
+``phase`` path's depthwise variant in the registry) uses the phase plan of
+:mod:`convtranspose.engine.phase_plan` and, for every phase and tap, one broadcast multiply-add over all channels at
 once::
 
     out[phase q][n, g, c, m] += x_padded[n, g, m + offset(t)] · w[g, c, t]      (t in phase q)
@@ -19,36 +19,31 @@ the rules).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 import numpy as np
 
-from ..shape import geometries
-from ..spec import ConvTransposeSpec
+from ..plan import Plan
 from . import threads
-from ._common import bias_grad
+from ._common import Grads, Needs, bias_grad
+from .phase_plan import OutputPhase, PhasePlan, phase_plan
 
-if TYPE_CHECKING:
-    from .phase import Phase, Plan
+__all__ = ["EXACT", "forward", "backward"]
 
-__all__ = ["forward", "backward", "applies"]
-
-
-def applies(c_in: int, spec: ConvTransposeSpec) -> bool:
-    """True when every group has exactly one input channel (``in_channels == groups``)."""
-    return c_in == spec.groups
+#: Multiplies the zero padding of its input windows (inf · 0 = NaN).
+EXACT = False
 
 
-def _padded_input(x: np.ndarray, plan: Plan) -> np.ndarray:
+def _padded_input(x: np.ndarray, plan: PhasePlan) -> np.ndarray:
     """``(N, G, *S)`` zero-padded so that every phase window is in range."""
     spatial = x.shape[2:]
-    padded = tuple(s + b + a for s, b, a in zip(spatial, plan.pad_before, plan.pad_after))
+    padded = tuple(s + b + a for s, b, a in zip(spatial, plan.margin_before, plan.margin_after))
     out = np.zeros(x.shape[:2] + padded, dtype=x.dtype)
-    out[(Ellipsis,) + tuple(slice(b, b + s) for b, s in zip(plan.pad_before, spatial))] = x
+    out[(Ellipsis,) + tuple(slice(b, b + s) for b, s in zip(plan.margin_before, spatial))] = x
     return out
 
 
-def _window(x_pad: np.ndarray, phase: Phase, j: int, chans: slice) -> np.ndarray:
+def _window(x_pad: np.ndarray, phase: OutputPhase, j: int, chans: slice) -> np.ndarray:
     """Tap ``j``'s shifted input window of ``phase`` as ``(N, g, 1, *M)``."""
     return x_pad[(slice(None), chans) + phase.windows[j]][:, :, np.newaxis]
 
@@ -59,15 +54,13 @@ def _tap_weight(weight: np.ndarray, flat_tap: int, chans: slice, ndim: int) -> n
     return per_tap.reshape((1,) + per_tap.shape + (1,) * ndim)
 
 
-def forward(
-    x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray], spec: ConvTransposeSpec, plan: Plan
-) -> np.ndarray:
+def forward(call: Plan, x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray]) -> np.ndarray:
     """Depthwise transposed convolution, one broadcast multiply-add per (phase, tap)."""
     n, groups = x.shape[:2]
-    per_group_out = weight.shape[1]
-    geo = geometries(x.shape[2:], weight.shape[2:], spec)
-    ndim = len(geo)
-    out = np.empty((n, groups * per_group_out) + tuple(g.output for g in geo), dtype=x.dtype)
+    per_group_out = call.per_group_out
+    ndim = call.ndim
+    plan = phase_plan(call.geometry)
+    out = np.empty(call.output_shape, dtype=x.dtype)
     grouped = out.reshape((n, groups, per_group_out) + out.shape[2:])
     x_pad = _padded_input(x, plan)
     fill = np.zeros((1, groups, per_group_out) + (1,) * ndim, dtype=x.dtype)
@@ -92,24 +85,17 @@ def forward(
     return out
 
 
-def backward(
-    grad_output: np.ndarray,
-    x: np.ndarray,
-    weight: np.ndarray,
-    plan: Plan,
-    *,
-    need_input: bool = True,
-    need_weight: bool = True,
-    need_bias: bool = True,
-):
+def backward(call: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndarray, needs: Needs) -> Grads:
     """Gradients of :func:`forward`, phase by phase and tap by tap."""
+    need_input, need_weight, need_bias = needs
+    plan = phase_plan(call.geometry)
     n, groups = x.shape[:2]
     per_group_out = weight.shape[1]
     ndim = x.ndim - 2
     taps = weight[0, 0].size
     grouped_gy = grad_output.reshape((n, groups, per_group_out) + grad_output.shape[2:])
     x_pad = _padded_input(x, plan) if need_weight else None
-    padded = tuple(s + b + a for s, b, a in zip(x.shape[2:], plan.pad_before, plan.pad_after))
+    padded = tuple(s + b + a for s, b, a in zip(x.shape[2:], plan.margin_before, plan.margin_after))
     grad_x_pad = np.zeros((n, groups) + padded, dtype=x.dtype) if need_input else None
     grad_w = np.zeros((groups, per_group_out, taps), dtype=x.dtype) if need_weight else None
     spatial = "abdefhijklmopqrstuvwxyz"[:ndim]  # einsum letters for the positions (not n, g, c)
@@ -130,7 +116,7 @@ def backward(
         threads.run(run_channels, threads.split(groups, grad_output.size))
     grad_x = None
     if need_input:
-        inner = tuple(slice(b, b + s) for b, s in zip(plan.pad_before, x.shape[2:]))
+        inner = tuple(slice(b, b + s) for b, s in zip(plan.margin_before, x.shape[2:]))
         grad_x = np.ascontiguousarray(grad_x_pad[(Ellipsis,) + inner])
     grad_b = bias_grad(grad_output) if need_bias else None
     return grad_x, (None if grad_w is None else grad_w.reshape(weight.shape)), grad_b

@@ -1,4 +1,4 @@
-"""Compiled depthwise kernels (numba; used by the ``gemm_jit`` path when ``in_channels == groups``).
+"""Compiled depthwise kernels (numba; the ``gemm_jit`` path's variant when ``in_channels == groups``).
 
 With one input channel per group there is no channel sum, so no GEMM: every output row
 ``(n, g, c)`` is its input row ``(n, g)`` scattered once per kernel tap, scaled by that tap's
@@ -30,18 +30,21 @@ from __future__ import annotations
 from functools import lru_cache
 from itertools import product
 from math import prod
-from typing import Optional
+from typing import Callable, Optional
 
 import numba
 import numpy as np
 
-from ..shape import AxisGeometry, geometries
-from ..spec import ConvTransposeSpec
+from ..plan import Plan
+from ..shape import AxisGeometry
 from . import threads
-from ._common import bias_grad
+from ._common import Grads, Needs, bias_grad
 from ._jit_common import row_index
 
-__all__ = ["runs", "make_forward", "forward", "backward"]
+__all__ = ["EXACT", "runs", "make_forward", "forward", "backward"]
+
+#: Walks only the runs of taps that land in the output: exactly the pairs that meet.
+EXACT = True
 
 #: Columns of the run table.
 TAP, IN_START, OUT_START, COUNT = range(4)
@@ -49,7 +52,7 @@ TAP, IN_START, OUT_START, COUNT = range(4)
 
 def _last_axis_range(g: AxisGeometry, tap: int) -> tuple[int, int]:
     """Input positions ``[lo, hi)`` along ``g`` whose tap ``tap`` lands inside the output."""
-    shift = tap * g.dilation - g.padding  # where input position 0 lands
+    shift = tap * g.dilation - g.crop_start  # where input position 0 lands
     lo = max(0, -(shift // g.stride))  # first i with i * stride + shift >= 0
     hi = min(g.input_size, (g.output - 1 - shift) // g.stride + 1)  # past the last one <= output - 1
     return lo, max(lo, hi)
@@ -76,10 +79,10 @@ def runs(geo: tuple[AxisGeometry, ...]) -> np.ndarray:
         valid = np.ones(line_index.size, dtype=bool)
         out_line = np.zeros(line_index.size, dtype=np.int64)
         for axis, g in enumerate(lead):
-            position = lines[axis] * g.stride + tap[axis] * g.dilation - g.padding
+            position = lines[axis] * g.stride + tap[axis] * g.dilation - g.crop_start
             valid &= (position >= 0) & (position < g.output)
             out_line = out_line * lead_out[axis] + position
-        first = lo * last.stride + tap[-1] * last.dilation - last.padding  # output position of input lo
+        first = lo * last.stride + tap[-1] * last.dilation - last.crop_start  # output position of input lo
         phase, index = first % last.stride, first // last.stride
         block = np.empty((int(valid.sum()), 4), dtype=np.int64)
         block[:, TAP] = t
@@ -204,12 +207,13 @@ def _split(kernel, length: int, work: int, *arrays) -> None:
     threads.run(lambda part: kernel(*arrays, part.start, part.stop), threads.split(length, work))
 
 
-def make_forward(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], spec: ConvTransposeSpec, dtype: np.dtype):
-    """:func:`forward` specialised to one signature (the run table and every shape precomputed)."""
+def make_forward(plan: Plan) -> Callable[[np.ndarray, np.ndarray, Optional[np.ndarray]], np.ndarray]:
+    """:func:`forward` specialised to one plan (the run table and every shape precomputed)."""
+    x_shape, weight_shape, dtype = plan.input_shape, plan.weight_shape, plan.compute_dtype
     n, groups = x_shape[:2]
-    per_group_out = weight_shape[1]
-    geo = geometries(x_shape[2:], weight_shape[2:], spec)
-    out_shape = (n, groups * per_group_out) + tuple(g.output for g in geo)
+    per_group_out = plan.per_group_out
+    geo = plan.geometry
+    out_shape = plan.output_shape
     table = runs(geo)
     last = geo[-1]
     flat_x = (n, groups, prod(x_shape[2:]))
@@ -237,16 +241,17 @@ def make_forward(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], spec: 
     return run
 
 
-def forward(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray], spec: ConvTransposeSpec) -> np.ndarray:
-    """Depthwise transposed convolution (``x.shape[1] == spec.groups``), one compiled pass."""
-    return make_forward(x.shape, weight.shape, spec, x.dtype)(x, weight, bias)
+def forward(plan: Plan, x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray]) -> np.ndarray:
+    """Depthwise transposed convolution (``in_channels == groups``), one compiled pass."""
+    return make_forward(plan)(x, weight, bias)
 
 
-def backward(grad_output, x, weight, spec, *, need_input=True, need_weight=True, need_bias=True):
+def backward(plan: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndarray, needs: Needs) -> Grads:
     """Gradients of :func:`forward`: the runs walked as gathers and dot products."""
+    need_input, need_weight, need_bias = needs
     n, groups = x.shape[:2]
-    per_group_out = weight.shape[1]
-    geo = geometries(x.shape[2:], weight.shape[2:], spec)
+    per_group_out = plan.per_group_out
+    geo = plan.geometry
     table = runs(geo)
     last = geo[-1]
     grad_x = np.empty(x.shape, dtype=x.dtype) if need_input else None

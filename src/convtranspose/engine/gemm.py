@@ -48,19 +48,50 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ..shape import AxisGeometry, geometries
-from ..spec import ConvTransposeSpec
-from . import threads
-from ._common import TapWindow, batch_chunks, bias_grad, buffer_budget, tap_windows
+from ..plan import Plan, is_dense
+from . import cost, threads
+from ._common import Grads, Needs, TapWindow, batch_chunks, bias_grad, buffer_budget, tap_windows
 
-__all__ = ["forward", "backward", "is_dense", "dense_forward", "dense_backward"]
+__all__ = [
+    "EXACT", "applies", "estimate", "forward", "backward", "grouped_input", "grouped_weight", "initial_output",
+    "is_dense",
+]
+
+#: Multiplies exactly the (input, weight) pairs that meet: non-finite values land where torch's do.
+EXACT = True
+
+
+def applies(plan: Plan) -> Optional[str]:
+    """Every call (the general path)."""
+    return None
+
+
+def estimate(plan: Plan, direction: str) -> float:
+    """One GEMM per gradient over every input position, then the per-tap scatter (or gather):
+    ``C_out · prod(K)`` column values per position, adds in runs of the input's last dimension."""
+    n = cost.sizes(plan)
+    windows = tap_windows(plan.geometry, plan.kernel)
+    scattered = sum(
+        plan.batch * plan.out_channels * prod(s.stop - s.start for s in w.input_slices) for w in windows
+    )
+    run = plan.input_spatial[-1] if prod(plan.input_spatial) > 1 else plan.batch
+    gemms = 1 if direction == "forward" else 2
+    return cost.seconds(
+        plan,
+        flops=gemms * n.useful_flops,
+        accesses=n.columns + 3 * scattered + 2 * n.out_elems,
+        run=run,
+        calls=2 * len(windows) + 6,
+        inner=plan.per_group_in,
+        rows=plan.per_group_out * prod(plan.kernel),
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # Layout helpers
 # --------------------------------------------------------------------------------------------
 
-def _grouped_input(x: np.ndarray, groups: int) -> np.ndarray:
+def grouped_input(x: np.ndarray, groups: int) -> np.ndarray:
     """``(n, G*Ci, *S)`` -> ``(G, Ci, n*P)``: per group, one column per (batch item, position)."""
     n, c_in = x.shape[:2]
     positions = prod(x.shape[2:])
@@ -69,13 +100,13 @@ def _grouped_input(x: np.ndarray, groups: int) -> np.ndarray:
     return grouped.reshape(groups, per_group, n * positions)
 
 
-def _grouped_weight(weight: np.ndarray, groups: int) -> np.ndarray:
+def grouped_weight(weight: np.ndarray, groups: int) -> np.ndarray:
     """``(G*Ci, Co, *K)`` -> ``(G, Ci, Co*KK)``."""
     c_in = weight.shape[0]
     return weight.reshape(groups, c_in // groups, -1)
 
 
-def _initial_output(shape: tuple[int, ...], bias: Optional[np.ndarray], dtype: np.dtype) -> np.ndarray:
+def initial_output(shape: tuple[int, ...], bias: Optional[np.ndarray], dtype: np.dtype) -> np.ndarray:
     """The output before any tap is added: zeros, or the bias broadcast over batch and space."""
     if bias is None:
         return np.zeros(shape, dtype=dtype)
@@ -107,97 +138,34 @@ def _scatter(cols: np.ndarray, windows: Sequence[TapWindow], out: np.ndarray, as
     threads.run(add, threads.split2(out.shape[2], out.shape[0], cols.size))
 
 
-def _tiles_exactly(geo: Sequence[AxisGeometry]) -> bool:
-    """True when the kernel copies tile the output without overlap or gaps (kernel == stride).
-
-    Then every output value comes from exactly one tap, so the scatter can *assign* instead of
-    zero-filling the output and adding into it.
-    """
-    return all(
-        g.dilation == 1 and g.stride == g.kernel_size and g.padding == 0 and g.output_padding == 0 for g in geo
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# Dense layers: a single input position whose taps fill the output exactly
-# --------------------------------------------------------------------------------------------
-#
-# When every input spatial size is 1 and nothing is cropped or dilated (DCGAN's first layer:
-# a 1x1 latent vector to a 4x4 map), tap t of the single input position *is* output position t.
-# The layer is then a dense map from C_in to C_out · prod(kernel): the forward is one GEMM whose
-# result already has the output's layout, and both gradients are one GEMM each, with no scatter
-# or gather at all.
-
-
-def is_dense(geo: Sequence[AxisGeometry]) -> bool:
-    """True when the layer is a dense map: one input position, taps tiling the output exactly."""
-    return all(
-        g.input_size == 1 and g.padding == 0 and g.output_padding == 0 and (g.dilation == 1 or g.kernel_size == 1)
-        for g in geo
-    )
-
-
-def dense_forward(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray], groups: int) -> np.ndarray:
-    """``out[n, g, (c, t)] = x[n, g, :] @ weight[g, :, (c, t)]`` (+ bias), for :func:`is_dense` layers."""
-    n, c_in = x.shape[:2]
-    per_group_out, kernel = weight.shape[1], weight.shape[2:]
-    rows = x.reshape(n, groups, c_in // groups).transpose(1, 0, 2)  # (G, n, Ci)
-    product = np.matmul(rows, _grouped_weight(weight, groups))  # (G, n, Co*KK)
-    out = product[0] if groups == 1 else np.ascontiguousarray(product.transpose(1, 0, 2))
-    out = np.ascontiguousarray(out.reshape((n, groups * per_group_out) + tuple(kernel)))  # matmul keeps x's order
-    if bias is not None:
-        out += bias.reshape((1, -1) + (1,) * len(kernel))
-    return out
-
-
-def dense_backward(grad_output, x, weight, groups, need_input, need_weight):
-    """The two GEMMs of :func:`dense_forward`'s gradients: ``gy @ W^T`` and ``x^T @ gy``."""
-    n, c_in = x.shape[:2]
-    per_group_in = c_in // groups
-    gy = grad_output.reshape(n, groups, prod(weight.shape[1:])).transpose(1, 0, 2)  # (G, n, Co*KK)
-    grad_x = grad_w = None
-    if need_input:
-        grad_rows = np.matmul(gy, _grouped_weight(weight, groups).transpose(0, 2, 1))  # (G, n, Ci)
-        grad_x = np.ascontiguousarray(grad_rows.transpose(1, 0, 2)).reshape(x.shape)
-    if need_weight:
-        rows = x.reshape(n, groups, per_group_in).transpose(1, 2, 0)  # (G, Ci, n)
-        grad_w = np.matmul(rows, gy).reshape(weight.shape)
-    return grad_x, grad_w
-
-
-def forward(
-    x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray], spec: ConvTransposeSpec
-) -> np.ndarray:
+def forward(plan: Plan, x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray]) -> np.ndarray:
     """Transposed convolution of a batched, validated input.
 
     Parameters
     ----------
+    plan : Plan
     x : ndarray, shape (N, C_in, *S_in)
     weight : ndarray, shape (C_in, C_out / groups, *K)
     bias : ndarray of shape (C_out,) or None
-    spec : ConvTransposeSpec
 
     Returns
     -------
     ndarray, shape (N, C_out, *S_out), C-contiguous, dtype of ``x``.
     """
     n = x.shape[0]
-    spatial_in, kernel = x.shape[2:], weight.shape[2:]
-    groups, per_group_out = spec.groups, weight.shape[1]
-    geo = geometries(spatial_in, kernel, spec)
-    if is_dense(geo):
-        return dense_forward(x, weight, bias, groups)
-    windows = tap_windows(geo, kernel)
-    out_shape = (n, groups * per_group_out) + tuple(g.output for g in geo)
-    disjoint = _tiles_exactly(geo)
-    out = np.empty(out_shape, dtype=x.dtype) if disjoint else _initial_output(out_shape, bias, x.dtype)
+    spatial_in, kernel = plan.input_spatial, plan.kernel
+    groups, per_group_out = plan.groups, plan.per_group_out
+    windows = tap_windows(plan.geometry, kernel)
+    out_shape = plan.output_shape
+    disjoint = plan.tiles_exactly
+    out = np.empty(out_shape, dtype=x.dtype) if disjoint else initial_output(out_shape, bias, x.dtype)
     grouped_out = out.reshape((n, groups, per_group_out) + out.shape[2:])
 
-    weight_t = _grouped_weight(weight, groups).transpose(0, 2, 1)  # (G, Co*KK, Ci)
+    weight_t = grouped_weight(weight, groups).transpose(0, 2, 1)  # (G, Co*KK, Ci)
     per_item = (groups * per_group_out * prod(kernel) + x.shape[1]) * prod(spatial_in) * x.itemsize  # columns + input copy
     for batch in batch_chunks(n, per_item, buffer_budget(out.nbytes)):
         rows = batch.stop - batch.start
-        cols = np.matmul(weight_t, _grouped_input(x[batch], groups))  # (G, Co*KK, rows*P)
+        cols = np.matmul(weight_t, grouped_input(x[batch], groups))  # (G, Co*KK, rows*P)
         cols = cols.reshape((groups, per_group_out, prod(kernel), rows) + spatial_in)
         _scatter(cols, windows, grouped_out[batch], assign=disjoint)
         del cols  # free this chunk's columns before the next GEMM allocates its own
@@ -235,26 +203,14 @@ def _gather(
     return cols.reshape(groups, per_group * taps, n * prod(spatial_in))
 
 
-def backward(
-    grad_output: np.ndarray,
-    x: np.ndarray,
-    weight: np.ndarray,
-    spec: ConvTransposeSpec,
-    *,
-    need_input: bool = True,
-    need_weight: bool = True,
-    need_bias: bool = True,
-) -> tuple[Optional[np.ndarray], Optional[np.ndarray], Optional[np.ndarray]]:
+def backward(plan: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndarray, needs: Needs) -> Grads:
     """All requested gradients, sharing one gather of ``grad_output`` per batch chunk."""
+    need_input, need_weight, need_bias = needs
     n, c_in = x.shape[:2]
-    spatial_in, kernel = x.shape[2:], weight.shape[2:]
-    groups, per_group_out = spec.groups, weight.shape[1]
-    geo = geometries(spatial_in, kernel, spec)
-    if is_dense(geo):
-        grad_x, grad_w = dense_backward(grad_output, x, weight, groups, need_input, need_weight)
-        return grad_x, grad_w, (bias_grad(grad_output) if need_bias else None)
-    windows = tap_windows(geo, kernel)
-    grouped_w = _grouped_weight(weight, groups)  # (G, Ci, Co*KK)
+    spatial_in, kernel = plan.input_spatial, plan.kernel
+    groups, per_group_out = plan.groups, plan.per_group_out
+    windows = tap_windows(plan.geometry, kernel)
+    grouped_w = grouped_weight(weight, groups)  # (G, Ci, Co*KK)
 
     grad_x = np.empty(x.shape, dtype=x.dtype) if need_input else None
     grad_w_grouped = np.zeros(grouped_w.shape, dtype=x.dtype) if need_weight else None
@@ -269,7 +225,7 @@ def backward(
                 grouped_gx = grad_x[batch].reshape((rows, groups, c_in // groups) + spatial_in)
                 np.copyto(grouped_gx, np.moveaxis(grad_cols, 2, 0))
             if need_weight:
-                grad_w_grouped += np.matmul(_grouped_input(x[batch], groups), cols.transpose(0, 2, 1))
+                grad_w_grouped += np.matmul(grouped_input(x[batch], groups), cols.transpose(0, 2, 1))
     grad_w = None if grad_w_grouped is None else grad_w_grouped.reshape(weight.shape)
     grad_b = bias_grad(grad_output) if need_bias else None
     return grad_x, grad_w, grad_b

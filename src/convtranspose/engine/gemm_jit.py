@@ -1,457 +1,68 @@
-"""The GEMM path with compiled scatter and gather (numba; optional extra ``convtranspose[jit]``).
+"""The ``gemm_jit`` path: the GEMMs of ``gemm`` with a compiled scatter and gather (numba).
 
-The GEMMs are the same as in :mod:`convtranspose.engine.gemm`, and so are the gradient rules. What
-changes is the memory-bound half. NumPy adds each kernel tap's slice into the output as a
-separate strided operation, so for layers with few pixels per channel (DCGAN's 4×4 … 32×32 maps)
-it spends most of its time on short inner loops. Here one compiled loop walks each output row
-``(n, g, c)`` once (rows split across the engine's threads; the kernels release the GIL, so no
-numba threading layer is involved), and adds every tap's column entries at positions
-precomputed in a *target map*::
+This module is what the cost model and the dispatcher read; it does not import numba. The
+compiled kernels live in :mod:`convtranspose.engine.jit_gemm` (and, for depthwise layers,
+:mod:`convtranspose.engine.depthwise_jit`), imported on the first call that uses the path, so
+``import convtranspose`` stays light. Without numba installed the path is listed by
+``convtranspose.engine.unavailable_paths()`` and never chosen.
 
-    target[t, p] = flat output position of tap t of input position p, or -1 if cropped
-    out[n, g, c, target[t, p]] += cols[g, c, t, n, p]        (scatter, forward)
-    cols[g, c, t, n, p] = grad_y[n, g, c, target[t, p]]      (gather, its transpose)
-
-The map depends only on the shapes and the spec and is cached; it also lets the work be chunked
-by ranges of input positions, so a single large image keeps its buffers near the output's size.
-
-Depthwise layers (``in_channels == groups``) have no channel sum to give to a GEMM; they go to
-the fused compiled kernels of :mod:`convtranspose.engine.depthwise_jit`.
-Kernels are compiled on first use (and cached on disk by numba); the NumPy path stays available
-and gives the same results.
+The scatter is one pass over the columns and the output, whatever the run length, so the
+estimate charges no per-inner-loop overhead; its depthwise kernels skip the GEMM and the columns.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
-from itertools import product
 from math import prod
 from typing import Optional
 
-import numba
 import numpy as np
 
-from ..shape import AxisGeometry, geometries
-from ..spec import ConvTransposeSpec
-from . import depthwise, depthwise_jit, gemm, threads
-from ._common import CACHE_CHUNK_BYTES, COLUMN_BUDGET_BYTES, batch_chunks, bias_grad, buffer_budget
-from ._jit_common import row_index
+from ..plan import Plan
+from . import cost
+from ._common import Grads, Needs
 
-__all__ = ["forward", "make_forward", "backward", "target_map"]
+__all__ = ["EXACT", "applies", "estimate", "load_kernels", "forward", "backward"]
 
-
-@lru_cache(maxsize=256)
-def target_map(geo: tuple[AxisGeometry, ...]) -> np.ndarray:
-    """``(KK, P)`` int64: flat output index of every (tap, input position), -1 where cropped."""
-    kernel = tuple(g.kernel_size for g in geo)
-    spatial_in = tuple(g.input_size for g in geo)
-    spatial_out = tuple(g.output for g in geo)
-    flat = np.zeros((prod(kernel), prod(spatial_in)), dtype=np.int64)
-    valid = np.ones_like(flat, dtype=bool)
-    grids = np.indices(spatial_in).reshape(len(geo), -1)  # input multi-indices, C order
-    for t, tap in enumerate(product(*(range(k) for k in kernel))):
-        index = np.zeros(grids.shape[1], dtype=np.int64)
-        for axis, g in enumerate(geo):
-            position = grids[axis] * g.stride + tap[axis] * g.dilation - g.padding
-            valid[t] &= (position >= 0) & (position < g.output)
-            index = index * spatial_out[axis] + position
-        flat[t] = index
-    flat[~valid] = -1
-    flat.flags.writeable = False
-    return flat
+#: Multiplies exactly the (input, weight) pairs that meet (the scatter skips cropped taps).
+EXACT = True
 
 
-@lru_cache(maxsize=256)
-def target_map_t(geo: tuple[AxisGeometry, ...]) -> np.ndarray:
-    """:func:`target_map` transposed, ``(P, KK)`` (read-only, cached)."""
-    transposed = np.ascontiguousarray(target_map(geo).T)
-    transposed.flags.writeable = False
-    return transposed
+def applies(plan: Plan) -> Optional[str]:
+    """Every call (when numba is installed; the registry checks that)."""
+    return None
 
 
-@numba.njit(cache=True, nogil=True)
-def _col2im(cols, target, out, fill, assign, start_rows, first_row, last_row):  # pragma: no cover - compiled
-    """Scatter the columns of output rows ``[first_row, last_row)``, bias included.
-
-    ``fill[g, c]`` is the row's bias (or None). With ``assign`` (kernel copies tile the output
-    exactly) every position is written once, as column + bias. Otherwise a row starts as its bias
-    (or zero) when ``start_rows`` is set (its first chunk), then every tap is added into it. So
-    the output needs no separate initialising or bias pass.
-    """
-    groups, per_group, taps, n, positions = cols.shape
-    for row in range(first_row, last_row):
-        b, g, c = row_index(row, groups, per_group)
-        line = out[b, g, c]
-        if assign:
-            if fill is None:
-                for t in range(taps):
-                    for p in range(positions):
-                        line[target[t, p]] = cols[g, c, t, b, p]
-            else:
-                bias = fill[g, c]
-                for t in range(taps):
-                    for p in range(positions):
-                        line[target[t, p]] = cols[g, c, t, b, p] + bias
-            continue
-        if start_rows:
-            line[:] = 0.0 if fill is None else fill[g, c]
-        for t in range(taps):
-            for p in range(positions):
-                o = target[t, p]
-                if o >= 0:
-                    line[o] += cols[g, c, t, b, p]
-
-
-@lru_cache(maxsize=256)
-def tile_lines(geo: tuple[AxisGeometry, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """For layers whose kernel copies tile the output (kernel == stride): per output line (all axes
-    but the last, flattened), the flat index of its tap along those axes and of its input line."""
-    lead = geo[:-1]
-    lead_out = tuple(g.output for g in lead)
-    out_lines = np.indices(lead_out).reshape(len(lead), prod(lead_out))
-    line_tap = np.zeros(out_lines.shape[1], dtype=np.int64)
-    line_in = np.zeros(out_lines.shape[1], dtype=np.int64)
-    for axis, g in enumerate(lead):
-        line_tap = line_tap * g.kernel_size + out_lines[axis] % g.stride
-        line_in = line_in * g.input_size + out_lines[axis] // g.stride
-    for array in (line_tap, line_in):
-        array.flags.writeable = False
-    return line_tap, line_in
-
-
-@numba.njit(cache=True, nogil=True)
-def _tile_rows(cols, line_tap, line_in, first_line, in_width, out, fill, first_row, last_row):  # pragma: no cover
-    """Scatter for kernel == stride (every output value is one tap of one input), line by line.
-
-    Output line ``L`` interleaves the ``s`` last-axis taps of input line ``line_in[L]``:
-    ``out[L, j·s + t] = cols[line_tap[L]·s + t, line_in[L], j] (+ bias)``, so the columns are read
-    in contiguous runs and each output line is written once, in order. ``cols`` holds the input
-    lines ``first_line, first_line + 1, ...`` (a chunk of whole lines).
-    """
-    groups, per_group, taps, n, positions = cols.shape
-    lines = line_tap.size
-    out_width = out.shape[3] // lines
-    step = out_width // in_width
-    chunk_lines = positions // in_width
-    for row in range(first_row, last_row):
-        b, g, c = row_index(row, groups, per_group)
-        line = out[b, g, c]
-        bias = 0.0 if fill is None else fill[g, c]
-        for out_line in range(lines):
-            source_line = line_in[out_line] - first_line
-            if source_line < 0 or source_line >= chunk_lines:
-                continue
-            first_tap = line_tap[out_line] * step
-            offset = source_line * in_width
-            target = line[out_line * out_width : (out_line + 1) * out_width]
-            if step == 2:  # written out so that it vectorizes
-                even = cols[g, c, first_tap, b, offset : offset + in_width]
-                odd = cols[g, c, first_tap + 1, b, offset : offset + in_width]
-                for j in range(in_width):
-                    target[2 * j] = even[j] + bias
-                    target[2 * j + 1] = odd[j] + bias
-                continue
-            for t in range(step):
-                source = cols[g, c, first_tap + t, b, offset : offset + in_width]
-                target_t = target[t:out_width:step]
-                for j in range(in_width):
-                    target_t[j] = source[j] + bias
-
-
-@numba.njit(cache=True, nogil=True)
-def _col2im_position_major(cols, target, out, fill, assign, start_rows, first_row, last_row):  # pragma: no cover
-    """:func:`_col2im` for columns laid out ``(G, n, P, Co, KK)``: a position's taps are adjacent.
-
-    ``target`` is the transposed target map, ``(P, KK)``, so that it is read in order too.
-    """
-    groups, n, positions, per_group, taps = cols.shape
-    for row in range(first_row, last_row):
-        b, g, c = row_index(row, groups, per_group)
-        line = out[b, g, c]
-        bias = 0.0 if fill is None else fill[g, c]
-        if assign:
-            for p in range(positions):
-                taps_here, targets = cols[g, b, p, c], target[p]
-                for t in range(taps):
-                    line[targets[t]] = taps_here[t] + bias
-            continue
-        if start_rows:
-            line[:] = bias
-        for p in range(positions):
-            taps_here, targets = cols[g, b, p, c], target[p]
-            for t in range(taps):
-                o = targets[t]
-                if o >= 0:
-                    line[o] += taps_here[t]
-
-
-@numba.njit(cache=True, nogil=True)
-def _im2col(grad, target, cols, first_row, last_row):  # pragma: no cover - compiled
-    groups, per_group, taps, n, positions = cols.shape
-    for row in range(first_row, last_row):
-        b, g, c = row_index(row, groups, per_group)
-        line = grad[b, g, c]
-        for t in range(taps):
-            for p in range(positions):
-                o = target[t, p]
-                cols[g, c, t, b, p] = line[o] if o >= 0 else 0.0
-
-
-@numba.njit(cache=True, nogil=True)
-def _im2col_position_major(grad, target, cols, first_row, last_row):  # pragma: no cover - compiled
-    """:func:`_im2col` into position-major columns ``(G, n, P, Co, KK)``; ``target`` is ``(P, KK)``."""
-    groups, n, positions, per_group, taps = cols.shape
-    for row in range(first_row, last_row):
-        b, g, c = row_index(row, groups, per_group)
-        line = grad[b, g, c]
-        for p in range(positions):
-            taps_here, targets = cols[g, b, p, c], target[p]
-            for t in range(taps):
-                o = targets[t]
-                taps_here[t] = line[o] if o >= 0 else 0.0
-
-
-def _over_rows(kernel, rows: int, work: int, *arrays) -> None:
-    """Run a compiled row kernel, its rows split across the engine's threads (it releases the GIL)."""
-    threads.run(lambda part: kernel(*arrays, part.start, part.stop), threads.split(rows, work))
-
-
-def _chunks(n: int, positions: int, per_position_bytes: int, budget: int, align: int = 1):
-    """(batch slice, position slice) pairs whose columns and input copy fit ``budget``.
-
-    Whole batch items are grouped while one item fits; a larger item (a big single image) is
-    split into ranges of input positions, so the buffers stay bounded even at batch size 1.
-    Ranges start at multiples of ``align`` (whole input lines, for the tiling scatter).
-    """
-    per_item = positions * per_position_bytes
-    if per_item <= budget or n == 0:
-        whole = slice(0, positions)
-        return [(batch, whole) for batch in batch_chunks(n, per_item, budget)]
-    step = max(1, budget // per_position_bytes)
-    step = max(align, step - step % align)
-    return [
-        (slice(item, item + 1), slice(start, min(positions, start + step)))
-        for item in range(n)
-        for start in range(0, positions, step)
-    ]
-
-
-#: Scatter kernel == stride layers line by line with :func:`_tile_rows` (off: the generic scatter).
-#: Measured in the same process against the generic scatter: unet.up1 0.94x, unet3d.up 0.90x,
-#: unet.up3 0.82x.
-TILED_SCATTER = True
-#: Use position-major columns where :func:`_position_major` says so (off: always row-major).
-POSITION_MAJOR = True
-#: Shortest run of one position's taps (bytes) for which the position-major scatter pays off.
-MIN_RUN_BYTES = 64
-
-
-def _position_major(columns: int, per_group_out: int, taps: int, itemsize: int) -> bool:
-    """Whether to compute the columns position-major, ``x^T W`` instead of ``W^T x``.
-
-    With more columns than rows OpenBLAS runs the transposed product faster (10-40 % on the
-    suite's shapes); the scatter then reads each position's taps as one contiguous run. Measured
-    in the same process against row-major: dcgan.5 0.81x, fcn8s.upscore2 0.72x, hifigan.up3
-    0.94x with runs of a cache line (16 float32 taps); with shorter runs (U-Net's 2x2 kernels)
-    the scatter lost more than the GEMM gained (unet.up3 1.30x), hence :data:`MIN_RUN_BYTES`.
-    """
-    return POSITION_MAJOR and columns > per_group_out * taps and taps * itemsize >= MIN_RUN_BYTES
-
-
-def _channel_chunks(per_group_out: int, per_channel_bytes: int, budget: int) -> list[slice]:
-    """Ranges of output channels (per group) whose columns fit ``budget``."""
-    step = max(1, budget // max(1, per_channel_bytes))
-    return [slice(start, min(per_group_out, start + step)) for start in range(0, per_group_out, step)]
-
-
-def make_forward(x_shape, weight_shape, spec: ConvTransposeSpec, dtype: np.dtype):
-    """A forward specialised to one signature (see ``engine.forward_runner``)."""
-    if depthwise.applies(x_shape[1], spec):
-        return depthwise_jit.make_forward(x_shape, weight_shape, spec, dtype)
-
-    def run(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray]) -> np.ndarray:
-        return forward(x, weight, bias, spec)
-
-    return run
-
-
-def forward(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray], spec: ConvTransposeSpec) -> np.ndarray:
-    """Transposed convolution: the GEMM of :mod:`convtranspose.engine.gemm`, compiled scatter."""
-    n, c_in = x.shape[:2]
-    if depthwise.applies(c_in, spec):
-        return depthwise_jit.forward(x, weight, bias, spec)
-    spatial_in, kernel = x.shape[2:], weight.shape[2:]
-    groups, per_group_out = spec.groups, weight.shape[1]
-    taps, positions = prod(kernel), prod(spatial_in)
-    geo = geometries(spatial_in, kernel, spec)
-    if gemm.is_dense(geo):  # one input position: a plain GEMM, nothing to scatter
-        return gemm.dense_forward(x, weight, bias, groups)
-    out_shape = (n, groups * per_group_out) + tuple(g.output for g in geo)
-    disjoint = gemm._tiles_exactly(geo)
-    out = np.empty(out_shape, dtype=x.dtype)  # every row is initialised (or assigned) by the scatter
-    flat_out = out.reshape(n, groups, per_group_out, prod(out_shape[2:]))
-    flat_x = x.reshape(n, c_in, positions)
-    fill = None if bias is None else np.ascontiguousarray(bias).reshape(groups, per_group_out)
-
-    weight_t = gemm._grouped_weight(weight, groups).transpose(0, 2, 1)  # (G, Co*KK, Ci)
-    per_position = (groups * per_group_out * taps + c_in) * x.itemsize
-    # Within the memory budget, chunks small enough to stay in cache from GEMM to scatter.
-    budget = min(buffer_budget(out.nbytes), CACHE_CHUNK_BYTES)
-    if n > 0 and positions * per_position > budget and weight.nbytes > x.nbytes:
-        # One item's columns exceed the budget. Chunking by input positions would read the whole
-        # weight once per chunk; when the weight is the larger operand (HiFi-GAN's first
-        # upsampler: 8 MB of weight for a 32-sample input), chunk by output channels instead,
-        # which reads every weight row once and the (smaller) input once per chunk.
-        _forward_by_channels(x, weight_t, geo, spec, flat_out, fill, disjoint, budget)
-    else:
-        _forward_by_positions(flat_x, weight_t, geo, spec, flat_out, fill, disjoint, budget)
-    return out
-
-
-def _forward_by_channels(x, weight_t, geo, spec, flat_out, fill, disjoint, budget) -> None:
-    """The scatter of :func:`forward` for ranges of output channels, with the whole input."""
-    n, c_in = x.shape[:2]
-    groups, per_group_out = spec.groups, flat_out.shape[2]
-    taps, positions = weight_t.shape[1] // per_group_out, prod(x.shape[2:])
-    grouped_x = gemm._grouped_input(x, groups)  # (G, Ci, n*P)
-    per_tap_weights = weight_t.reshape(groups, per_group_out, taps, c_in // groups)
-    per_channel = groups * taps * n * positions * x.itemsize
-    for chans in _channel_chunks(per_group_out, per_channel, max(per_channel, budget - grouped_x.nbytes)):
-        width = chans.stop - chans.start
-        w_part = per_tap_weights[:, chans].reshape(groups, width * taps, c_in // groups)
-        cols = np.matmul(w_part, grouped_x).reshape(groups, width, taps, n, positions)
-        part_fill = None if fill is None else np.ascontiguousarray(fill[:, chans])
-        _over_rows(
-            _col2im, n * groups * width, cols.size, cols, target_map(geo), flat_out[:, :, chans], part_fill, disjoint, True
+def estimate(plan: Plan, direction: str) -> float:
+    """The ``gemm`` estimate with a compiled scatter (one pass, no short-run overhead)."""
+    n = cost.sizes(plan)
+    gemms = 1 if direction == "forward" else 2
+    if plan.depthwise:  # fused depthwise kernels: one pass, no GEMM
+        return cost.seconds(
+            plan, flops=0, accesses=gemms * (2 * n.out_elems + n.in_elems), run=1 << 20, calls=4, inner=1, rows=1
         )
-        del cols
-
-
-def _forward_by_positions(flat_x, weight_t, geo, spec, flat_out, fill, disjoint, budget) -> None:
-    """The scatter of :func:`forward` for chunks of batch items or of one item's input positions."""
-    n, c_in, positions = flat_x.shape
-    groups, per_group_out = spec.groups, flat_out.shape[2]
-    taps = weight_t.shape[1] // per_group_out
-    per_position = (groups * per_group_out * taps + c_in) * flat_x.itemsize
-    in_width = geo[-1].input_size
-    tiled = disjoint and TILED_SCATTER
-    for batch, span in _chunks(n, positions, per_position, budget, align=in_width if tiled else 1):
-        rows, width = batch.stop - batch.start, span.stop - span.start
-        row_count = rows * groups * per_group_out
-        position_major = not tiled and _position_major(rows * width, per_group_out, taps, flat_x.itemsize)
-        if groups == 1 and rows > 1 and width >= PER_ITEM_GEMM_MIN_POSITIONS:
-            # One GEMM per batch item, straight from x's layout: no transposed copy of the input.
-            cols = _per_item_columns(flat_x[batch, :, span], weight_t[0], per_group_out, taps, position_major)
-        else:
-            grouped_x = gemm._grouped_input(flat_x[batch, :, span], groups)  # (G, Ci, rows*width)
-            if position_major:
-                cols = np.matmul(grouped_x.transpose(0, 2, 1), weight_t.transpose(0, 2, 1))  # (G, rows*width, Co*KK)
-                cols = cols.reshape(groups, rows, width, per_group_out, taps)
-            else:
-                cols = np.matmul(weight_t, grouped_x).reshape(groups, per_group_out, taps, rows, width)
-        if tiled:  # kernel == stride: line-by-line tiling, no target map
-            line_tap, line_in = tile_lines(geo)
-            first_line = span.start // in_width
-            _over_rows(_tile_rows, row_count, cols.size, cols, line_tap, line_in, first_line, in_width, flat_out[batch], fill)
-            del cols
-            continue
-        kernel = _col2im_position_major if position_major else _col2im
-        part_target = _span_target(geo, span, positions, position_major)
-        start_rows = span.start == 0  # a row's first chunk initialises it
-        _over_rows(kernel, row_count, cols.size, cols, part_target, flat_out[batch], fill, disjoint, start_rows)
-        del cols  # free this chunk's columns before the next GEMM allocates its own
-
-
-def _input_grad_into(target: np.ndarray, grouped_w: np.ndarray, columns: np.ndarray, groups: int) -> None:
-    """``target (rows, G*Ci, width) = W @ columns`` per group, ``columns`` ``(G, Co*KK, rows*width)``.
-
-    With one group and wide items, one GEMM per item writes straight into ``target``; otherwise
-    one GEMM per group, then a transposing copy.
-    """
-    rows, c_in, width = target.shape
-    per_group_in = c_in // groups
-    if groups == 1 and rows > 1 and width >= PER_ITEM_GEMM_MIN_POSITIONS and target.flags.c_contiguous:
-        per_item = columns[0].reshape(-1, rows, width).transpose(1, 0, 2)  # (rows, Co*KK, width)
-        np.matmul(grouped_w[0], per_item, out=target)
-        return
-    grad_cols = np.matmul(grouped_w, columns).reshape(groups, per_group_in, rows, width)
-    np.copyto(target.reshape(rows, groups, per_group_in, width), np.moveaxis(grad_cols, 2, 0))
-
-
-#: With one group, batches of items at least this wide (input positions) get one GEMM per item
-#: instead of one GEMM over a transposed copy of the input.
-PER_ITEM_GEMM_MIN_POSITIONS = 256
-
-
-def _per_item_columns(x_part, weight_rows, per_group_out, taps, position_major):
-    """Columns of a chunk of items ``(rows, Ci, width)`` as a 5-d view the scatter kernels take.
-
-    Position-major: ``x_i^T W`` per item is already ``(n, P, Co, KK)``. Row-major: ``W^T x_i``
-    per item is ``(n, Co, KK, P)``, handed over transposed to ``(Co, KK, n, P)`` (no copy).
-    """
-    rows, _, width = x_part.shape
-    if position_major:
-        cols = np.matmul(x_part.transpose(0, 2, 1), weight_rows.T)  # (rows, width, Co*KK)
-        return cols.reshape(1, rows, width, per_group_out, taps)
-    cols = np.matmul(weight_rows, x_part)  # (rows, Co*KK, width)
-    return cols.reshape(rows, 1, per_group_out, taps, width).transpose(1, 2, 3, 0, 4)
-
-
-def _span_target(geo: tuple[AxisGeometry, ...], span: slice, positions: int, transposed: bool) -> np.ndarray:
-    """The target map (``(KK, P)``, or transposed ``(P, KK)``) restricted to the positions of ``span``."""
-    if span.start == 0 and span.stop == positions:
-        return target_map_t(geo) if transposed else target_map(geo)
-    part = target_map(geo)[:, span]
-    return np.ascontiguousarray(part.T if transposed else part)
-
-
-def backward(grad_output, x, weight, spec, *, need_input=True, need_weight=True, need_bias=True):
-    """All requested gradients: compiled gather, then the two GEMM transposes (see ``gemm``)."""
-    n, c_in = x.shape[:2]
-    if depthwise.applies(c_in, spec):
-        flags = dict(need_input=need_input, need_weight=need_weight, need_bias=need_bias)
-        return depthwise_jit.backward(grad_output, x, weight, spec, **flags)
-    spatial_in, kernel = x.shape[2:], weight.shape[2:]
-    groups, per_group_out = spec.groups, weight.shape[1]
-    per_group_in = c_in // groups
-    taps, positions = prod(kernel), prod(spatial_in)
-    geo = geometries(spatial_in, kernel, spec)
-    if gemm.is_dense(geo):
-        grad_x, grad_w = gemm.dense_backward(grad_output, x, weight, groups, need_input, need_weight)
-        return grad_x, grad_w, (bias_grad(grad_output) if need_bias else None)
-    grouped_w = gemm._grouped_weight(weight, groups)  # (G, Ci, Co*KK)
-    flat_gy = np.ascontiguousarray(grad_output).reshape(n, groups, per_group_out, prod(grad_output.shape[2:]))
-    flat_x = x.reshape(n, c_in, positions)
-
-    grad_x = np.empty((n, c_in, positions), dtype=x.dtype) if need_input else None
-    grad_w = np.zeros(grouped_w.shape, dtype=x.dtype) if need_weight else None
-    if need_input or need_weight:
-        per_position = (groups * per_group_out * taps + c_in) * x.itemsize
-        # The memory target is the forward's; here larger chunks keep the GEMMs efficient.
-        for batch, span in _chunks(n, positions, per_position, COLUMN_BUDGET_BYTES):
-            rows, width = batch.stop - batch.start, span.stop - span.start
-            row_count = rows * groups * per_group_out
-            position_major = _position_major(rows * width, per_group_out, taps, x.itemsize)
-            part_target = _span_target(geo, span, positions, position_major)
-            if position_major:
-                # The transpose of the forward's position-major columns; the weight-gradient
-                # GEMM runs about 8 % faster on this layout (dcgan.4: 26.3 -> 24.4 ms).
-                cols = np.empty((groups, rows, width, per_group_out, taps), dtype=x.dtype)
-                _over_rows(_im2col_position_major, row_count, cols.size, flat_gy[batch], part_target, cols)
-                channel_major = cols.reshape(groups, rows * width, per_group_out * taps).transpose(0, 2, 1)
-            else:
-                cols = np.empty((groups, per_group_out, taps, rows, width), dtype=x.dtype)
-                _over_rows(_im2col, row_count, cols.size, flat_gy[batch], part_target, cols)
-                channel_major = cols.reshape(groups, per_group_out * taps, rows * width)
-            if need_input:
-                _input_grad_into(grad_x[batch, :, span], grouped_w, channel_major, groups)
-            if need_weight:
-                x_part = gemm._grouped_input(flat_x[batch, :, span], groups)  # (G, Ci, rows*width)
-                grad_w += np.matmul(x_part, channel_major.transpose(0, 2, 1))
-            del cols, channel_major
-    grad_b = bias_grad(grad_output) if need_bias else None
-    return (
-        None if grad_x is None else grad_x.reshape(x.shape),
-        None if grad_w is None else grad_w.reshape(weight.shape),
-        grad_b,
+    return cost.seconds(
+        plan,
+        flops=gemms * n.useful_flops,
+        accesses=2 * n.columns + 2 * n.out_elems,
+        run=1 << 20,
+        calls=10,
+        inner=plan.per_group_in,
+        rows=plan.per_group_out * prod(plan.kernel),
     )
+
+
+def load_kernels() -> None:
+    """Import the compiled kernels now (numba and its compilation cache)."""
+    from . import jit_gemm  # noqa: F401
+
+
+def forward(plan: Plan, x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray]) -> np.ndarray:
+    from . import jit_gemm
+
+    return jit_gemm.forward(plan, x, weight, bias)
+
+
+def backward(plan: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndarray, needs: Needs) -> Grads:
+    from . import jit_gemm
+
+    return jit_gemm.backward(plan, grad_output, x, weight, needs)

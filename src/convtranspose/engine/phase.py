@@ -1,8 +1,8 @@
 """The phase (sub-pixel) engine: each output phase is written once by a GEMM, no scatter.
 
 Along one axis, output position ``o`` receives tap ``t`` of input element ``i`` when
-``i * stride + t * dilation == o + padding``. Split the outputs by ``q = (o + padding) mod stride``
-(the *phase*): only taps with ``t * dilation ≡ q (mod stride)`` reach phase ``q``, and for those,
+``i * stride + t * dilation == o + crop_start``. Split the outputs by
+``q = (o + crop_start) mod stride`` (the *phase*; :mod:`convtranspose.engine.phase_plan`): only taps with ``t * dilation ≡ q (mod stride)`` reach phase ``q``, and for those,
 ``i = m + offset(t)`` where ``m`` counts the phase's outputs. So every phase is an ordinary
 (stride-1) correlation of the input with a sub-kernel of the taps that belong to it::
 
@@ -23,7 +23,8 @@ Gradients (the transposes, see :mod:`convtranspose.engine.gemm` for the rules):
 * ``grad_weight``: per phase, ``patches_q · grad_y[phase q]^T``, the same patches as the forward.
 
 With one input channel per group (depthwise layers) there is nothing to sum over channels, and
-:mod:`convtranspose.engine.depthwise` replaces the per-phase GEMM by broadcast multiply-adds.
+:mod:`convtranspose.engine.depthwise` (this path's depthwise variant in the registry) replaces the
+per-phase GEMM by broadcast multiply-adds.
 """
 
 from __future__ import annotations
@@ -36,126 +37,70 @@ from typing import Optional
 
 import numpy as np
 
-from ..shape import AxisGeometry, geometries
-from ..spec import ConvTransposeSpec
-from . import depthwise, gemm, threads
-from ._common import all_finite, batch_chunks, bias_grad, buffer_budget
+from ..plan import Plan
+from . import cost, threads
+from ._common import Grads, Needs, batch_chunks, bias_grad, buffer_budget
+from .phase_plan import OutputPhase, PhaseGroup, PhasePlan, phase_groups, phase_plan
 
-__all__ = ["forward", "backward"]
+__all__ = ["EXACT", "applies", "estimate", "forward", "backward", "MAX_PHASES"]
 
+#: Multiplies the zero padding of its input windows (inf · 0 = NaN).
+EXACT = False
 
-# --------------------------------------------------------------------------------------------
-# Phase plan (integers only)
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AxisPhase:
-    """One phase of one axis: outputs ``start, start + stride, ...`` (``count`` of them).
-
-    ``taps[j]`` reaches output ``m`` of this phase from input ``m + offsets[j]``.
-    """
-
-    start: int
-    count: int
-    taps: tuple[int, ...]
-    offsets: tuple[int, ...]
+#: Beyond this many output phases the cost model does not choose this path (a GEMM per phase
+#: group would be tiny, and the plan itself would take long to build for huge strides).
+MAX_PHASES = 4096
 
 
-def axis_phases(geo: AxisGeometry) -> tuple[AxisPhase, ...]:
-    """The non-empty phases of one axis."""
-    s, p, d = geo.stride, geo.padding, geo.dilation
-    phases = []
-    # Output position o belongs to phase (o + p) % s, so the first min(s, output) positions start
-    # every non-empty phase (a stride far beyond the output leaves most phases empty).
-    for q in sorted((start + p) % s for start in range(min(s, geo.output))):
-        start = (q - p) % s
-        count = -(-(geo.output - start) // s)
-        base = (start + p - q) // s
-        taps = tuple(t for t in range(geo.kernel_size) if (t * d) % s == q)
-        offsets = tuple(base - (t * d - q) // s for t in taps)
-        phases.append(AxisPhase(start=start, count=count, taps=taps, offsets=offsets))
-    return tuple(phases)
+def applies(plan: Plan) -> Optional[str]:
+    """Every call."""
+    return None
 
 
-@dataclass(frozen=True)
-class Phase:
-    """One N-d phase: the output view it fills and the taps (flat indices) that reach it."""
-
-    out_slices: tuple[slice, ...]
-    counts: tuple[int, ...]
-    flat_taps: tuple[int, ...]
-    windows: tuple[tuple[slice, ...], ...]  # per tap: slices into the padded input
-
-
-@dataclass(frozen=True)
-class Plan:
-    phases: tuple[Phase, ...]
-    pad_before: tuple[int, ...]
-    pad_after: tuple[int, ...]
-
-
-@lru_cache(maxsize=1024)
-def make_plan(geo: tuple[AxisGeometry, ...]) -> Plan:
-    """Phase plan for all axes, with the input padding that keeps every window in range (cached)."""
-    per_axis = [axis_phases(g) for g in geo]
-    pad_before, pad_after = [], []
-    for g, phases in zip(geo, per_axis):
-        low = min((off for ph in phases for off in ph.offsets), default=0)
-        high = max((off + ph.count for ph in phases for off in ph.offsets), default=0)
-        pad_before.append(max(0, -low))
-        pad_after.append(max(0, high - g.input_size))
-    kernel = tuple(g.kernel_size for g in geo)
-    strides = tuple(g.stride for g in geo)
-    phases = []
-    for combo in product(*per_axis):
-        out_slices = tuple(slice(ph.start, None, s) for ph, s in zip(combo, strides))
-        counts = tuple(ph.count for ph in combo)
-        flat_taps, windows = [], []
-        for tap_choice in product(*(range(len(ph.taps)) for ph in combo)):
-            tap = tuple(ph.taps[j] for ph, j in zip(combo, tap_choice))
-            flat_taps.append(int(np.ravel_multi_index(tap, kernel)))
-            windows.append(
-                tuple(
-                    slice(before + ph.offsets[j], before + ph.offsets[j] + ph.count)
-                    for ph, j, before in zip(combo, tap_choice, pad_before)
-                )
-            )
-        phases.append(Phase(tuple(out_slices), counts, tuple(flat_taps), tuple(windows)))
-    return Plan(tuple(phases), tuple(pad_before), tuple(pad_after))
-
-
-@dataclass(frozen=True)
-class PhaseGroup:
-    """Phases that read the same shifted input windows, so one patch matrix serves them all.
-
-    With ``kernel = r · stride`` (FCN's k16 s8, HiFi-GAN's k16 s8) many phases differ only in
-    which taps they apply to the same windows: stacking their weights gives one GEMM with
-    ``len(members) · C_out/G`` rows over one patch matrix, instead of a small GEMM and a patch
-    copy per phase. ``counts`` is the largest member's extent; smaller members crop the result.
-    """
-
-    members: tuple[int, ...]  # indices into Plan.phases
-    counts: tuple[int, ...]
-    windows: tuple[tuple[slice, ...], ...]  # per window: slices into the padded input
-
-
-@lru_cache(maxsize=1024)
-def phase_groups(geo: tuple[AxisGeometry, ...]) -> tuple[PhaseGroup, ...]:
-    """The non-empty phases of ``make_plan(geo)``, grouped by the input windows they read (cached)."""
-    plan = make_plan(geo)
-    by_windows: dict[tuple, list[int]] = {}
-    for index, phase in enumerate(plan.phases):
-        if phase.flat_taps:
-            starts = tuple(tuple(s.start for s in window) for window in phase.windows)
-            by_windows.setdefault(starts, []).append(index)
-    groups = []
-    for starts, members in by_windows.items():
-        ndim = len(plan.pad_before)
-        counts = tuple(max(plan.phases[i].counts[axis] for i in members) for axis in range(ndim))
-        windows = tuple(tuple(slice(b, b + c) for b, c in zip(window, counts)) for window in starts)
-        groups.append(PhaseGroup(tuple(members), counts, windows))
-    return tuple(groups)
+def estimate(plan: Plan, direction: str) -> float:
+    """Each output value written once, but patches cover the *output* phase grid: when the input
+    is small next to the kernel it multiplies zeros of the padding; runs are a phase's last
+    dimension. Forward: one GEMM per group of phases sharing their windows; backward: two GEMMs
+    per phase. Depthwise calls: broadcast multiply-adds, no GEMM."""
+    geo = plan.geometry
+    if prod(min(g.stride, g.output) for g in geo) > MAX_PHASES:  # not worth building the plan
+        return float("inf")
+    n = cost.sizes(plan)
+    phases = phase_plan(geo)
+    batch, c_in, per_group_out = plan.batch, plan.in_channels, plan.per_group_out
+    run = max(1, geo[-1].output // geo[-1].stride)
+    backward = direction == "backward"
+    if plan.depthwise:  # broadcast multiply-adds, no patches, no GEMM
+        grid = sum(len(ph.flat_taps) * prod(ph.counts) for ph in phases.phases)
+        accesses = 3 * batch * c_in * grid * per_group_out + 2 * n.out_elems + 2 * n.in_elems
+        calls = sum(len(ph.flat_taps) + 6 for ph in phases.phases)
+        return cost.seconds(
+            plan, flops=0, accesses=2 * accesses if backward else accesses, run=run, calls=calls, inner=1, rows=1
+        )
+    if backward:  # one patch matrix and two GEMMs per phase
+        live = [ph for ph in phases.phases if ph.flat_taps]
+        patches = sum(batch * c_in * len(ph.flat_taps) * prod(ph.counts) for ph in live)
+        return cost.seconds(
+            plan,
+            flops=2 * 2 * per_group_out * patches,
+            accesses=2 * patches + 3 * n.out_elems + 4 * n.in_elems + 2 * n.weight_elems,
+            run=run,
+            calls=sum(len(ph.flat_taps) + 8 for ph in live),
+            inner=plan.per_group_in * max((len(ph.flat_taps) for ph in live), default=1),
+            rows=per_group_out,
+        )
+    shared = phase_groups(geo)
+    per_group = [batch * c_in * len(g.windows) * prod(g.counts) for g in shared]
+    patches = sum(per_group)
+    return cost.seconds(
+        plan,
+        flops=2 * per_group_out * sum(len(g.members) * p for g, p in zip(shared, per_group)),
+        accesses=2 * patches + 3 * n.out_elems + 2 * n.in_elems + 2 * n.weight_elems,
+        run=run,
+        calls=sum(len(g.windows) + 4 + 2 * len(g.members) for g in shared),
+        inner=plan.per_group_in * max((len(g.windows) for g in shared), default=1),
+        rows=per_group_out * max((len(g.members) for g in shared), default=1),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -163,18 +108,18 @@ def phase_groups(geo: tuple[AxisGeometry, ...]) -> tuple[PhaseGroup, ...]:
 # --------------------------------------------------------------------------------------------
 
 
-def _padded_grouped_input(x: np.ndarray, groups: int, plan: Plan) -> np.ndarray:
+def _padded_grouped_input(x: np.ndarray, groups: int, plan: PhasePlan) -> np.ndarray:
     """``(N, G*Ci, *S)`` -> zero-padded ``(G, Ci, N, *S_padded)`` (one copy of the input)."""
     n, c_in = x.shape[:2]
     spatial = x.shape[2:]
-    padded = tuple(s + b + a for s, b, a in zip(spatial, plan.pad_before, plan.pad_after))
+    padded = tuple(s + b + a for s, b, a in zip(spatial, plan.margin_before, plan.margin_after))
     out = np.zeros((groups, c_in // groups, n) + padded, dtype=x.dtype)
-    inner = tuple(slice(b, b + s) for b, s in zip(plan.pad_before, spatial))
+    inner = tuple(slice(b, b + s) for b, s in zip(plan.margin_before, spatial))
     out[(Ellipsis,) + inner] = np.moveaxis(x.reshape((n, groups, c_in // groups) + spatial), 0, 2)
     return out
 
 
-def _gather_patches(x_pad: np.ndarray, phase, batch: slice, buffer: np.ndarray) -> np.ndarray:
+def _gather_patches(x_pad: np.ndarray, phase: OutputPhase | PhaseGroup, batch: slice, buffer: np.ndarray) -> np.ndarray:
     """Patches ``(G, Ci*T, n*M)`` of one phase (or phase group) for a batch chunk, in ``buffer``."""
     groups, per_group = x_pad.shape[:2]
     n = batch.stop - batch.start
@@ -197,11 +142,11 @@ def _grouped_weight_taps(weight: np.ndarray, groups: int) -> np.ndarray:
     return np.ascontiguousarray(grouped.transpose(0, 1, 3, 2))
 
 
-def _max_patch_elements(plan: Plan, c_in: int, n_chunk: int) -> int:
+def _max_patch_elements(plan: PhasePlan, c_in: int, n_chunk: int) -> int:
     return max(c_in * len(ph.flat_taps) * prod(ph.counts) for ph in plan.phases) * n_chunk
 
 
-def _per_item_patch_bytes(plan: Plan, c_in: int, itemsize: int) -> int:
+def _per_item_patch_bytes(plan: PhasePlan, c_in: int, itemsize: int) -> int:
     return max(c_in * len(ph.flat_taps) * prod(ph.counts) for ph in plan.phases) * itemsize
 
 
@@ -215,24 +160,14 @@ def _per_item_group_elements(groups: tuple[PhaseGroup, ...], c_in: int, c_out: i
 # --------------------------------------------------------------------------------------------
 
 
-def forward(
-    x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray], spec: ConvTransposeSpec
-) -> np.ndarray:
-    """Transposed convolution of a batched, validated input, one GEMM per group of output phases.
-
-    Non-finite operands go to ``gemm`` (the padded windows would multiply them by zeros; see
-    ``_common.all_finite``).
-    """
-    if not all_finite(x, weight):
-        return gemm.forward(x, weight, bias, spec)
+def forward(call: Plan, x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray]) -> np.ndarray:
+    """Transposed convolution of a batched, validated input, one GEMM per group of output phases."""
     n, c_in = x.shape[:2]
-    groups = spec.groups
-    per_group_out = weight.shape[1]
-    geo = geometries(x.shape[2:], weight.shape[2:], spec)
-    plan = make_plan(geo)
-    if depthwise.applies(c_in, spec):
-        return depthwise.forward(x, weight, bias, spec, plan)
-    out = np.empty((n, groups * per_group_out) + tuple(g.output for g in geo), dtype=x.dtype)
+    groups = call.groups
+    per_group_out = call.per_group_out
+    geo = call.geometry
+    plan = phase_plan(geo)
+    out = np.empty(call.output_shape, dtype=x.dtype)
     fill = (np.zeros(groups * per_group_out, dtype=x.dtype) if bias is None else bias).reshape(
         (1, groups, per_group_out) + (1,) * len(geo)
     )
@@ -267,7 +202,7 @@ def forward(
     return out
 
 
-def _write_phase(out: np.ndarray, phase: Phase, batch: slice, result: np.ndarray, fill: np.ndarray) -> None:
+def _write_phase(out: np.ndarray, phase: OutputPhase, batch: slice, result: np.ndarray, fill: np.ndarray) -> None:
     """``out[phase] = result + bias`` for one phase and batch chunk; ``result`` is ``(G, Co, n, *M)``."""
     groups, per_group_out, n = result.shape[:3]
     target = out[(batch, slice(None)) + phase.out_slices]
@@ -286,36 +221,20 @@ def _write_phase(out: np.ndarray, phase: Phase, batch: slice, result: np.ndarray
 # --------------------------------------------------------------------------------------------
 
 
-def backward(
-    grad_output: np.ndarray,
-    x: np.ndarray,
-    weight: np.ndarray,
-    spec: ConvTransposeSpec,
-    *,
-    need_input: bool = True,
-    need_weight: bool = True,
-    need_bias: bool = True,
-):
+def backward(call: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndarray, needs: Needs) -> Grads:
     """All requested gradients, phase by phase (the transposes of :func:`forward`'s steps)."""
-    if not all_finite(grad_output, x, weight):
-        flags = dict(need_input=need_input, need_weight=need_weight, need_bias=need_bias)
-        return gemm.backward(grad_output, x, weight, spec, **flags)
+    need_input, need_weight, need_bias = needs
     n, c_in = x.shape[:2]
-    groups = spec.groups
+    groups = call.groups
     per_group_in = c_in // groups
-    per_group_out = weight.shape[1]
-    kernel = weight.shape[2:]
-    geo = geometries(x.shape[2:], kernel, spec)
-    plan = make_plan(geo)
-    if depthwise.applies(c_in, spec):
-        flags = dict(need_input=need_input, need_weight=need_weight, need_bias=need_bias)
-        return depthwise.backward(grad_output, x, weight, plan, **flags)
+    per_group_out = call.per_group_out
+    plan = phase_plan(call.geometry)
 
     w_taps = _grouped_weight_taps(weight, groups)  # (G, Ci, KK, Co)
     x_pad = _padded_grouped_input(x, groups, plan) if need_weight else None
     grad_x_pad = np.zeros_like(x_pad) if need_input and x_pad is not None else None
     if need_input and grad_x_pad is None:
-        padded = tuple(s + b + a for s, b, a in zip(x.shape[2:], plan.pad_before, plan.pad_after))
+        padded = tuple(s + b + a for s, b, a in zip(x.shape[2:], plan.margin_before, plan.margin_after))
         grad_x_pad = np.zeros((groups, per_group_in, n) + padded, dtype=x.dtype)
     grad_w_taps = np.zeros_like(w_taps) if need_weight else None
 
@@ -344,7 +263,7 @@ def backward(
 
     grad_x = grad_w = grad_b = None
     if need_input:
-        inner = tuple(slice(b, b + s) for b, s in zip(plan.pad_before, x.shape[2:]))
+        inner = tuple(slice(b, b + s) for b, s in zip(plan.margin_before, x.shape[2:]))
         grad_x = np.moveaxis(grad_x_pad[(Ellipsis,) + inner], 2, 0)
         grad_x = np.ascontiguousarray(grad_x).reshape(x.shape)
     if need_weight:

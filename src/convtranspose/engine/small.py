@@ -5,10 +5,11 @@ arithmetic. This path issues a handful: the GEMM of the weight with the input (a
 :mod:`convtranspose.engine.gemm`), then the scatter of all taps at once as a product with the
 placement matrix ``S`` of shape ``(prod(K) · prod(S_in), prod(S_out))``,
 ``S[t · P + i, o] = 1`` when tap ``t`` of input position ``i`` lands on output position ``o``
-(after the crop). ``S`` depends only on the shapes and the spec, so it is built once and cached.
+(after the crop). ``S`` depends only on the geometry, so it is built once and cached.
 
 Its transpose gives the gradients: ``grad_y @ S^T`` gathers the columns in one product.
-The cost model uses it only when ``S`` is small (:data:`AUTO_MAX_PLACEMENT_ELEMENTS`).
+The cost model uses it only when ``S`` is small (:data:`AUTO_MAX_PLACEMENT_ELEMENTS`). The
+product with ``S`` multiplies structural zeros (``EXACT = False``).
 """
 
 from __future__ import annotations
@@ -19,13 +20,17 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from ..errors import ParameterError
-from ..shape import geometries
-from ..spec import ConvTransposeSpec
-from . import gemm
-from ._common import all_finite, bias_grad, tap_windows
+from ..plan import Plan
+from ..shape import AxisGeometry
+from . import cost
+from ._common import Grads, Needs, bias_grad, tap_windows
 
-__all__ = ["forward", "make_forward", "backward", "placement_matrix", "MAX_PLACEMENT_ELEMENTS"]
+__all__ = [
+    "EXACT", "applies", "estimate", "forward", "make_forward", "backward", "placement_matrix", "MAX_PLACEMENT_ELEMENTS",
+]
+
+#: Multiplies the columns by the placement matrix's zeros (inf · 0 = NaN).
+EXACT = False
 
 #: Largest placement matrix (entries) this path accepts at all (when forced with ``use_path``).
 MAX_PLACEMENT_ELEMENTS = 1 << 22
@@ -36,19 +41,45 @@ AUTO_MAX_PLACEMENT_ELEMENTS = 1 << 14
 AUTO_MAX_COLUMN_ELEMENTS = 1 << 15
 
 
-@lru_cache(maxsize=256)
-def placement_matrix(
-    spatial_in: tuple[int, ...], kernel: tuple[int, ...], spec: ConvTransposeSpec, dtype: str
-) -> np.ndarray:
-    """The read-only 0/1 matrix that places every (tap, input position) on its output position."""
-    geo = geometries(spatial_in, kernel, spec)
-    spatial_out = tuple(g.output for g in geo)
-    entries = prod(kernel) * prod(spatial_in) * prod(spatial_out)
+def _placement_entries(plan: Plan) -> int:
+    return prod(plan.kernel) * prod(plan.input_spatial) * prod(plan.output_spatial)
+
+
+def applies(plan: Plan) -> Optional[str]:
+    """Calls whose placement matrix has at most :data:`MAX_PLACEMENT_ELEMENTS` entries."""
+    entries = _placement_entries(plan)
     if entries > MAX_PLACEMENT_ELEMENTS:
-        raise ParameterError(
+        return (
             f"engine path 'small' handles placement matrices of at most {MAX_PLACEMENT_ELEMENTS} entries; "
             f"this problem needs {entries} (use another path)"
         )
+    return None
+
+
+def estimate(plan: Plan, direction: str) -> float:
+    """The GEMM(s), plus the dense product with the placement matrix: a few NumPy calls in all."""
+    n = cost.sizes(plan)
+    if _placement_entries(plan) > AUTO_MAX_PLACEMENT_ELEMENTS or n.columns > AUTO_MAX_COLUMN_ELEMENTS:
+        return float("inf")
+    placement_flops = 2 * plan.batch * plan.out_channels * _placement_entries(plan)
+    gemms = 1 if direction == "forward" else 2
+    return cost.seconds(
+        plan,
+        flops=gemms * n.useful_flops + placement_flops,
+        accesses=2 * n.out_elems,
+        run=1 << 20,
+        calls=3 * gemms,
+        inner=plan.per_group_in,
+        rows=plan.per_group_out * prod(plan.kernel),
+    )
+
+
+@lru_cache(maxsize=256)
+def placement_matrix(geo: tuple[AxisGeometry, ...], dtype: str) -> np.ndarray:
+    """The read-only 0/1 matrix that places every (tap, input position) on its output position."""
+    kernel = tuple(g.kernel_size for g in geo)
+    spatial_in = tuple(g.input_size for g in geo)
+    spatial_out = tuple(g.output for g in geo)
     placement = np.zeros((prod(kernel), prod(spatial_in), prod(spatial_out)), dtype=dtype)
     input_index = np.arange(prod(spatial_in)).reshape(spatial_in)
     output_index = np.arange(prod(spatial_out)).reshape(spatial_out)
@@ -59,55 +90,24 @@ def placement_matrix(
     return placement
 
 
-@lru_cache(maxsize=256)
-def _output_spatial(spatial_in: tuple[int, ...], kernel: tuple[int, ...], spec: ConvTransposeSpec) -> tuple[int, ...]:
-    return tuple(g.output for g in geometries(spatial_in, kernel, spec))
+def forward(plan: Plan, x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray]) -> np.ndarray:
+    """Transposed convolution as ``(W^T x) @ S``."""
+    return make_forward(plan)(x, weight, bias)
 
 
-def _columns(x: np.ndarray, weight: np.ndarray, groups: int) -> np.ndarray:
-    """``W^T x`` arranged ``(N, G, Co, KK * P)``."""
-    n, c_in = x.shape[:2]
-    per_group_in, per_group_out = c_in // groups, weight.shape[1]
-    taps, positions = prod(weight.shape[2:]), prod(x.shape[2:])
-    w = weight.reshape(groups, per_group_in, per_group_out * taps).transpose(0, 2, 1)  # (G, Co*KK, Ci)
-    xs = x.reshape(n, groups, per_group_in, positions)
-    cols = np.matmul(w, xs)  # (N, G, Co*KK, P)
-    return cols.reshape(n, groups, per_group_out, taps * positions)
-
-
-def forward(
-    x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray], spec: ConvTransposeSpec
-) -> np.ndarray:
-    """Transposed convolution as ``(W^T x) @ S`` (non-finite operands: ``gemm``, see ``all_finite``)."""
-    if not all_finite(x, weight):
-        return gemm.forward(x, weight, bias, spec)
-    n = x.shape[0]
-    placement = placement_matrix(x.shape[2:], weight.shape[2:], spec, x.dtype.str)
-    out = np.matmul(_columns(x, weight, spec.groups), placement)  # (N, G, Co, O)
-    spatial_out = _output_spatial(x.shape[2:], weight.shape[2:], spec)
-    out = out.reshape((n, spec.groups * weight.shape[1]) + spatial_out)
-    if bias is not None:
-        out += bias.reshape((1, -1) + (1,) * len(spatial_out))
-    return out
-
-
-def make_forward(
-    x_shape: tuple[int, ...], weight_shape: tuple[int, ...], spec: ConvTransposeSpec, dtype: np.dtype
-) -> Callable[[np.ndarray, np.ndarray, Optional[np.ndarray]], np.ndarray]:
-    """:func:`forward` specialised to one signature: every shape and the placement precomputed."""
-    n, c_in = x_shape[:2]
-    groups, per_group_out = spec.groups, weight_shape[1]
-    per_group_in, taps, positions = c_in // groups, prod(weight_shape[2:]), prod(x_shape[2:])
-    placement = placement_matrix(x_shape[2:], weight_shape[2:], spec, dtype.str)
-    out_shape = (n, groups * per_group_out) + _output_spatial(x_shape[2:], weight_shape[2:], spec)
+def make_forward(plan: Plan) -> Callable[[np.ndarray, np.ndarray, Optional[np.ndarray]], np.ndarray]:
+    """:func:`forward` specialised to one plan: every shape and the placement precomputed."""
+    n, c_in = plan.input_shape[:2]
+    groups, per_group_out = plan.groups, plan.per_group_out
+    per_group_in, taps, positions = c_in // groups, prod(plan.kernel), prod(plan.input_spatial)
+    placement = placement_matrix(plan.geometry, plan.compute_dtype.str)
+    out_shape = plan.output_shape
     weight_rows = (groups, per_group_in, per_group_out * taps)  # transposed to (G, Co*KK, Ci)
     input_rows = (n, groups, per_group_in, positions)
     columns = (n, groups, per_group_out, taps * positions)
-    bias_shape = (1, groups * per_group_out) + (1,) * (len(x_shape) - 2)
+    bias_shape = (1, groups * per_group_out) + (1,) * plan.ndim
 
     def run(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray]) -> np.ndarray:
-        if not all_finite(x, weight):
-            return np.ascontiguousarray(gemm.forward(x, weight, bias, spec))
         cols = np.matmul(weight.reshape(weight_rows).transpose(0, 2, 1), x.reshape(input_rows))
         out = np.matmul(cols.reshape(columns), placement).reshape(out_shape)
         if bias is not None:
@@ -119,27 +119,16 @@ def make_forward(
     return run
 
 
-def backward(
-    grad_output: np.ndarray,
-    x: np.ndarray,
-    weight: np.ndarray,
-    spec: ConvTransposeSpec,
-    *,
-    need_input: bool = True,
-    need_weight: bool = True,
-    need_bias: bool = True,
-):
+def backward(plan: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndarray, needs: Needs) -> Grads:
     """Gradients: ``grad_y @ S^T`` gives the columns' gradient, then the two GEMM transposes."""
-    if not all_finite(grad_output, x, weight):
-        flags = dict(need_input=need_input, need_weight=need_weight, need_bias=need_bias)
-        return gemm.backward(grad_output, x, weight, spec, **flags)
+    need_input, need_weight, need_bias = needs
     n, c_in = x.shape[:2]
-    groups = spec.groups
-    per_group_in, per_group_out = c_in // groups, weight.shape[1]
-    taps, positions = prod(weight.shape[2:]), prod(x.shape[2:])
+    groups = plan.groups
+    per_group_in, per_group_out = c_in // groups, plan.per_group_out
+    taps, positions = prod(plan.kernel), prod(plan.input_spatial)
     grad_x = grad_w = None
     if need_input or need_weight:
-        placement = placement_matrix(x.shape[2:], weight.shape[2:], spec, x.dtype.str)
+        placement = placement_matrix(plan.geometry, x.dtype.str)
         gy = grad_output.reshape(n, groups, per_group_out, placement.shape[1])
         grad_cols = np.matmul(gy, placement.T)  # (N, G, Co, KK*P)
         grad_cols = grad_cols.reshape(n, groups, per_group_out * taps, positions)

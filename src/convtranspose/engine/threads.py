@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Optional
 
 from ..errors import ParameterError, ParameterTypeError
-from ..spec import _is_int
+from .._checks import is_int
 
 __all__ = ["set_num_threads", "get_num_threads", "split", "split2", "run"]
 
@@ -52,7 +52,7 @@ def set_num_threads(n: int) -> None:
     >>> set_num_threads(previous)
     """
     global _num_threads, _pool
-    if not _is_int(n):
+    if not is_int(n):
         raise ParameterTypeError(f"the number of threads must be an int, got {n!r} of type {type(n).__name__}")
     if n < 1:
         raise ParameterError(f"the number of threads must be positive (>= 1), got {n}")

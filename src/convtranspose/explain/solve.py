@@ -23,7 +23,7 @@ from itertools import product
 
 from ..errors import ParameterError, ParameterTypeError
 from ..shape import full_size
-from ..spec import _is_int
+from .._checks import is_int
 from .overlap import AxisOverlap, axis_overlap
 
 __all__ = ["SolveBounds", "Solution", "SolveResult", "solve", "MAX_SOLVE_SIZE", "MAX_BOUND"]
@@ -52,7 +52,7 @@ class SolveBounds:
         minimum = {"kernel": 1, "stride": 1, "padding": 0, "dilation": 1}
         for name, low_allowed in minimum.items():
             low, high = getattr(self, name)
-            if not (_is_int(low) and _is_int(high)):
+            if not (is_int(low) and is_int(high)):
                 raise ParameterTypeError(f"{name} bounds must be ints, got {(low, high)!r}")
             if not (low_allowed <= low <= high <= MAX_BOUND):
                 raise ParameterError(
@@ -121,7 +121,7 @@ class SolveResult:
 
 
 def _check_size(name: str, value: object) -> int:
-    if not _is_int(value):
+    if not is_int(value):
         raise ParameterTypeError(f"{name} must be an int, got {value!r}")
     if not (1 <= value <= MAX_SOLVE_SIZE):
         raise ParameterError(f"{name} must be between 1 and {MAX_SOLVE_SIZE}, got {name}={value}")

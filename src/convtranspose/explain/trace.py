@@ -46,7 +46,8 @@ import numpy as np
 from ..errors import ParameterError, ParameterTypeError, ShapeError
 from ..functional import conv_transpose
 from ..shape import AxisGeometry, geometries, spatial_output_shape
-from ..spec import ConvTransposeSpec, IntOrTuple, _is_int, make_spec
+from .._checks import is_int
+from ..spec import ConvTransposeSpec, IntOrTuple, make_spec
 
 __all__ = [
     "StepKind",
@@ -154,7 +155,7 @@ def channel_summary(
     ([2, 3], (4, 3, 3, 3))
     """
     for name, value in (("in_channels", in_channels), ("out_channels", out_channels), ("groups", groups)):
-        if not _is_int(value):
+        if not is_int(value):
             raise ParameterTypeError(f"{name} must be an int, got {value!r}")
         if value < 1:
             raise ParameterError(f"{name} must be positive (>= 1), got {name}={value}")
