@@ -49,7 +49,6 @@ except ImportError:  # the suite runs without torch: the comparisons with it ski
 
 __all__ = [
     "ENGINE_PATHS",
-    "EXPECTED_PATHS",
     "HAVE_TORCH",
     "NP_PAD_MODE",
     "OURS_FN",
@@ -542,39 +541,20 @@ def _engine_paths() -> tuple[str, ...]:
 
 ENGINE_PATHS = _engine_paths()
 
-#: Paths the library ships, whether or not they can run here.
-EXPECTED_PATHS = ("gemm", "phase", "small", "gemm_jit")
-
 
 def unavailable_paths() -> dict[str, str]:
-    """Engine paths the library has but cannot run here, with the reason.
-
-    Only a missing optional package excuses a path: if numba imports and ``gemm_jit`` is still
-    missing, it stays a plain parameter and its tests fail (``use_path`` rejects the name).
-    """
+    """Registered engine paths that cannot run here, with the engine's reason (e.g. numba missing).
+    (That every registered path is available or says why is tested in test_engine_registry.py.)"""
     from convtranspose import engine
 
-    missing: dict[str, str] = {}
-    registry = getattr(engine, "unavailable_paths", None)  # the engine's own account, if it has one
-    if registry is not None:
-        reported = registry()
-        for name in reported:
-            why = reported[name] if isinstance(reported, dict) else "a package it needs is not installed"
-            missing[str(name)] = f"engine path {name!r} cannot run here: {why}"
-    if "gemm_jit" not in ENGINE_PATHS and "gemm_jit" not in missing:
-        try:
-            import numba  # noqa: F401
-        except ImportError as error:
-            missing["gemm_jit"] = f"numba cannot be imported ({error}; the 'jit' extra): the compiled path is not tested"
-    return missing
+    return {name: f"engine path {name!r} cannot run here: {why}" for name, why in engine.unavailable_paths().items()}
 
 
 UNAVAILABLE_PATHS = unavailable_paths()
 
 
 def engine_path_params() -> list[Any]:
-    """Every engine path as a pytest parameter; the ones that cannot run here marked skip with the
-    reason (so they show as SKIPPED, not vanish); a shipped path missing for no reason fails."""
+    """Every registered engine path as a pytest parameter; the ones that cannot run here marked
+    skip with the reason, so they show as SKIPPED instead of vanishing from the run."""
     skipped = [pytest.param(name, marks=pytest.mark.skip(reason=why)) for name, why in UNAVAILABLE_PATHS.items()]
-    broken = [name for name in EXPECTED_PATHS if name not in ENGINE_PATHS and name not in UNAVAILABLE_PATHS]
-    return list(ENGINE_PATHS) + skipped + broken
+    return list(ENGINE_PATHS) + skipped
