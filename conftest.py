@@ -51,7 +51,7 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def _skipped(collector, package: str) -> CollectReport:
+def _skipped(collector: DoctestModule, package: str) -> CollectReport:
     reason = f"Skipped: the doctests need the optional package {package!r}, which is not installed"
     return CollectReport(collector.nodeid, "skipped", (str(collector.path), 0, reason), [])
 
