@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import numbers
+from typing import TypeGuard
 
 import numpy as np
 
@@ -15,8 +16,10 @@ from .errors import ParameterTypeError, ShapeError
 __all__ = ["is_int", "as_array"]
 
 
-def is_int(value: object) -> bool:
+def is_int(value: object) -> TypeGuard[int]:
     """True for Python and NumPy integers, False for bool (``True`` is not a stride).
+
+    (Typed as a guard for ``int``: NumPy integers behave as ints wherever the package uses them.)
 
     Examples
     --------

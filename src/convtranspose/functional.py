@@ -13,7 +13,7 @@ Beyond PyTorch, every function also takes ``output_size`` (PyTorch has it only o
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Optional, Sequence, Union
+from typing import Callable, NamedTuple, Optional, Sequence, Union, cast
 
 import numpy as np
 
@@ -142,11 +142,11 @@ def _forward(
 ) -> np.ndarray:
     """One forward call: through its signature's cached runner when it has one, else planned afresh."""
     if type(input) is np.ndarray and type(weight) is np.ndarray and (bias is None or type(bias) is np.ndarray):
-        key = _cache_key(op, input, weight, bias, hyper, output_size)  # type: ignore[arg-type]
+        key = _cache_key(op, input, weight, bias, hyper, output_size)
         call = None if key is None else _RUNNERS.get(key)
         if call is not None:
             try:
-                return call.run(input, weight, bias)  # type: ignore[arg-type, misc]
+                return call.run(input, weight, bias)  # type: ignore[misc]  # a forward call has a runner
             except MemoryError as exc:
                 raise _out_of_memory(op, exc) from exc
     x, w = as_float_array("input", input), as_float_array("weight", weight)
@@ -486,11 +486,11 @@ def conv_transpose_input_grad(
     """
     weight_array = as_float_array("weight", weight)
     stand_in = _stand_in("input_shape", input_shape, weight_array.dtype)
-    hyper = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups, dilation=dilation)
-    grad_x, _, _ = conv_transpose_backward(
-        grad_output, stand_in, weight_array, bias=False, output_size=output_size, need_weight_grad=False, **hyper
+    grad_x, _, _ = _backward(
+        "conv_transpose_backward", grad_output, stand_in, weight_array, (stride, padding, output_padding, groups, dilation),
+        output_size, bias=False, need_input_grad=True, need_weight_grad=False,
     )
-    return grad_x
+    return cast(np.ndarray, grad_x)  # requested, so computed
 
 
 def conv_transpose_weight_grad(
@@ -517,11 +517,11 @@ def conv_transpose_weight_grad(
     """
     input_array = as_float_array("input", input)
     stand_in = _stand_in("weight_shape", weight_shape, input_array.dtype)
-    hyper = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups, dilation=dilation)
-    _, grad_w, _ = conv_transpose_backward(
-        grad_output, input_array, stand_in, bias=False, output_size=output_size, need_input_grad=False, **hyper
+    _, grad_w, _ = _backward(
+        "conv_transpose_backward", grad_output, input_array, stand_in, (stride, padding, output_padding, groups, dilation),
+        output_size, bias=False, need_input_grad=False, need_weight_grad=True,
     )
-    return grad_w
+    return cast(np.ndarray, grad_w)  # requested, so computed
 
 
 def conv_transpose_bias_grad(grad_output: np.ndarray) -> np.ndarray:

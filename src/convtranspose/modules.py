@@ -9,7 +9,7 @@ graph): the parameter gradients accumulate in ``weight_grad`` / ``bias_grad`` un
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Mapping, Optional, Sequence, Union, cast
 
 import numpy as np
 
@@ -28,9 +28,9 @@ RandomSource = Union[None, int, np.random.Generator]
 def _positive_int(value: object, name: str) -> int:
     if not is_int(value):
         raise ParameterTypeError(f"{name} must be an int, got {value!r} of type {type(value).__name__}")
-    if value < 1:  # type: ignore[operator]
+    if value < 1:
         raise ParameterError(f"{name} must be positive (>= 1), got {name}={value}")
-    return int(value)  # type: ignore[arg-type]
+    return int(value)
 
 
 def _param_dtype(dtype: object) -> np.dtype:
@@ -60,9 +60,9 @@ def _generator(rng: object) -> np.random.Generator:
         raise ParameterTypeError(
             f"rng must be None, an int seed or a numpy.random.Generator, got {rng!r} of type {type(rng).__name__}"
         )
-    if rng < 0:  # type: ignore[operator]
+    if rng < 0:
         raise ParameterError(f"rng, an int seed, must be non-negative (>= 0), got rng={rng}")
-    return np.random.default_rng(int(rng))  # type: ignore[arg-type]
+    return np.random.default_rng(int(rng))
 
 
 class ConvTransposeNd:
@@ -154,7 +154,7 @@ class ConvTransposeNd:
             ) from exc
         self.weight_grad: Optional[np.ndarray] = None
         self.bias_grad: Optional[np.ndarray] = None
-        self._saved: Optional[tuple[np.ndarray, tuple[int, ...]]] = None
+        self._saved: Optional[tuple[np.ndarray, Optional[Sequence[int]]]] = None
 
     # -- construction helpers ---------------------------------------------------------------
 
@@ -176,7 +176,7 @@ class ConvTransposeNd:
     def weight_shape(self) -> tuple[int, ...]:
         return (self.in_channels, self.out_channels // self.groups) + self.kernel_size
 
-    def _initial_parameters(self, has_bias: bool, rng: np.random.Generator):
+    def _initial_parameters(self, has_bias: bool, rng: np.random.Generator) -> tuple[np.ndarray, Optional[np.ndarray]]:
         fan_in = self.weight_shape[1] * math.prod(self.kernel_size)
         bound = 1.0 / math.sqrt(fan_in)
         weight = rng.uniform(-bound, bound, size=self.weight_shape).astype(self.dtype)
@@ -213,7 +213,7 @@ class ConvTransposeNd:
 
     def _checked_parameter(self, name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
         if value is getattr(self, f"_{name}", None):
-            return value  # in-place update such as ``layer.weight -= lr * grad``
+            return cast(np.ndarray, value)  # in-place update such as ``layer.weight -= lr * grad``
         if not isinstance(value, np.ndarray) or isinstance(value, np.ma.MaskedArray):
             raise ParameterTypeError(f"{name} must be a numpy.ndarray, got {type(value).__name__}")
         if value.shape != shape:
@@ -307,7 +307,7 @@ class ConvTransposeNd:
         self.weight_grad = grad_w if self.weight_grad is None else self.weight_grad + grad_w
         if grad_b is not None:
             self.bias_grad = grad_b if self.bias_grad is None else self.bias_grad + grad_b
-        return grad_x
+        return cast(np.ndarray, grad_x)  # always requested
 
     def zero_grad(self) -> None:
         """Forget the accumulated parameter gradients (set them to None, like PyTorch's default)."""

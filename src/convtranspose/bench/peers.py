@@ -19,7 +19,7 @@ import importlib
 import warnings
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -105,9 +105,14 @@ class OursRunner:
     def __init__(self, layer: Layer, ops: Operands) -> None:
         from .. import conv_transpose, conv_transpose_backward
 
-        kwargs = layer.conv_kwargs()
-        self._forward = lambda: conv_transpose(ops.x, ops.weight, ops.bias, **kwargs)
-        self._backward = lambda: conv_transpose_backward(ops.grad_output, ops.x, ops.weight, bias=True, **kwargs)
+        # The public call with keyword arguments, as users make it (its per-call cost is measured too).
+        s, p, op, g, d = layer.stride, layer.padding, layer.output_padding, layer.groups, layer.dilation
+        self._forward = lambda: conv_transpose(
+            ops.x, ops.weight, ops.bias, stride=s, padding=p, output_padding=op, groups=g, dilation=d
+        )
+        self._backward = lambda: conv_transpose_backward(
+            ops.grad_output, ops.x, ops.weight, bias=True, stride=s, padding=p, output_padding=op, groups=g, dilation=d
+        )
 
     def supports(self, direction: str) -> bool:
         return True
@@ -125,7 +130,7 @@ class OursRunner:
 
         return run
 
-    def result(self, direction: str):
+    def result(self, direction: str) -> Any:
         return self.call(direction)()
 
 
@@ -134,7 +139,7 @@ class OursRunner:
 # --------------------------------------------------------------------------------------------
 
 
-def _torch_backend_context(torch: ModuleType, mkldnn: bool):
+def _torch_backend_context(torch: ModuleType, mkldnn: bool) -> contextlib.AbstractContextManager[Any]:
     """``torch.backends.mkldnn.flags(enabled=False)`` when mkldnn is off, else a no-op context."""
     if mkldnn:
         return contextlib.nullcontext()
@@ -159,18 +164,18 @@ class TorchRunner:
         self._x, self._weight, self._bias, self._grad_output = (
             torch.from_numpy(a) for a in (ops.x, ops.weight, ops.bias, ops.grad_output)
         )
-        self._graph = None
+        self._graph: Optional[tuple[tuple[Any, ...], Any]] = None
 
     def supports(self, direction: str) -> bool:
         return True
 
-    def _context(self):
+    def _context(self) -> contextlib.AbstractContextManager[Any]:
         return _torch_backend_context(self._torch, self._mkldnn)
 
-    def _forward_once(self):
+    def _forward_once(self) -> Any:
         return self._function(self._x, self._weight, self._bias, **self._kwargs)
 
-    def _build_graph(self):
+    def _build_graph(self) -> tuple[tuple[Any, ...], Any]:
         """Leaf tensors requiring grad and the forward output, built once per runner."""
         if self._graph is None:
             leaves = tuple(t.detach().clone().requires_grad_(True) for t in (self._x, self._weight, self._bias))
@@ -179,7 +184,7 @@ class TorchRunner:
             self._graph = (leaves, output)
         return self._graph
 
-    def _backward_once(self):
+    def _backward_once(self) -> Any:
         leaves, output = self._build_graph()
         return self._torch.autograd.grad(output, leaves, self._grad_output, retain_graph=True)
 
@@ -202,7 +207,7 @@ class TorchRunner:
 
         return run
 
-    def result(self, direction: str):
+    def result(self, direction: str) -> Any:
         with self._context():
             if direction == "forward":
                 with self._torch.no_grad():
@@ -276,11 +281,11 @@ class OrtRunner:
 
         return run
 
-    def result(self, direction: str):
+    def result(self, direction: str) -> Any:
         return self._session.run(["Y"], self._feed)[0]
 
 
-def make_runner(name: str, layer: Layer, ops: Operands, *, threads: int):
+def make_runner(name: str, layer: Layer, ops: Operands, *, threads: int) -> Any:
     """The runner of implementation ``name`` (one of :data:`IMPLEMENTATIONS`)."""
     if name == "ours":
         return OursRunner(layer, ops)

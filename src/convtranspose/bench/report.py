@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from .environment import BUSY_CPUS, OPENBLAS_VARIABLES, Environment
 from .peers import IMPLEMENTATIONS, LABELS
@@ -143,64 +143,67 @@ def _of(measurements: Sequence[Measurement], direction: str) -> list[Measurement
     return [m for m in measurements if m.direction == direction]
 
 
-def _geomean_target(measurements, direction, threshold, name) -> Target:
+def _geomean_target(measurements: Sequence[Measurement], direction: str, threshold: float, name: str) -> Target:
     ratios = [m.ratio_to("torch") for m in _of(measurements, direction)]
     value = geomean(ratios)
     measured = "n/a" if value is None else f"{value:.3f}x over {len([r for r in ratios if r is not None])} layers"
     return Target(name, f"<= {threshold:g}x torch", measured, None if value is None else value <= threshold)
 
 
-def _best_peer_target(measurements) -> Target:
-    rows = [(m.ratio_to_best_peer, m) for m in _of(measurements, "forward") if m.ratio_to_best_peer is not None]
+def _best_peer_target(measurements: Sequence[Measurement]) -> Target:
+    rows = [(r, m) for m in _of(measurements, "forward") if (r := m.ratio_to_best_peer) is not None]
     if not rows:
         return Target("Forward, every layer vs best peer", f"<= {BEST_PEER_CAP:g}x", "n/a", None)
     worst, worst_m = max(rows, key=lambda pair: pair[0])
     over = [f"{m.layer.name} {r:.2f}x" for r, m in rows if r > BEST_PEER_CAP]
-    measured = f"worst {worst_m.layer.name} {worst:.2f}x ({LABELS[worst_m.best_peer]})"
+    measured = f"worst {worst_m.layer.name} {worst:.2f}x ({LABELS[worst_m.best_peer or '']})"
     if over:
         measured += f"; {len(over)} over: " + ", ".join(over)
     return Target("Forward, every layer vs best peer", f"<= {BEST_PEER_CAP:g}x", measured, not over)
 
 
-def _sgemm_target(measurements, sgemm: float) -> Target:
-    rows = [m for m in _of(measurements, "forward") if m.layer.compute_bound and m.gflops is not None]
+def _sgemm_target(measurements: Sequence[Measurement], sgemm: float) -> Target:
+    rows = [(g, m) for m in _of(measurements, "forward") if m.layer.compute_bound and (g := m.gflops) is not None]
     requirement = f">= {SGEMM_FRACTION_TARGET:.0%} of sgemm ({sgemm:.0f} GFLOP/s)"
     if not rows:
         return Target("Compute-bound layers (forward)", requirement, "n/a", None)
-    fractions = [(m.gflops / sgemm, m) for m in rows]
-    measured = ", ".join(f"{m.layer.name} {f:.0%} ({m.gflops:.0f} GFLOP/s)" for f, m in fractions)
+    fractions = [(g / sgemm, g, m) for g, m in rows]
+    measured = ", ".join(f"{m.layer.name} {f:.0%} ({g:.0f} GFLOP/s)" for f, g, m in fractions)
     return Target(
         "Compute-bound layers (forward)",
         requirement,
         measured,
-        all(f >= SGEMM_FRACTION_TARGET for f, _ in fractions),
+        all(f >= SGEMM_FRACTION_TARGET for f, _, _ in fractions),
     )
 
 
-def _memory_target(measurements) -> Target:
-    rows = [m for m in _of(measurements, "forward") if m.memory is not None]
+def _memory_target(measurements: Sequence[Measurement]) -> Target:
+    rows = [(m.layer.name, memory) for m in _of(measurements, "forward") if (memory := m.memory) is not None]
     requirement = f"<= {MEMORY_TARGET:g}x output, every layer"
     if not rows:
         return Target("Peak extra memory (forward)", requirement, "n/a", None)
-    worst = max(rows, key=lambda m: m.memory.ratio)
-    over = [f"{m.layer.name} {m.memory.ratio:.2f}x" for m in rows if m.memory.ratio > MEMORY_TARGET]
+    worst_name, worst = max(rows, key=lambda row: row[1].ratio)
+    over = [f"{name} {memory.ratio:.2f}x" for name, memory in rows if memory.ratio > MEMORY_TARGET]
     measured = (
-        f"worst {worst.layer.name} {worst.memory.ratio:.2f}x ({_bytes(worst.memory.extra_bytes)} extra "
-        f"for a {_bytes(worst.memory.reference_bytes)} output)"
+        f"worst {worst_name} {worst.ratio:.2f}x ({_bytes(worst.extra_bytes)} extra "
+        f"for a {_bytes(worst.reference_bytes)} output)"
     )
     if over:
         measured += f"; {len(over)} over: " + ", ".join(over)
     return Target("Peak extra memory (forward)", requirement, measured, not over)
 
 
-def _overhead_target(measurements) -> Target:
-    rows = [m for m in _of(measurements, "forward") if m.layer.overhead and m.ratio_to("torch") is not None]
+def _overhead_target(measurements: Sequence[Measurement]) -> Target:
+    rows = [
+        (ours, theirs, m) for m in _of(measurements, "forward")
+        if m.layer.overhead and (ours := m.seconds("ours")) is not None and (theirs := m.seconds("torch")) is not None
+    ]
     requirement = f"<= {OVERHEAD_TARGET:g}x torch"
     if not rows:
         return Target("Tiny-call overhead (forward)", requirement, "n/a", None)
-    m = rows[0]
-    ratio = m.ratio_to("torch")
-    measured = f"{ratio:.2f}x ({m.seconds('ours') * 1e6:.1f} us vs {m.seconds('torch') * 1e6:.1f} us)"
+    ours, theirs, m = rows[0]
+    ratio = ours / theirs
+    measured = f"{ratio:.2f}x ({ours * 1e6:.1f} us vs {theirs * 1e6:.1f} us)"
     return Target("Tiny-call overhead (forward)", requirement, measured, ratio <= OVERHEAD_TARGET)
 
 
@@ -375,7 +378,7 @@ def _series(chosen: Sequence[Measurement]) -> list[tuple[str, list[Optional[floa
     ]
 
 
-def _panel(axis, chosen: Sequence[Measurement], lines: Sequence[tuple[float, str, str]], title: str) -> None:
+def _panel(axis: Any, chosen: Sequence[Measurement], lines: Sequence[tuple[float, str, str]], title: str) -> None:
     """Horizontal log-scale bars growing from 1.0: left of the line = ours faster than the peer."""
     import numpy as np
 
@@ -384,7 +387,8 @@ def _panel(axis, chosen: Sequence[Measurement], lines: Sequence[tuple[float, str
     positions[-1] += 0.6  # set the geomean row apart
     height = 0.38
     series = _series(chosen)
-    for offset, (label, values, color) in zip((-height / 2, height / 2), series):
+    for offset, (name, values, color) in zip((-height / 2, height / 2), series):
+        label: Optional[str] = name
         for y, value in zip(positions + offset, values):
             if value is None:
                 continue
@@ -403,13 +407,13 @@ def _panel(axis, chosen: Sequence[Measurement], lines: Sequence[tuple[float, str
     axis.set_title(title, fontsize=10)
     axis.set_xlabel("our time / peer time (log scale; < 1 = ours faster)")
     axis.grid(axis="x", which="both", alpha=0.3)
-    values = [v for _, vals, _ in series for v in vals if v is not None] + [x for x, _, _ in lines] + [1.0]
-    low, high = min(values) / 1.6, max(values) * 1.6
+    extent = [v for _, vals, _ in series for v in vals if v is not None] + [x for x, _, _ in lines] + [1.0]
+    low, high = min(extent) / 1.6, max(extent) * 1.6
     axis.set_xlim(low, high)
     _plain_log_ticks(axis, low, high)
 
 
-def _plain_log_ticks(axis, low: float, high: float) -> None:
+def _plain_log_ticks(axis: Any, low: float, high: float) -> None:
     """Ticks at 1-2-5 steps labelled as plain numbers (0.5, 1, 2), no labels on minor ticks."""
     from matplotlib import ticker
 

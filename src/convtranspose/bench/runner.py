@@ -13,7 +13,7 @@ from __future__ import annotations
 import gc
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
@@ -84,15 +84,15 @@ class Measurement:
         return None if ours is None else self.flops / ours / 1e9
 
 
-def geomean(values: Sequence[float]) -> Optional[float]:
-    """Geometric mean, or None for no values."""
-    values = [v for v in values if v is not None]
-    if not values:
+def geomean(values: Sequence[Optional[float]]) -> Optional[float]:
+    """Geometric mean of the values that are not None, or None for no values."""
+    present = [v for v in values if v is not None]
+    if not present:
         return None
-    return math.exp(sum(math.log(v) for v in values) / len(values))
+    return math.exp(sum(math.log(v) for v in present) / len(present))
 
 
-def _compare(name: str, actual, expected) -> list[str]:
+def _compare(name: str, actual: Any, expected: Any) -> list[str]:
     """Mismatch descriptions of ``actual`` vs torch's ``expected`` (arrays or gradient tuples)."""
     if isinstance(expected, np.ndarray):
         pairs = [("output", actual, expected)]
@@ -156,7 +156,7 @@ def measure_layer(
             min_round_time=settings.min_round_time,
             budget=settings.budget,
             settle=settings.settle,
-            on_round=None if on_round is None else (lambda done, d=direction: on_round(d, done)),
+            on_round=None if on_round is None else _for_direction(on_round, direction),
         )
         all_timings = {name: timings.get(name) for name in settings.implementations}
         measurements.append(Measurement(layer, direction, all_timings, memory, mismatches))
@@ -165,11 +165,16 @@ def measure_layer(
     return measurements
 
 
+def _for_direction(on_round: Callable[[str, int], None], direction: str) -> Callable[[int], None]:
+    """``on_round`` with its direction argument fixed."""
+    return lambda done: on_round(direction, done)
+
+
 def run_suite(
     layers: Sequence[Layer],
     settings: Settings,
     *,
-    progress=None,
+    progress: Any = None,
     on_mismatch: Optional[Callable[[str], None]] = None,
     between_layers: Optional[Callable[[], object]] = None,
 ) -> list[Measurement]:

@@ -23,9 +23,10 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass, replace
 from math import prod
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
-from ..shape import output_size
+from ..shape import spatial_output_shape
+from ..spec import ConvTransposeSpec, make_spec
 
 __all__ = ["Layer", "LAYERS", "find_layers", "quick_layers"]
 
@@ -91,11 +92,14 @@ class Layer:
 
     @property
     def output_spatial(self) -> tuple[int, ...]:
-        return tuple(
-            output_size(
-                size, self.kernel_size, self.stride, self.padding, self.output_padding, self.dilation
-            )
-            for size in self.input_size
+        return spatial_output_shape(self.input_size, self.kernel, self.spec)
+
+    @property
+    def spec(self) -> ConvTransposeSpec:
+        """The layer's hyper-parameters, normalized."""
+        return make_spec(
+            self.ndim, stride=self.stride, padding=self.padding, output_padding=self.output_padding,
+            dilation=self.dilation, groups=self.groups,
         )
 
     @property
@@ -143,7 +147,7 @@ class Layer:
         )
 
 
-def _dcgan(index: int, c_in: int, c_out: int, size: int, **extra) -> Layer:
+def _dcgan(index: int, c_in: int, c_out: int, size: int, **extra: Any) -> Layer:
     return Layer(
         f"dcgan.{index}", "DCGAN 64x64 generator", 64, c_in, c_out, 4, (size, size), quick_batch=8, **extra
     )

@@ -126,7 +126,7 @@ def _cheapest(plan: Plan, direction: str) -> str:
     if plan.empty:  # nothing to compute: nothing to choose between
         return registry.EXACT_FALLBACK
     while True:
-        candidates = []
+        candidates: list[tuple[float, int, str]] = []
         for name in available_paths():
             module = registry.load(registry.entry(name).module)
             if module.applies(plan) is None:

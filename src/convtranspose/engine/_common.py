@@ -15,7 +15,7 @@ from ..shape import AxisGeometry
 
 __all__ = [
     "COLUMN_BUDGET_BYTES", "CACHE_CHUNK_BYTES", "TapWindow", "tap_windows", "batch_chunks", "buffer_budget", "bias_grad",
-    "Needs", "Grads", "square_sum", "finite", "product_limit", "bounded_products",
+    "Needs", "Grads", "buffer_if", "square_sum", "finite", "product_limit", "bounded_products",
 ]
 
 class Needs(NamedTuple):
@@ -84,6 +84,13 @@ def batch_chunks(n: int, per_item_bytes: int, budget: int = COLUMN_BUDGET_BYTES)
         return [slice(0, 0)]
     size = max(1, min(n, budget // max(1, per_item_bytes)))
     return [slice(start, min(n, start + size)) for start in range(0, n, size)]
+
+
+def buffer_if(needed: bool, shape: tuple[int, ...], dtype: np.dtype, fill: bool = False) -> np.ndarray:
+    """A result buffer (zero-filled with ``fill``), or an empty one of the same rank when the
+    result is not needed, so that the code computing it needs no None checks."""
+    shape = shape if needed else (0,) * len(shape)
+    return np.zeros(shape, dtype=dtype) if fill else np.empty(shape, dtype=dtype)
 
 
 def bias_grad(grad_output: np.ndarray) -> np.ndarray:

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..plan import Plan
 from . import threads
-from ._common import Grads, Needs, bias_grad
+from ._common import Grads, Needs, bias_grad, buffer_if
 from .phase_plan import OutputPhase, PhasePlan, phase_plan
 
 __all__ = ["EXACT", "forward", "backward"]
@@ -94,10 +94,10 @@ def backward(call: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndar
     ndim = x.ndim - 2
     taps = weight[0, 0].size
     grouped_gy = grad_output.reshape((n, groups, per_group_out) + grad_output.shape[2:])
-    x_pad = _padded_input(x, plan) if need_weight else None
+    x_pad = _padded_input(x, plan) if need_weight else buffer_if(False, x.shape, x.dtype)
     padded = tuple(s + b + a for s, b, a in zip(x.shape[2:], plan.margin_before, plan.margin_after))
-    grad_x_pad = np.zeros((n, groups) + padded, dtype=x.dtype) if need_input else None
-    grad_w = np.zeros((groups, per_group_out, taps), dtype=x.dtype) if need_weight else None
+    grad_x_pad = buffer_if(need_input, (n, groups) + padded, x.dtype, fill=True)
+    grad_w = buffer_if(need_weight, (groups, per_group_out, taps), x.dtype, fill=True)
     spatial = "abdefhijklmopqrstuvwxyz"[:ndim]  # einsum letters for the positions (not n, g, c)
 
     def run_channels(chans: slice) -> None:
@@ -119,4 +119,4 @@ def backward(call: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndar
         inner = tuple(slice(b, b + s) for b, s in zip(plan.margin_before, x.shape[2:]))
         grad_x = np.ascontiguousarray(grad_x_pad[(Ellipsis,) + inner])
     grad_b = bias_grad(grad_output) if need_bias else None
-    return grad_x, (None if grad_w is None else grad_w.reshape(weight.shape)), grad_b
+    return grad_x, (grad_w.reshape(weight.shape) if need_weight else None), grad_b

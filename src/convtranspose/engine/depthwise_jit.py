@@ -202,7 +202,7 @@ def _backward_groups(
                         grad_w[g, c, tap] += total
 
 
-def _split(kernel, length: int, work: int, *arrays) -> None:
+def _split(kernel: Callable[..., None], length: int, work: int, *arrays: object) -> None:
     """Run a compiled kernel over ``range(length)``, split across the engine's threads."""
     threads.run(lambda part: kernel(*arrays, part.start, part.stop), threads.split(length, work))
 
@@ -254,14 +254,14 @@ def backward(plan: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndar
     geo = plan.geometry
     table = runs(geo)
     last = geo[-1]
-    grad_x = np.empty(x.shape, dtype=x.dtype) if need_input else None
-    grad_w = np.empty(weight.shape, dtype=x.dtype) if need_weight else None
+    # Unneeded outputs still need arrays of the right rank for the compiled signature.
+    grad_x = np.empty(x.shape if need_input else (0,) * x.ndim, dtype=x.dtype)
+    grad_w = np.empty(weight.shape if need_weight else (0,) * weight.ndim, dtype=x.dtype)
     if need_input or need_weight:
         positions, taps, outputs = prod(x.shape[2:]), prod(weight.shape[2:]), prod(grad_output.shape[2:])
         flat_x = np.ascontiguousarray(x).reshape(n, groups, positions)
         flat_gy = np.ascontiguousarray(grad_output).reshape(n, groups, per_group_out, outputs)
         flat_w = np.ascontiguousarray(weight).reshape(groups, per_group_out, taps)
-        # Unneeded outputs still need arrays of the right rank for the compiled signature.
         flat_gx = grad_x.reshape(n, groups, positions) if need_input else np.empty((0, 0, 0), dtype=x.dtype)
         flat_gw = grad_w.reshape(groups, per_group_out, taps) if need_weight else np.empty((0, 0, 0), dtype=x.dtype)
         work = grad_output.size + int(table[:, COUNT].sum()) * n * groups * per_group_out
@@ -271,4 +271,4 @@ def backward(plan: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndar
             flat_gx, flat_gw, need_input, need_weight,
         )
     grad_b = bias_grad(grad_output) if need_bias else None
-    return grad_x, grad_w, grad_b
+    return (grad_x if need_input else None), (grad_w if need_weight else None), grad_b

@@ -50,7 +50,7 @@ import numpy as np
 
 from ..plan import Plan, is_dense
 from . import cost, threads
-from ._common import Grads, Needs, TapWindow, batch_chunks, bias_grad, buffer_budget, tap_windows
+from ._common import Grads, Needs, TapWindow, buffer_if, batch_chunks, bias_grad, buffer_budget, tap_windows
 
 __all__ = [
     "EXACT", "applies", "estimate", "forward", "backward", "grouped_input", "grouped_weight", "initial_output",
@@ -212,8 +212,8 @@ def backward(plan: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndar
     windows = tap_windows(plan.geometry, kernel)
     grouped_w = grouped_weight(weight, groups)  # (G, Ci, Co*KK)
 
-    grad_x = np.empty(x.shape, dtype=x.dtype) if need_input else None
-    grad_w_grouped = np.zeros(grouped_w.shape, dtype=x.dtype) if need_weight else None
+    grad_x = buffer_if(need_input, x.shape, x.dtype)
+    grad_w_grouped = buffer_if(need_weight, grouped_w.shape, x.dtype, fill=True)
     if need_input or need_weight:
         per_item = (groups * per_group_out * prod(kernel) + x.shape[1]) * prod(spatial_in) * x.itemsize
         for batch in batch_chunks(n, per_item, buffer_budget(grad_output.nbytes)):
@@ -226,7 +226,6 @@ def backward(plan: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndar
                 np.copyto(grouped_gx, np.moveaxis(grad_cols, 2, 0))
             if need_weight:
                 grad_w_grouped += np.matmul(grouped_input(x[batch], groups), cols.transpose(0, 2, 1))
-    grad_w = None if grad_w_grouped is None else grad_w_grouped.reshape(weight.shape)
     grad_b = bias_grad(grad_output) if need_bias else None
-    return grad_x, grad_w, grad_b
+    return (grad_x if need_input else None), (grad_w_grouped.reshape(weight.shape) if need_weight else None), grad_b
 

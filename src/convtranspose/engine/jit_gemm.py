@@ -30,7 +30,7 @@ from __future__ import annotations
 from functools import lru_cache
 from itertools import product
 from math import prod
-from typing import Optional
+from typing import Callable, Optional
 
 import numba
 import numpy as np
@@ -38,7 +38,7 @@ import numpy as np
 from ..plan import Plan
 from ..shape import AxisGeometry
 from . import threads
-from ._common import CACHE_CHUNK_BYTES, COLUMN_BUDGET_BYTES, Grads, Needs, batch_chunks, bias_grad, buffer_budget
+from ._common import CACHE_CHUNK_BYTES, COLUMN_BUDGET_BYTES, Grads, Needs, buffer_if, batch_chunks, bias_grad, buffer_budget
 from ._jit_common import row_index
 from .gemm import grouped_input, grouped_weight
 
@@ -216,12 +216,12 @@ def _im2col_position_major(grad, target, cols, first_row, last_row):  # pragma: 
                 taps_here[t] = line[o] if o >= 0 else 0.0
 
 
-def _over_rows(kernel, rows: int, work: int, *arrays) -> None:
+def _over_rows(kernel: Callable[..., None], rows: int, work: int, *arrays: object) -> None:
     """Run a compiled row kernel, its rows split across the engine's threads (it releases the GIL)."""
     threads.run(lambda part: kernel(*arrays, part.start, part.stop), threads.split(rows, work))
 
 
-def _chunks(n: int, positions: int, per_position_bytes: int, budget: int, align: int = 1):
+def _chunks(n: int, positions: int, per_position_bytes: int, budget: int, align: int = 1) -> list[tuple[slice, slice]]:
     """(batch slice, position slice) pairs whose columns and input copy fit ``budget``.
 
     Whole batch items are grouped while one item fits; a larger item (a big single image) is
@@ -414,8 +414,8 @@ def backward(plan: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndar
     flat_gy = np.ascontiguousarray(grad_output).reshape(n, groups, per_group_out, prod(grad_output.shape[2:]))
     flat_x = x.reshape(n, c_in, positions)
 
-    grad_x = np.empty((n, c_in, positions), dtype=x.dtype) if need_input else None
-    grad_w = np.zeros(grouped_w.shape, dtype=x.dtype) if need_weight else None
+    grad_x = buffer_if(need_input, (n, c_in, positions), x.dtype)
+    grad_w = buffer_if(need_weight, grouped_w.shape, x.dtype, fill=True)
     if need_input or need_weight:
         per_position = (groups * per_group_out * taps + c_in) * x.itemsize
         # The memory target is the forward's; here larger chunks keep the GEMMs efficient.
@@ -442,7 +442,7 @@ def backward(plan: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndar
             del cols, channel_major
     grad_b = bias_grad(grad_output) if need_bias else None
     return (
-        None if grad_x is None else grad_x.reshape(x.shape),
-        None if grad_w is None else grad_w.reshape(weight.shape),
+        grad_x.reshape(x.shape) if need_input else None,
+        grad_w.reshape(weight.shape) if need_weight else None,
         grad_b,
     )

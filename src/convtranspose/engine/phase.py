@@ -39,7 +39,7 @@ import numpy as np
 
 from ..plan import Plan
 from . import cost, threads
-from ._common import Grads, Needs, batch_chunks, bias_grad, buffer_budget
+from ._common import Grads, Needs, batch_chunks, buffer_if, bias_grad, buffer_budget
 from .phase_plan import OutputPhase, PhaseGroup, PhasePlan, phase_groups, phase_plan
 
 __all__ = ["EXACT", "applies", "estimate", "forward", "backward", "MAX_PHASES"]
@@ -231,12 +231,10 @@ def backward(call: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndar
     plan = phase_plan(call.geometry)
 
     w_taps = _grouped_weight_taps(weight, groups)  # (G, Ci, KK, Co)
-    x_pad = _padded_grouped_input(x, groups, plan) if need_weight else None
-    grad_x_pad = np.zeros_like(x_pad) if need_input and x_pad is not None else None
-    if need_input and grad_x_pad is None:
-        padded = tuple(s + b + a for s, b, a in zip(x.shape[2:], plan.margin_before, plan.margin_after))
-        grad_x_pad = np.zeros((groups, per_group_in, n) + padded, dtype=x.dtype)
-    grad_w_taps = np.zeros_like(w_taps) if need_weight else None
+    padded = tuple(s + b + a for s, b, a in zip(x.shape[2:], plan.margin_before, plan.margin_after))
+    x_pad = _padded_grouped_input(x, groups, plan) if need_weight else buffer_if(False, (1,) * (x.ndim + 1), x.dtype)
+    grad_x_pad = buffer_if(need_input, (groups, per_group_in, n) + padded, x.dtype, fill=True)
+    grad_w_taps = buffer_if(need_weight, w_taps.shape, x.dtype, fill=True)
 
     chunks = batch_chunks(n, _per_item_patch_bytes(plan, c_in, x.itemsize), buffer_budget(grad_output.nbytes))
     buffer = np.empty(_max_patch_elements(plan, c_in, chunks[0].stop - chunks[0].start), dtype=x.dtype)

@@ -73,15 +73,16 @@ class PhasePlan:
 def phase_plan(geo: tuple[AxisGeometry, ...]) -> PhasePlan:
     """Phase plan for all axes, with the input padding that keeps every window in range (cached)."""
     per_axis = [axis_phases(g) for g in geo]
-    margin_before, margin_after = [], []
-    for g, phases in zip(geo, per_axis):
-        low = min((off for ph in phases for off in ph.offsets), default=0)
-        high = max((off + ph.count for ph in phases for off in ph.offsets), default=0)
+    margin_before: list[int] = []
+    margin_after: list[int] = []
+    for g, axis in zip(geo, per_axis):
+        low = min((off for ph in axis for off in ph.offsets), default=0)
+        high = max((off + ph.count for ph in axis for off in ph.offsets), default=0)
         margin_before.append(max(0, -low))
         margin_after.append(max(0, high - g.input_size))
     kernel = tuple(g.kernel_size for g in geo)
     strides = tuple(g.stride for g in geo)
-    phases = []
+    phases: list[OutputPhase] = []
     for combo in product(*per_axis):
         out_slices = tuple(slice(ph.start, None, s) for ph, s in zip(combo, strides))
         counts = tuple(ph.count for ph in combo)

@@ -80,12 +80,12 @@ def placement_matrix(geo: tuple[AxisGeometry, ...], dtype: str) -> np.ndarray:
     kernel = tuple(g.kernel_size for g in geo)
     spatial_in = tuple(g.input_size for g in geo)
     spatial_out = tuple(g.output for g in geo)
-    placement = np.zeros((prod(kernel), prod(spatial_in), prod(spatial_out)), dtype=dtype)
+    entries = np.zeros((prod(kernel), prod(spatial_in), prod(spatial_out)), dtype=dtype)
     input_index = np.arange(prod(spatial_in)).reshape(spatial_in)
     output_index = np.arange(prod(spatial_out)).reshape(spatial_out)
     for window in tap_windows(geo, kernel):
-        placement[window.index, input_index[window.input_slices].ravel(), output_index[window.output_slices].ravel()] = 1
-    placement = placement.reshape(prod(kernel) * prod(spatial_in), prod(spatial_out))
+        entries[window.index, input_index[window.input_slices].ravel(), output_index[window.output_slices].ravel()] = 1
+    placement = entries.reshape(prod(kernel) * prod(spatial_in), prod(spatial_out))
     placement.flags.writeable = False
     return placement
 
