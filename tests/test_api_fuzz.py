@@ -717,6 +717,19 @@ def _sprinkle(rng: np.random.Generator, array: np.ndarray, count: int) -> None:
             array.flat[rng.integers(array.size)] = rng.choice([np.nan, np.inf, -np.inf])
 
 
+def forced_forward(engine_path: str, cfg, x, w, b):
+    """The verdict of a valid call and its forward on a forced engine path (None when the forced
+    'small' path refuses the problem: beyond its placement-matrix limit)."""
+    verdict = forward_verdict(x, w, b, cfg.n, **cfg.hyper())
+    assert verdict.valid, verdict
+    with engine.use_path(engine_path):
+        out, error = run(ct.conv_transpose, x, w, b, **cfg.hyper())
+    if isinstance(error, ct.ParameterError) and engine_path == "small":
+        return verdict, None
+    assert error is None, repr(error)
+    return verdict, out
+
+
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 @scaled(0.5)
 @given(cfg=configs(), data=st.data())
@@ -733,13 +746,9 @@ def test_nan_and_inf_propagate_like_torch(engine_path, cfg, data):
     b = values(rng, (cfg.out_channels,), dtype) if cfg.bias else None
     target = data.draw(st.sampled_from(["x", "w", "b"] if cfg.bias else ["x", "w"]), label="non-finite operand")
     _sprinkle(rng, {"x": x, "w": w, "b": b}[target], data.draw(st.integers(1, 3), label="count"))
-    verdict = forward_verdict(x, w, b, cfg.n, **cfg.hyper())
-    assert verdict.valid, verdict
-    with engine.use_path(engine_path):
-        out, error = run(ct.conv_transpose, x, w, b, **cfg.hyper())
-    if isinstance(error, ct.ParameterError) and engine_path == "small":
-        return  # the forced 'small' path refuses problems beyond its placement-matrix limit
-    assert error is None, repr(error)
+    verdict, out = forced_forward(engine_path, cfg, x, w, b)
+    if out is None:
+        return
     expected, _ = reference(verdict, x, w, b)
     # Regression: the 'small' path (chosen automatically for tiny problems) makes the whole output NaN
     # when any operand holds NaN/inf (its 0/1 placement product computes 0 * inf); the 'phase'
@@ -783,13 +792,9 @@ def test_overflowing_products_give_inf_like_torch(engine_path, cfg, data):
     x = ((1 + rng.random(cfg.x_shape)) * 2 * root).astype(dtype)
     w = (sign * (1 + rng.random(cfg.w_shape)) * 2 * root).astype(dtype)
     b = values(rng, (cfg.out_channels,), dtype) if cfg.bias else None
-    verdict = forward_verdict(x, w, b, cfg.n, **cfg.hyper())
-    assert verdict.valid, verdict
-    with engine.use_path(engine_path):
-        out, error = run(ct.conv_transpose, x, w, b, **cfg.hyper())
-    if isinstance(error, ct.ParameterError) and engine_path == "small":
-        return  # the forced 'small' path refuses problems beyond its placement-matrix limit
-    assert error is None, repr(error)
+    verdict, out = forced_forward(engine_path, cfg, x, w, b)
+    if out is None:
+        return
     reach, _ = reference(verdict, np.ones(x.shape), np.ones(w.shape), None)
     bias_only, _ = reference(verdict, np.zeros(x.shape), np.zeros(w.shape), b)
     expected = np.where(reach > 0, sign * np.inf, bias_only)
