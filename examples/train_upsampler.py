@@ -44,7 +44,7 @@ import numpy as np
 
 from convtranspose import ConvTranspose2d
 
-DEFAULT_OUT = Path(__file__).resolve().parent.parent / "docs" / "images" / "training.png"
+DEFAULT_OUT = Path("training.png")  # in the working directory; the README image is regenerated with --out
 
 
 # --------------------------------------------------------------------------------------------
@@ -298,7 +298,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=32, help="minibatch size (default 32)")
     parser.add_argument("--lr", type=float, default=0.02, help="initial Adam learning rate (default 0.02)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split, initial weights and batches")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="PNG path (default docs/images/training.png)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="PNG path (default training.png in the current directory)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser.parse_args(argv)
 

@@ -115,7 +115,15 @@ def test_solve_command(capsys):
     [
         (["explain", "--input", "[[1, 2], [3]]"], "ragged list"),
         (["explain", "--input", "[[1, 'a']]"], "every entry must be a number"),
-        (["explain", "--input", "[[[1]]]", "--kernel", "[[[1]]]"], "must be 1-d or 2-d"),
+        (["explain", "--input", "[[[1]]]", "--kernel", "[[[1]]]"], "--input: expected a list of numbers (1-d) or a list of rows (2-d), got a 3-d list"),
+        (["explain", "--input", "[[[1]]]"], "--input: expected a list of numbers (1-d) or a list of rows (2-d), got a 3-d list of shape (1, 1, 1)"),
+        (["explain", "--kernel", "[[[1]]]"], "--kernel: expected a list of numbers (1-d) or a list of rows (2-d), got a 3-d list"),
+        (["explain", "--size", "-3,3"], "--size: expected 1 or 2 positive sizes like 3 or 3,3, got (-3, 3)"),
+        (["explain", "--stride", "-1"], "stride must be positive"),
+        (["explain", "--format", "svg", "-o", "picture.png"], "--format svg does not match the extension of -o picture.png (.png is png)"),
+        (["explain", "-o", "/nonexistent-dir/x.txt"], "cannot write /nonexistent-dir/x.txt: the directory /nonexistent-dir does not exist"),
+        (["explain", "--input", "[1e300, 1]", "--kernel", "[1e300]"], "input values must lie within +-1e+100 for the explainer"),
+        (["solve", "--in", "4", "--out", "8", "--limit", "-1"], "--limit must be 0 (print all) or a positive count, got --limit -1"),
         (["explain", "--input", "[1, 2]", "--kernel", "[[1]]"], "same rank"),
         (["explain", "--input", "[[1, 2]"], "expected a nested list"),
         (["explain", "--stride", "0"], "stride must be positive"),
@@ -178,3 +186,57 @@ def test_closed_output_pipe_stops_quietly():
     _, err = process.communicate(timeout=120)
     assert process.returncode == 141
     assert err.decode().strip() == ""
+
+
+def test_version(capsys):
+    import convtranspose
+
+    code, out, err = run(capsys, "--version")
+    assert code == 0 and out == f"convtranspose {convtranspose.__version__}\n" and err == ""
+
+
+def test_output_format_follows_the_extension(tmp_path, capsys):
+    pytest.importorskip("matplotlib", reason="figures need the explain extra")
+    png, txt = tmp_path / "out.png", tmp_path / "out.txt"
+    assert run(capsys, "explain", "-o", str(png))[0] == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert run(capsys, "explain", "-o", str(txt))[0] == 0
+    assert txt.read_text(encoding="utf-8").startswith("Transposed convolution, step by step")
+
+
+def test_html_export_is_one_self_contained_file(tmp_path, capsys):
+    page = tmp_path / "page.html"
+    code, out, err = run(capsys, "explain", "--stride", "2", "--padding", "1", "-o", str(page))
+    assert code == 0 and err == "" and out == f"{page}\n"
+    html = page.read_text(encoding="utf-8")
+    assert "<script type=\"module\">" in html and "<style>" in html
+    assert "src=" not in html and "href=\"http" not in html and "/static/" not in html
+    assert '"stride":[2,2]' in html
+
+
+def test_zh_figure_without_a_cjk_font_is_one_clear_error(tmp_path, capsys, monkeypatch, recwarn):
+    figures = pytest.importorskip("convtranspose.render.figures", reason="figures need the explain extra")
+    monkeypatch.setattr(figures, "cjk_font", lambda: None)
+    target = tmp_path / "zh.png"
+    code, out, err = run(capsys, "explain", "--lang", "zh", "-o", str(target))
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "needs a Chinese (CJK) font and none is installed" in err and "fonts-wqy-microhei" in err
+    assert not target.exists() and len(recwarn) == 0
+
+
+def test_wide_text_stacks_grids_and_large_traces_are_summarised(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = run(capsys, "explain", "--size", "8,8", "--stride", "4")
+    assert code == 0
+    assert "Summary: 64 input elements, one line per step" in out
+    assert "Step 2/66: x[0,0] = 0 times the kernel" in out
+    assert len(out) < 40_000  # the full trace is about 0.8 MB
+    code, full, _ = run(capsys, "explain", "--size", "8,8", "--stride", "4", "--detail", "full")
+    assert len(full) > 20 * len(out)
+    code, narrow, _ = run(capsys, "explain", "--size", "4,4", "--kernel-size", "3", "--stride", "2")
+    monkeypatch.setenv("COLUMNS", "400")
+    code, wide, _ = run(capsys, "explain", "--size", "4,4", "--kernel-size", "3", "--stride", "2")
+    # At 80 columns the contribution and running-sum grids are stacked, at 400 side by side.
+    assert any(line.strip() == "running sum" for line in narrow.splitlines())
+    assert not any(line.strip() == "running sum" for line in wide.splitlines())
+    assert max(map(len, wide.splitlines())) > 110 > max(map(len, narrow.splitlines()))

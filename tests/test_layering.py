@@ -51,7 +51,11 @@ RULES = {
     "convtranspose.modules": ABOVE_ENGINE[2:] + OPTIONAL,
     "convtranspose.explain": ["convtranspose.render", "convtranspose.cli", "convtranspose.bench"] + OPTIONAL,
     "convtranspose.render.text": ["convtranspose.cli", "convtranspose.bench", "matplotlib", "numba", "torch"],
-    # The zh/en catalogue (owned by the explainer/web work) gets its rule here: no engine, no numba.
+    # The zh/en catalogue: used by render, cli and web, it loads no engine and no numba.
+    "convtranspose.i18n": ABOVE_SHAPE + ["convtranspose.spec", "convtranspose.shape"] + OPTIONAL,
+    # The web API's parsing and the page need no server stack (Starlette, uvicorn) and no CLI.
+    "convtranspose.web.api": ["convtranspose.cli", "convtranspose.bench", "starlette", "uvicorn"] + OPTIONAL,
+    "convtranspose.web.page": ["convtranspose.cli", "convtranspose.bench", "starlette", "uvicorn"] + OPTIONAL,
 }
 
 
@@ -70,6 +74,15 @@ def _offenders(loaded: list[str], forbidden: list[str]) -> list[str]:
 @pytest.mark.parametrize("layer", list(RULES))
 def test_a_layer_pulls_in_no_layer_above_it(layer):
     assert not _offenders(_loaded(layer), RULES[layer]), f"{layer} imports layers above it or optional packages"
+
+
+def test_the_catalogue_through_the_package_loads_no_engine():
+    """``convtranspose/__init__`` loads its public names lazily, so the catalogue stays light."""
+    result = subprocess.run(
+        [sys.executable, "-c", "import convtranspose.i18n, json, sys; print(json.dumps(sorted(sys.modules)))"],
+        capture_output=True, text=True, timeout=120, check=True,
+    )
+    assert not _offenders(json.loads(result.stdout), ABOVE_SHAPE + ["convtranspose.spec"] + OPTIONAL)
 
 
 def test_importing_the_package_loads_no_optional_dependency():

@@ -1,4 +1,4 @@
-"""Command-line interface: ``convtranspose explain | shape | solve | bench``.
+"""Command-line interface: ``convtranspose explain | shape | solve | serve | bench``.
 
 ``convtranspose explain`` with no options prints the full step-by-step trace of the seed example
 (input ``[[0, 1], [2, 3]]``, kernel ``[[1.1, 2.2], [3.3, 4.4]]``, stride 1). Every error is one
@@ -18,6 +18,8 @@ from __future__ import annotations
 import argparse
 import ast
 import os
+import re
+import shutil
 import sys
 from math import prod
 from typing import Optional, Sequence, TextIO
@@ -29,6 +31,7 @@ from .explain import (
     MAX_INPUT_ELEMENTS,
     MAX_KERNEL_SIDE,
     VIEWS,
+    Explanation,
     SolveBounds,
     TooLargeToDrawError,
     caps_summary,
@@ -36,7 +39,7 @@ from .explain import (
     explain,
     solve,
 )
-from .explain.i18n import LANGUAGES, tr
+from .i18n import LANGUAGES, tr
 from .render.text import render_shape, render_solve, render_text
 from .shape import geometries, spatial_output_shape
 from .spec import make_spec
@@ -46,7 +49,9 @@ __all__ = ["main", "build_parser", "SEED_INPUT", "SEED_KERNEL"]
 PROG = "convtranspose"
 SEED_INPUT = [[0.0, 1.0], [2.0, 3.0]]
 SEED_KERNEL = [[1.1, 2.2], [3.3, 4.4]]
-FORMATS = ("text", "png", "svg", "gif")
+FORMATS = ("text", "png", "svg", "gif", "html")
+#: ``-o`` file extensions that decide the format when ``--format`` is not given.
+EXTENSION_FORMATS = {".txt": "text", ".text": "text", ".png": "png", ".svg": "svg", ".gif": "gif", ".html": "html", ".htm": "html"}
 
 
 class UsageError(Exception):
@@ -111,9 +116,9 @@ def parse_ints(text: str, name: str) -> tuple[int, ...]:
     return values
 
 
-def _per_dim(values: tuple[int, ...]) -> object:
-    """A single value applies to every dimension; several are per dimension."""
-    return values[0] if len(values) == 1 else values
+def _per_dim(values: tuple[int, ...], ndim: int) -> tuple[int, ...]:
+    """A single value applies to every dimension (expanded to ``ndim``); several are per dimension."""
+    return values * ndim if len(values) == 1 else values
 
 
 def _generated(shape: tuple[int, ...], name: str, first: float, step: float) -> np.ndarray:
@@ -136,15 +141,23 @@ def _operands(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
         x = _generated(size, "--size", 0.0, 1.0)
     elif args.input is not None:
         x = parse_array(args.input, "--input")
+        if x.ndim not in (1, 2):
+            raise UsageError(
+                f"--input: expected a list of numbers (1-d) or a list of rows (2-d), got a {x.ndim}-d list of shape {x.shape}"
+            )
     else:
         x = np.array(SEED_INPUT)
     if args.kernel_size is not None:
-        ksize = parse_ints(args.kernel_size, "--kernel-size")
+        ksize = _per_dim(parse_ints(args.kernel_size, "--kernel-size"), x.ndim)  # "3" means 3x3 for a 2-d input
         if max(ksize) > MAX_KERNEL_SIDE:
             raise TooLargeToDrawError(f"--kernel-size {args.kernel_size} is too large to draw; at most {MAX_KERNEL_SIDE} per side")
         k = _generated(ksize, "--kernel-size", 1.1, 1.1)
     elif args.kernel is not None:
         k = parse_array(args.kernel, "--kernel")
+        if k.ndim not in (1, 2):
+            raise UsageError(
+                f"--kernel: expected a list of numbers (1-d) or a list of rows (2-d), got a {k.ndim}-d list of shape {k.shape}"
+            )
     else:
         k = np.array(SEED_KERNEL) if x.ndim == 2 else _generated((2,) * max(1, x.ndim), "--kernel", 1.1, 1.1)
     return x, k
@@ -164,7 +177,21 @@ def _use_color(choice: str, stream: TextIO, to_file: bool) -> bool:
 # --------------------------------------------------------------------------------------------
 
 
-def _cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
+def _explain_format(args: argparse.Namespace) -> str:
+    """``--format``, or the one the ``-o`` extension names; a mismatch between the two is refused."""
+    extension = os.path.splitext(args.output or "")[1].lower()
+    implied = EXTENSION_FORMATS.get(extension)
+    if args.format is None:
+        return implied or "text"
+    if implied is not None and implied != args.format:
+        raise UsageError(
+            f"--format {args.format} does not match the extension of -o {args.output} ({extension} is {implied}); "
+            f"change one of them, or leave --format out to follow the extension"
+        )
+    return str(args.format)
+
+
+def _explanation(args: argparse.Namespace) -> Explanation:
     x, k = _operands(args)
     channels = None
     if args.channels is not None or args.groups is not None:
@@ -172,27 +199,45 @@ def _cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
         if len(counts) != 2:
             raise UsageError(f"--channels: expected IN,OUT like 4,6, got {args.channels!r}")
         channels = channel_summary(counts[0], counts[1], args.groups or 1, k.shape)
-    explanation = explain(
+    return explain(
         x,
         k,
         args.bias,
-        stride=_per_dim(parse_ints(args.stride, "--stride")),
-        padding=_per_dim(parse_ints(args.padding, "--padding")),
-        output_padding=_per_dim(parse_ints(args.output_padding, "--output-padding")),
-        dilation=_per_dim(parse_ints(args.dilation, "--dilation")),
+        stride=_per_dim(parse_ints(args.stride, "--stride"), x.ndim),
+        padding=_per_dim(parse_ints(args.padding, "--padding"), x.ndim),
+        output_padding=_per_dim(parse_ints(args.output_padding, "--output-padding"), x.ndim),
+        dilation=_per_dim(parse_ints(args.dilation, "--dilation"), x.ndim),
         view=args.view,
         channels=channels,
     )
-    if args.format == "text":
-        text = render_text(explanation, lang=args.lang, color=_use_color(args.color, out, bool(args.output)))
+
+
+def _cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
+    fmt = _explain_format(args)
+    if fmt in ("png", "svg", "gif") and args.lang == "zh":
+        _require_cjk_font(fmt)
+    explanation = _explanation(args)
+    if fmt == "text":
+        width = None if args.output else shutil.get_terminal_size((100, 24)).columns
+        text = render_text(
+            explanation,
+            lang=args.lang,
+            color=_use_color(args.color, out, bool(args.output)),
+            width=width,
+            detail=args.detail,
+        )
         if args.output:
-            with open(args.output, "w", encoding="utf-8") as handle:
-                handle.write(text)
+            _write_text(args.output, text)
         else:
             out.write(text)
         return 0
-    path = args.output or f"convtranspose-{args.view}.{args.format}"
-    _render_figure(explanation, args.format, path, args.lang)
+    path = args.output or f"convtranspose-{args.view}.{fmt}"
+    if fmt == "html":
+        from .web.page import render_page
+
+        _write_text(path, render_page(explanation, lang=args.lang, initial_view=args.view))
+    else:
+        _render_figure(explanation, fmt, path, args.lang)
     out.write(f"{path}\n")
     return 0
 
@@ -210,6 +255,25 @@ def _render_figure(explanation: object, fmt: str, path: str, lang: str) -> None:
     render_figure(explanation, fmt, path, lang)
 
 
+def _write_text(path: str, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def _require_cjk_font(fmt: str) -> None:
+    """One clear error instead of a figure of empty boxes and a hundred glyph warnings."""
+    try:
+        from .render.figures import cjk_font
+    except ModuleNotFoundError:
+        return  # _render_figure reports the missing extra
+    if cjk_font() is None:
+        raise UsageError(
+            f"--lang zh --format {fmt} needs a Chinese (CJK) font and none is installed; install one "
+            "(Debian/Ubuntu: apt-get install fonts-wqy-microhei, then delete ~/.cache/matplotlib) "
+            "or use --lang en"
+        )
+
+
 def _cmd_shape(args: argparse.Namespace, out: TextIO) -> int:
     sizes = parse_ints(args.in_size, "--in")
     kernel = parse_ints(args.kernel_size, "--kernel-size")
@@ -220,13 +284,19 @@ def _cmd_shape(args: argparse.Namespace, out: TextIO) -> int:
         "dilation": parse_ints(args.dilation, "--dilation"),
     }
     ndim = max(len(v) for v in [sizes, kernel, *per_dim.values()])
-    sizes = sizes * ndim if len(sizes) == 1 else sizes
-    kernel = kernel * ndim if len(kernel) == 1 else kernel
+    sizes = _per_dim(sizes, ndim)
+    kernel = _per_dim(kernel, ndim)
     if len(sizes) != ndim or len(kernel) != ndim:
         raise UsageError(f"--in and --kernel-size must have 1 or {ndim} values")
     if min(sizes) < 1 or min(kernel) < 1:
         raise UsageError(f"--in and --kernel-size must be positive, got --in {args.in_size} --kernel-size {args.kernel_size}")
-    spec = make_spec(ndim, **{name: _per_dim(v) for name, v in per_dim.items()})
+    spec = make_spec(
+        ndim,
+        stride=_per_dim(per_dim["stride"], ndim),
+        padding=_per_dim(per_dim["padding"], ndim),
+        output_padding=_per_dim(per_dim["output_padding"], ndim),
+        dilation=_per_dim(per_dim["dilation"], ndim),
+    )
     geometry = geometries(sizes, kernel, spec)
     spatial_output_shape(sizes, kernel, spec)  # raises OutputSizeError for an empty output
     out.write(render_shape(geometry, lang=args.lang))
@@ -234,6 +304,8 @@ def _cmd_shape(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_solve(args: argparse.Namespace, out: TextIO) -> int:
+    if args.limit < 0:
+        raise UsageError(f"--limit must be 0 (print all) or a positive count, got --limit {args.limit}")
     bounds = SolveBounds(
         kernel=(args.min_kernel, args.max_kernel),
         stride=(args.min_stride, args.max_stride),
@@ -243,6 +315,19 @@ def _cmd_solve(args: argparse.Namespace, out: TextIO) -> int:
     result = solve(args.in_size, args.out_size, bounds)
     out.write(render_solve(result, lang=args.lang, limit=args.limit, color=_use_color(args.color, out, False)))
     return 0
+
+
+def _cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        from .web.server import serve
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").split(".")[0]
+        raise UsageError(
+            f"the serve command needs {missing or 'the web extra'}; install it with: pip install 'convtranspose[web]'"
+        ) from None
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be between 0 and 65535, got --port {args.port}")
+    return serve(host=args.host, port=args.port, open_browser=args.open, out=out)
 
 
 def _cmd_bench(argv: Sequence[str]) -> int:
@@ -283,7 +368,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Explain transposed convolution with your own numbers.",
         epilog="Start with: convtranspose explain",
     )
-    commands = parser.add_subparsers(dest="command", metavar="{explain,shape,solve,bench}", parser_class=_Parser)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="{explain,shape,solve,serve,bench}", parser_class=_Parser)
 
     ex = commands.add_parser(
         "explain",
@@ -303,8 +389,17 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--view", choices=VIEWS, default="scatter", help="scatter (default): the step-by-step trace; "
                     "conv: zero insertion + flipped kernel; matrix: C^T x; phase: sub-pixel convolutions; "
                     "overlap: terms per output cell")
-    ex.add_argument("--format", choices=FORMATS, default="text", help="text (default), or a png/svg/gif figure")
+    ex.add_argument(
+        "--format", choices=FORMATS, default=None,
+        help="text, a png/svg/gif figure, or html (the interactive page as one self-contained file); "
+        "default: from the -o extension, else text",
+    )
     ex.add_argument("-o", "--output", help="write to FILE instead of stdout (figures: default convtranspose-VIEW.FORMAT)")
+    ex.add_argument(
+        "--detail", choices=("auto", "full", "summary"), default="auto",
+        help="text: 'summary' prints each scatter step as one line, 'full' every grid; 'auto' (default) "
+        "summarises beyond 16 steps",
+    )
     ex.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                     help="ANSI colour: auto (default; only on a terminal without NO_COLOR), always, never")
     _add_common(ex)
@@ -343,9 +438,55 @@ def build_parser() -> argparse.ArgumentParser:
     so.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="ANSI colour (default auto)")
     _add_common(so)
 
+    se = commands.add_parser(
+        "serve",
+        help="the interactive explainer page on a local web server (needs convtranspose[web])",
+        description="Serve the interactive page and its JSON API (POST /api/explain). Nothing is fetched "
+        "from the internet; by default only this machine can connect.",
+    )
+    se.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
+    se.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    se.add_argument("--open", action="store_true", help="open the page in the default web browser")
+
     commands.add_parser("bench", help="benchmarks against peers (needs convtranspose[bench]); see 'bench --help'",
                         add_help=False)
     return parser
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+#: ``--size -3,3``: argparse takes a value starting with "-" for an option (unless it is a plain
+#: negative number), so such values are re-attached as ``--size=-3,3`` and reach our own checks.
+_NEGATIVE_VALUE = re.compile(r"^-\d[\d,. ]*$")
+
+
+def _attach_negative_values(argv: Sequence[str]) -> list[str]:
+    fixed: list[str] = []
+    for arg in argv:
+        if fixed and fixed[-1].startswith("--") and "=" not in fixed[-1] and _NEGATIVE_VALUE.match(arg):
+            fixed[-1] = f"{fixed[-1]}={arg}"
+        else:
+            fixed.append(arg)
+    return fixed
+
+
+def _describe_os_error(exc: OSError) -> str:
+    """``cannot write out/x.png: directory out does not exist`` instead of ``[Errno 2] ...``."""
+    if exc.filename is None:
+        return exc.strerror or str(exc)
+    path = str(exc.filename)
+    folder = os.path.dirname(os.path.abspath(path))
+    if isinstance(exc, FileNotFoundError) and not os.path.isdir(folder):
+        return f"cannot write {path}: the directory {os.path.dirname(path) or folder} does not exist"
+    if isinstance(exc, IsADirectoryError):
+        return f"cannot write {path}: it is a directory; give a file name"
+    if isinstance(exc, PermissionError):
+        return f"cannot write {path}: permission denied"
+    return f"cannot write {path}: {(exc.strerror or str(exc)).lower()}"
 
 
 def _lang_of(argv: Sequence[str]) -> str:
@@ -374,19 +515,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         if args_list and args_list[0] == "bench":
             return _cmd_bench(args_list[1:])
-        args = build_parser().parse_args(args_list)
+        args = build_parser().parse_args(_attach_negative_values(args_list))
         if args.command is None:
             build_parser().print_help(out)
             return 0
-        handler = {"explain": _cmd_explain, "shape": _cmd_shape, "solve": _cmd_solve}[args.command]
-        return handler(args, out)
+        handler = {"explain": _cmd_explain, "shape": _cmd_shape, "solve": _cmd_solve, "serve": _cmd_serve}[args.command]
+        with np.errstate(all="ignore"):  # out-of-range values are reported by our own checks
+            return int(handler(args, out))
     except SystemExit as exc:  # --help / --version from argparse
         return int(exc.code or 0) if not isinstance(exc.code, str) else 2
     except BrokenPipeError:  # the reader went away (`convtranspose explain | head`): stop quietly
         _silence_stdout()
         return 141  # 128 + SIGPIPE, what a shell reports for a command killed by the closed pipe
     except (UsageError, ConvTransposeError, ValueError, TypeError, OSError) as exc:
-        message = " ".join(str(exc).split()) or type(exc).__name__
+        text = _describe_os_error(exc) if isinstance(exc, OSError) else str(exc)
+        message = " ".join(text.split()) or type(exc).__name__
         err.write(f"{PROG}: {tr(_lang_of(args_list), 'error_prefix')}{message}\n")
         return 2
     except KeyboardInterrupt:

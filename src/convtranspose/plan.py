@@ -13,6 +13,7 @@ The functional API caches plans per call signature, so a repeated call pays for 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from math import prod
 from typing import Optional, Sequence, Union
 
@@ -117,7 +118,7 @@ class Plan:
     def out_channels(self) -> int:
         return self.output_shape[1]
 
-    @property
+    @cached_property
     def per_group_in(self) -> int:
         """Input channels per group, ``C_in / groups``."""
         return self.input_shape[1] // self.spec.groups
@@ -127,19 +128,19 @@ class Plan:
         """Output channels per group, ``C_out / groups`` (``weight.shape[1]``)."""
         return self.weight_shape[1]
 
-    @property
+    @cached_property
     def kernel(self) -> tuple[int, ...]:
         return self.weight_shape[2:]
 
-    @property
+    @cached_property
     def input_spatial(self) -> tuple[int, ...]:
         return self.input_shape[2:]
 
-    @property
+    @cached_property
     def output_spatial(self) -> tuple[int, ...]:
         return self.output_shape[2:]
 
-    @property
+    @cached_property
     def result_shape(self) -> tuple[int, ...]:
         """The output's shape as the caller sees it (no batch axis for an unbatched call)."""
         return self.output_shape[1:] if self.unbatched else self.output_shape
@@ -148,12 +149,12 @@ class Plan:
     def itemsize(self) -> int:
         return self.compute_dtype.itemsize
 
-    @property
+    @cached_property
     def depthwise(self) -> bool:
         """One input channel per group (``in_channels == groups``): no channel sums."""
         return self.input_shape[1] == self.spec.groups
 
-    @property
+    @cached_property
     def dense(self) -> bool:
         """One input position whose taps tile the output exactly (DCGAN's 1x1 -> 4x4 layer).
 
@@ -162,7 +163,7 @@ class Plan:
         """
         return is_dense(self.geometry)
 
-    @property
+    @cached_property
     def tiles_exactly(self) -> bool:
         """The kernel copies tile the output without overlap, gaps or crop (kernel == stride).
 
@@ -176,7 +177,7 @@ class Plan:
         """The output has no elements (an empty batch)."""
         return self.output_shape[0] == 0 or self.output_shape[1] == 0
 
-    @property
+    @cached_property
     def reduction(self) -> int:
         """Most products summed into one output value: ``C_in / groups · prod(K)``."""
         return self.per_group_in * prod(self.kernel)

@@ -13,7 +13,7 @@ estimate charges no per-inner-loop overhead; its depthwise kernels skip the GEMM
 from __future__ import annotations
 
 from math import prod
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from ..plan import Plan
 from . import cost
 from ._common import Grads, Needs
 
-__all__ = ["EXACT", "applies", "estimate", "load_kernels", "forward", "backward"]
+__all__ = ["EXACT", "applies", "estimate", "load_kernels", "make_forward", "forward", "backward"]
 
 #: Multiplies exactly the (input, weight) pairs that meet (the scatter skips cropped taps).
 EXACT = True
@@ -54,6 +54,18 @@ def estimate(plan: Plan, direction: str) -> float:
 def load_kernels() -> None:
     """Import the compiled kernels now (numba and its compilation cache)."""
     from . import jit_gemm  # noqa: F401
+
+
+def make_forward(plan: Plan) -> Callable[[np.ndarray, np.ndarray, Optional[np.ndarray]], np.ndarray]:
+    """The compiled forward bound to ``plan`` (its result is a fresh C-contiguous array)."""
+    from . import jit_gemm
+
+    kernel = jit_gemm.forward
+
+    def run(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray]) -> np.ndarray:
+        return kernel(plan, x, weight, bias)
+
+    return run
 
 
 def forward(plan: Plan, x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray]) -> np.ndarray:

@@ -33,7 +33,7 @@ Examples
 
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 
 from ..errors import ParameterError
 from ..shape import geometries
@@ -45,8 +45,10 @@ from .limits import (
     MAX_MATRIX_INPUTS,
     MAX_MATRIX_OUTPUTS,
     TooLargeToDrawError,
+    MAX_ABS_VALUE,
     caps_summary,
     check_drawable,
+    check_values,
 )
 from .overlap import AxisOverlap, axis_overlap, phase_tap_counts
 from .solve import Solution, SolveBounds, SolveResult, solve
@@ -68,13 +70,14 @@ from .trace import (
     build_trace,
     channel_summary,
     make_problem,
+    problem_from_validated,
     trace_problem,
     validate_operands,
 )
 from .views import (
     MatrixView,
     OverlapView,
-    Phase,
+    PhaseGrid,
     PhaseView,
     ZeroInsertionView,
     matrix_view,
@@ -89,6 +92,7 @@ __all__ = [
     "explain",
     "Problem",
     "make_problem",
+    "problem_from_validated",
     "Trace",
     "build_trace",
     "trace_problem",
@@ -109,7 +113,7 @@ __all__ = [
     "zero_insertion_view",
     "MatrixView",
     "matrix_view",
-    "Phase",
+    "PhaseGrid",
     "PhaseView",
     "phase_view",
     "OverlapView",
@@ -123,6 +127,8 @@ __all__ = [
     "solve",
     "TooLargeToDrawError",
     "check_drawable",
+    "check_values",
+    "MAX_ABS_VALUE",
     "caps_summary",
     "MAX_INPUT_ELEMENTS",
     "MAX_KERNEL_SIDE",
@@ -137,7 +143,7 @@ VIEWS = ("scatter", "conv", "matrix", "phase", "overlap")
 #: Any object :func:`explain` returns.
 Explanation = Union[Trace, ZeroInsertionView, MatrixView, PhaseView, OverlapView]
 
-_BUILDERS = {
+_BUILDERS: dict[str, Callable[[Problem], Explanation]] = {
     "scatter": trace_problem,
     "conv": zero_insertion_view,
     "matrix": matrix_view,
@@ -183,15 +189,6 @@ def explain(
     x, k, spec, bias_value = validate_operands(
         input, kernel, bias, stride=stride, padding=padding, output_padding=output_padding, dilation=dilation
     )
+    check_values(x, k, bias_value)
     check_drawable(x.shape, k.shape, geometries(x.shape, k.shape, spec), view)
-    problem = make_problem(
-        x,
-        k,
-        bias_value,
-        stride=spec.stride,
-        padding=spec.padding,
-        output_padding=spec.output_padding,
-        dilation=spec.dilation,
-        channels=channels,
-    )
-    return _BUILDERS[view](problem)
+    return _BUILDERS[view](problem_from_validated(x, k, spec, bias_value, channels))

@@ -7,9 +7,11 @@ themselves (:func:`~convtranspose.explain.trace.build_trace` and the view builde
 from __future__ import annotations
 
 from math import prod
-from typing import Sequence
+from typing import Optional, Sequence
 
-from ..errors import ShapeError
+import numpy as np
+
+from ..errors import ParameterError, ShapeError
 from ..shape import AxisGeometry
 
 __all__ = [
@@ -19,6 +21,8 @@ __all__ = [
     "MAX_CANVAS_SIDE",
     "MAX_MATRIX_INPUTS",
     "MAX_MATRIX_OUTPUTS",
+    "MAX_ABS_VALUE",
+    "check_values",
     "check_drawable",
     "caps_summary",
 ]
@@ -33,6 +37,9 @@ MAX_CANVAS_SIDE = 40
 MAX_MATRIX_INPUTS = 16
 #: ... and at most this many rows.
 MAX_MATRIX_OUTPUTS = 64
+#: Largest magnitude of an input, kernel or bias value: products and sums of up to
+#: ``MAX_INPUT_ELEMENTS * MAX_KERNEL_SIDE**2`` terms then stay far from float64 overflow.
+MAX_ABS_VALUE = 1e100
 
 
 class TooLargeToDrawError(ShapeError):
@@ -69,6 +76,27 @@ def check_drawable(
             raise TooLargeToDrawError(
                 f"the matrix view is limited to {MAX_MATRIX_INPUTS} input and {MAX_MATRIX_OUTPUTS} output "
                 f"elements, got {size} and {outputs}"
+            )
+
+
+def check_values(input: np.ndarray, kernel: np.ndarray, bias: Optional[float] = None) -> None:
+    """Raise :class:`~convtranspose.errors.ParameterError` for a value beyond :data:`MAX_ABS_VALUE`.
+
+    Examples
+    --------
+    >>> check_values(np.array([1.0, 2e100]), np.array([1.0]))
+    Traceback (most recent call last):
+    ...
+    convtranspose.errors.ParameterError: input values must lie within +-1e+100 for the explainer (so that its products and sums cannot overflow), got 2e+100 at index (1,)
+    """
+    for name, values in (("input", input), ("kernel", kernel), ("bias", np.array([0.0 if bias is None else bias]))):
+        magnitudes = np.abs(values)
+        if magnitudes.size and magnitudes.max() > MAX_ABS_VALUE:
+            where = np.unravel_index(int(np.argmax(magnitudes)), values.shape)
+            position = "" if name == "bias" else f" at index {tuple(int(i) for i in where)}"
+            raise ParameterError(
+                f"{name} values must lie within +-{MAX_ABS_VALUE:g} for the explainer (so that its products "
+                f"and sums cannot overflow), got {values[where]:g}{position}"
             )
 
 

@@ -52,10 +52,12 @@ from ..spec import ConvTransposeSpec, IntOrTuple, make_spec
 __all__ = [
     "StepKind",
     "CellOrigin",
+    "NotebookDisplay",
     "ChannelSummary",
     "channel_summary",
     "Problem",
     "make_problem",
+    "problem_from_validated",
     "validate_operands",
     "DilateKernelStep",
     "ScatterStep",
@@ -78,6 +80,19 @@ __all__ = [
 #: input element, the engine kernel tap by kernel tap, so float64 sums may differ in the last bit.
 REFERENCE_RTOL = 1e-12
 REFERENCE_ATOL = 1e-12
+
+
+class NotebookDisplay:
+    """Mixin of every explanation object: Jupyter shows it as the interactive page.
+
+    ``_repr_html_`` returns the offline page (``convtranspose.web``) in an ``<iframe srcdoc>``;
+    no server and no network are needed.
+    """
+
+    def _repr_html_(self) -> str:
+        from ..web.page import notebook_html  # the web layer is above this one: load it on use
+
+        return notebook_html(self)
 
 
 class StepKind(str, enum.Enum):
@@ -316,10 +331,24 @@ def make_problem(
     x, k, spec, bias_value = validate_operands(
         input, kernel, bias, stride=stride, padding=padding, output_padding=output_padding, dilation=dilation
     )
+    return problem_from_validated(x, k, spec, bias_value, channels)
+
+
+def problem_from_validated(
+    x: np.ndarray,
+    k: np.ndarray,
+    spec: ConvTransposeSpec,
+    bias: Optional[float] = None,
+    channels: Optional[ChannelSummary] = None,
+) -> Problem:
+    """The :class:`Problem` of operands and a spec already checked by :func:`validate_operands`.
+
+    The spec is used as it is (not rebuilt): this is the step after validation.
+    """
     reference = conv_transpose(
         x[np.newaxis, np.newaxis],
         k[np.newaxis, np.newaxis],
-        None if bias_value is None else np.array([bias_value]),
+        None if bias is None else np.array([bias]),
         stride=spec.stride,
         padding=spec.padding,
         output_padding=spec.output_padding,
@@ -328,7 +357,7 @@ def make_problem(
     return Problem(
         input=x,
         kernel=k,
-        bias=bias_value,
+        bias=bias,
         spec=spec,
         geometry=geometries(x.shape, k.shape, spec),
         dilated_kernel=dilate(k, spec.dilation),
@@ -536,7 +565,7 @@ Step = Union[DilateKernelStep, ScatterStep, FullCanvasStep, CropStep, OutputPadd
 
 
 @dataclass(frozen=True, eq=False)
-class Trace:
+class Trace(NotebookDisplay):
     """Every step of one plane's transposed convolution, and the result.
 
     Attributes

@@ -34,14 +34,14 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..shape import conv_output_size
 from .overlap import AxisOverlap, axis_overlap
-from .trace import REFERENCE_ATOL, REFERENCE_RTOL, Problem
+from .trace import REFERENCE_ATOL, REFERENCE_RTOL, NotebookDisplay, Problem
 
 __all__ = [
     "ZeroInsertionView",
     "zero_insertion_view",
     "MatrixView",
     "matrix_view",
-    "Phase",
+    "PhaseGrid",
     "PhaseView",
     "phase_view",
     "OverlapView",
@@ -63,7 +63,7 @@ def _with_bias(values: np.ndarray, problem: Problem) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
-class ZeroInsertionView:
+class ZeroInsertionView(NotebookDisplay):
     """Transposed convolution as zero insertion, padding and an ordinary convolution.
 
     Attributes
@@ -146,7 +146,7 @@ def zero_insertion_view(problem: Problem) -> ZeroInsertionView:
 
 
 @dataclass(frozen=True, eq=False)
-class MatrixView:
+class MatrixView(NotebookDisplay):
     """Transposed convolution as the transpose of a convolution's matrix.
 
     The paired ordinary convolution (same kernel, stride, padding, dilation) maps an output-sized
@@ -227,7 +227,7 @@ def matrix_view(problem: Problem) -> MatrixView:
 
 
 @dataclass(frozen=True, eq=False)
-class Phase:
+class PhaseGrid:
     """One of the ``prod(stride)`` interleaved sub-grids of the output.
 
     Attributes
@@ -263,20 +263,20 @@ class Phase:
 
 
 @dataclass(frozen=True, eq=False)
-class PhaseView:
+class PhaseView(NotebookDisplay):
     """The sub-pixel decomposition: ``prod(stride)`` small convolutions, interleaved.
 
     Attributes
     ----------
     problem : Problem
-    phases : tuple of Phase
+    phases : tuple of PhaseGrid
         In C order of ``residue``.
     output : ndarray
         The phases' values interleaved into the output grid, plus the bias.
     """
 
     problem: Problem
-    phases: tuple[Phase, ...]
+    phases: tuple[PhaseGrid, ...]
     output: np.ndarray
 
     @property
@@ -293,7 +293,7 @@ def _full_convolution(signal: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     return result
 
 
-def _phase(problem: Problem, residue: tuple[int, ...]) -> Phase:
+def _phase(problem: Problem, residue: tuple[int, ...]) -> PhaseGrid:
     axes_taps = [
         [t for t in range(g.kernel_size) if (t * g.dilation) % g.stride == r]
         for g, r in zip(problem.geometry, residue)
@@ -316,7 +316,7 @@ def _phase(problem: Problem, residue: tuple[int, ...]) -> Phase:
         m = tuple((c - r) // g.stride for c, r, g in zip(canvas, residue, problem.geometry))
         if all(0 <= mi < n for mi, n in zip(m, result.shape)):
             values[local] = result[m]
-    return Phase(residue=residue, taps=taps, sub_kernel=sub_kernel, result=result, output_positions=positions, values=values)
+    return PhaseGrid(residue=residue, taps=taps, sub_kernel=sub_kernel, result=result, output_positions=positions, values=values)
 
 
 def phase_view(problem: Problem) -> PhaseView:
@@ -335,7 +335,7 @@ def phase_view(problem: Problem) -> PhaseView:
 
 
 @dataclass(frozen=True, eq=False)
-class OverlapView:
+class OverlapView(NotebookDisplay):
     """Which terms reach each output cell, how many, and whether the count is uneven.
 
     Attributes

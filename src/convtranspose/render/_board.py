@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union, cast
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
@@ -102,7 +102,15 @@ class Panel:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.values.shape  # type: ignore[return-value]
+        rows, cols = self.values.shape
+        return int(rows), int(cols)
+
+    def styles(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``faces, hatches, text_colors, labels, bold_labels`` (all filled in by ``__post_init__``)."""
+        filled = (self.faces, self.hatches, self.text_colors, self.labels, self.bold_labels)
+        if any(array is None for array in filled):
+            raise RuntimeError("Panel styles are filled in by __post_init__; do not reset them to None")
+        return cast(tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray], filled)
 
 
 @dataclass
@@ -256,7 +264,7 @@ def _number_size(boards: Sequence[Board], cell: float) -> float:
         for row in board.rows:
             for item in row:
                 if isinstance(item, Panel):
-                    lengths = [len(str(label)) for label in item.labels.ravel()]
+                    lengths = [len(str(label)) for label in item.styles()[3].ravel()]
                     longest = max(longest, max(lengths, default=1))
                     narrowest = min(narrowest, item.cell_width)
     fit = 0.9 * cell * narrowest / (0.62 * longest)
@@ -356,10 +364,10 @@ def fit_layout(boards: Sequence[Board], style: TextStyle) -> Layout:
     legend_height = len(legend_rows) * LEGEND_SIZE * 2.0
 
     row_heights = []
-    for row in visual:
-        above = max(_slot_height(s)[0] for _x, s in row)
-        below = max(_slot_height(s)[1] - _slot_height(s)[0] for _x, s in row)
-        row_heights.append(max(above + below, max(s.grid_height for _x, s in row)))
+    for visual_row in visual:
+        above = max(_slot_height(s)[0] for _x, s in visual_row)
+        below = max(_slot_height(s)[1] - _slot_height(s)[0] for _x, s in visual_row)
+        row_heights.append(max(above + below, max(s.grid_height for _x, s in visual_row)))
     y = MARGIN + header_lines * HEADER_SIZE * LINE + subheader_lines * SUBHEADER_SIZE * LINE + 10.0
     row_tops = []
     for height in row_heights:
@@ -406,16 +414,17 @@ def _legend_rows(entries: Sequence[LegendEntry], style: TextStyle, width: float)
 # --------------------------------------------------------------------------------------------
 
 
-def _text(ax, x, y, s, props, **kwargs):
+def _text(ax: Any, x: float, y: float, s: str, props: FontProperties, **kwargs: Any) -> Any:
     return ax.text(x, y, s, fontproperties=props, **kwargs)
 
 
-def _draw_panel(ax, panel: Panel, x: float, grid_top: float, slot: _Slot, layout: Layout) -> None:
+def _draw_panel(ax: Any, panel: Panel, x: float, grid_top: float, slot: _Slot, layout: Layout) -> None:
     style = layout.style
     cell = layout.cell
     cw = cell * panel.cell_width
     rows, cols = panel.shape
     x0 = x + slot.left
+    faces, hatches, text_colors, labels, bold_labels = panel.styles()
     title_props = style.props(TITLE_SIZE, "bold")
     if panel.title:
         lines = wrap(panel.title, title_props, slot.width)
@@ -426,18 +435,18 @@ def _draw_panel(ax, panel: Panel, x: float, grid_top: float, slot: _Slot, layout
     for r in range(rows):
         for c in range(cols):
             corner = (x0 + c * cw, grid_top + r * cell)
-            if panel.hatches[r, c]:  # hatches need one patch each; they are few
+            if hatches[r, c]:  # hatches need one patch each; they are few
                 hatched = Rectangle(
-                    corner, cw, cell, facecolor=panel.faces[r, c], edgecolor=COLORS["edge"], linewidth=0.7,
-                    hatch=panel.hatches[r, c],
+                    corner, cw, cell, facecolor=faces[r, c], edgecolor=COLORS["edge"], linewidth=0.7,
+                    hatch=hatches[r, c],
                 )
                 ax.add_artist(hatched)
             else:
                 plain_cells.append(Rectangle(corner, cw, cell))
-                plain_faces.append(panel.faces[r, c])
-            label = panel.labels[r, c]
+                plain_faces.append(faces[r, c])
+            label = labels[r, c]
             if label:
-                props = style.props(layout.number_size, "bold" if panel.bold_labels[r, c] else "normal")
+                props = style.props(layout.number_size, "bold" if bold_labels[r, c] else "normal")
                 _text(
                     ax,
                     x0 + (c + 0.5) * cw,
@@ -446,9 +455,9 @@ def _draw_panel(ax, panel: Panel, x: float, grid_top: float, slot: _Slot, layout
                     props,
                     ha="center",
                     va="center_baseline",
-                    color=panel.text_colors[r, c],
-                    bbox=dict(boxstyle="square,pad=0.08", facecolor=panel.faces[r, c], edgecolor="none")
-                    if panel.hatches[r, c]
+                    color=text_colors[r, c],
+                    bbox=dict(boxstyle="square,pad=0.08", facecolor=faces[r, c], edgecolor="none")
+                    if hatches[r, c]
                     else None,
                 )
     if plain_cells:  # one collection draws every plain cell: much faster than a patch per cell
@@ -495,7 +504,7 @@ def _draw_panel(ax, panel: Panel, x: float, grid_top: float, slot: _Slot, layout
             _text(ax, x, y + k * CAPTION_SIZE * LINE, line, caption_props, ha="left", va="top", color=COLORS["text"])
 
 
-def _draw_legend(ax, board: Board, layout: Layout, top: float) -> None:
+def _draw_legend(ax: Any, board: Board, layout: Layout, top: float) -> None:
     style = layout.style
     props = style.props(LEGEND_SIZE)
     swatch = 1.6 * LEGEND_SIZE

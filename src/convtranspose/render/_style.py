@@ -13,7 +13,7 @@ missing glyphs drawn as boxes.
 from __future__ import annotations
 
 import warnings
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -24,6 +24,7 @@ __all__ = [
     "CJK_FONT_CANDIDATES",
     "MissingCJKFontWarning",
     "font_family",
+    "cjk_font",
     "fmt_number",
     "fmt_index",
     "fmt_tuple",
@@ -83,6 +84,12 @@ def _installed_font_names() -> set[str]:
     return {entry.name for entry in font_manager.fontManager.ttflist}
 
 
+def cjk_font() -> Optional[str]:
+    """The first installed font of :data:`CJK_FONT_CANDIDATES`, or None."""
+    installed = _installed_font_names()
+    return next((name for name in CJK_FONT_CANDIDATES if name in installed), None)
+
+
 def font_family(lang: str) -> list[str]:
     """Font family list for ``lang`` (matplotlib falls back along the list glyph by glyph).
 
@@ -93,10 +100,9 @@ def font_family(lang: str) -> list[str]:
     """
     if lang != "zh":
         return [_LATIN_FAMILY]
-    installed = _installed_font_names()
-    for name in CJK_FONT_CANDIDATES:
-        if name in installed:
-            return [name, _LATIN_FAMILY]
+    found = cjk_font()
+    if found is not None:
+        return [found, _LATIN_FAMILY]
     warnings.warn(
         "no CJK font found for lang='zh' (tried "
         + ", ".join(CJK_FONT_CANDIDATES[:3])
@@ -300,7 +306,7 @@ _STRINGS: dict[str, dict[str, str]] = {
 }
 
 
-#: Figure keys taken from the explainer's catalogue (:mod:`convtranspose.explain.i18n`), so the
+#: Figure keys taken from the explainer's catalogue (:mod:`convtranspose.i18n`), so the
 #: text output and the pictures name things alike. English labels are capitalized as titles.
 _SHARED = {
     "input": "input_label",
@@ -328,7 +334,7 @@ def text(lang: str, key: str, **values: object) -> str:
     'Input x'
     """
     if key in _SHARED:
-        from ..explain.i18n import tr
+        from ..i18n import tr
 
         label = tr(lang, _SHARED[key], **values)
         return label[:1].upper() + label[1:] if lang == "en" and key in _TITLES else label

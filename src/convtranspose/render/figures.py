@@ -43,7 +43,7 @@ True
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence, Union, cast
 
 import matplotlib
 import numpy as np
@@ -59,6 +59,7 @@ from ..explain.trace import (
     OutputPaddingStep,
     Problem,
     ScatterStep,
+    Step,
     StepKind,
     Trace,
     as_grid,
@@ -66,9 +67,9 @@ from ..explain.trace import (
 from ..explain.limits import TooLargeToDrawError
 from ..explain.views import MatrixView, OverlapView, PhaseView, ZeroInsertionView
 from ._board import Board, LegendEntry, Outline, Panel, Symbol, TextStyle, draw_board, fit_layout
-from ._style import COLORS, HATCH_CROPPED, LANGUAGES, fmt_index, fmt_number, fmt_tuple, font_family, text
+from ._style import COLORS, HATCH_CROPPED, LANGUAGES, cjk_font, fmt_index, fmt_number, fmt_tuple, font_family, text
 
-__all__ = ["FORMATS", "GIF_VIEWS", "render_figure", "gif_frame_count"]
+__all__ = ["FORMATS", "GIF_VIEWS", "render_figure", "gif_frame_count", "cjk_font"]
 
 #: File formats :func:`render_figure` writes.
 FORMATS = ("png", "svg", "gif")
@@ -208,11 +209,11 @@ def _save(figure: Figure, fmt: str, path: str, dpi: float) -> None:
         figure.savefig(path, format="png", dpi=dpi)
 
 
-def _rgb_frame(figure: Figure) -> "PIL.Image.Image":  # noqa: F821
+def _rgb_frame(figure: Figure) -> Any:
     from PIL import Image
 
     figure.canvas.draw()
-    rgba = np.asarray(figure.canvas.buffer_rgba())
+    rgba = np.asarray(cast(Any, figure.canvas).buffer_rgba())  # an Agg canvas
     return Image.fromarray(rgba[..., :3].copy(), mode="RGB")
 
 
@@ -441,7 +442,7 @@ def _canvas_panel(
     return Panel(grid, title=title, faces=faces, hatches=hatches, labels=_grid_labels(grid, reached_grid), outlines=outlines)
 
 
-def _step_header(trace: Trace, step: object, lang: str) -> str:
+def _step_header(trace: Trace, step: Step, lang: str) -> str:
     problem = trace.problem
     prefix = text(lang, "step", number=step.index + 1, total=len(trace.steps))
     if isinstance(step, DilateKernelStep):
@@ -479,7 +480,7 @@ def _reached_before(trace: Trace, count: int) -> np.ndarray:
     return reached
 
 
-def _step_board(trace: Trace, step: object, lang: str) -> Board:
+def _step_board(trace: Trace, step: Step, lang: str) -> Board:
     """One GIF frame: input, kernel, canvas (running sum) and output as they are after ``step``.
 
     The crop ring appears from the crop step on, output_padding's cells from its step on.
@@ -509,7 +510,7 @@ def _step_board(trace: Trace, step: object, lang: str) -> Board:
         out_title = text(lang, "output")
     caption = text(lang, "times_value", value=fmt_number(current.input_value)) if current else ""
     canvas_title = text(lang, "canvas_final") if done else text(lang, "canvas")
-    row = [
+    row: list[Union[Panel, Symbol]] = [
         _input_panel(problem, lang, current.input_index if current else None),
         Symbol("×"),
         _kernel_panel(problem, lang, caption),
@@ -885,7 +886,7 @@ def _phase_frames(view: PhaseView, lang: str) -> list[Board]:
     """An overview frame (the output's phase pattern), then one frame per phase."""
     problem = view.problem
     params = _params_line(problem, lang)
-    head = [_input_panel(problem, lang), Symbol("×"), _phase_kernel_panel(view, lang)]
+    head: list[Union[Panel, Symbol]] = [_input_panel(problem, lang), Symbol("×"), _phase_kernel_panel(view, lang)]
     placeholder = Panel(np.zeros((1, 1)), faces=np.full((1, 1), "white", dtype=object), labels=np.array([[""]], dtype=object), show_indices=False)
     frames = [
         Board(

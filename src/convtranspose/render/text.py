@@ -14,9 +14,10 @@ Examples
 
 from __future__ import annotations
 
+import contextvars
 import textwrap
 import unicodedata
-from typing import Iterable, Optional, Sequence
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -38,10 +39,18 @@ from ..explain import (
     ZeroInsertionView,
     as_grid,
 )
-from ..explain.i18n import tr
+from ..i18n import tr
 from ..shape import AxisGeometry
 
-__all__ = ["render_text", "render_shape", "render_solve", "format_number", "format_grid"]
+__all__ = [
+    "render_text",
+    "render_shape",
+    "render_solve",
+    "format_number",
+    "format_grid",
+    "step_caption",
+    "formula_lines",
+]
 
 _ANSI = {"hi": "\x1b[1;33m", "removed": "\x1b[2m", "added": "\x1b[1;32m", "bias_only": "\x1b[1;35m"}
 _RESET = "\x1b[0m"
@@ -119,11 +128,11 @@ def format_grid(
     row_label_width = len(str(rows - 1)) if indices and array.ndim == 2 else 0
 
     def cell(r: int, c: int) -> str:
-        mark = cell_marks[r, c]
+        mark = str(cell_marks[r, c])
         body = cells[r][c].rjust(width)
         if not mark:
             return f" {body} "
-        opening, closing = _BRACKETS[mark]
+        opening, closing = _BRACKETS[mark][0], _BRACKETS[mark][1]
         framed = f"{opening}{body}{closing}"
         return f"{_ANSI[mark]}{framed}{_RESET}" if color else framed
 
@@ -144,10 +153,23 @@ def _visible_len(line: str) -> int:
     return _display_width(line)
 
 
+#: Terminal columns available to the renderer (None: no limit); set by :func:`render_text`.
+_WIDTH: contextvars.ContextVar[Optional[int]] = contextvars.ContextVar("width", default=None)
+
+
 def side_by_side(blocks: Sequence[tuple[str, list[str]]], gap: int = 4) -> list[str]:
-    """Titled blocks of lines next to each other."""
+    """Titled blocks of lines next to each other, or one below the other when that is too wide.
+
+    The limit is the ``width`` given to :func:`render_text` (none by default).
+    """
     columns = [[title] + lines for title, lines in blocks]
     widths = [max(_visible_len(line) for line in column) for column in columns]
+    limit = _WIDTH.get()
+    if limit is not None and len(columns) > 1 and sum(widths) + gap * (len(columns) - 1) > limit:
+        stacked: list[str] = []
+        for column in columns:
+            stacked += ([""] if stacked else []) + column
+        return stacked
     height = max(len(column) for column in columns)
     out = []
     for i in range(height):
@@ -159,8 +181,12 @@ def side_by_side(blocks: Sequence[tuple[str, list[str]]], gap: int = 4) -> list[
     return out
 
 
-def _wrap(text: str, width: int = 100) -> list[str]:
-    """Break a paragraph into lines of at most ``width`` terminal columns (CJK-aware)."""
+def _wrap(text: str, width: Optional[int] = None) -> list[str]:
+    """Break a paragraph into lines of at most ``width`` terminal columns (CJK-aware).
+
+    By default 100 columns, or fewer when :func:`render_text` was given a smaller ``width``.
+    """
+    width = width if width is not None else min(100, _WIDTH.get() or 100)
     if _display_width(text) == len(text):
         return textwrap.wrap(text, width=width) or [""]
     lines, current = [], ""
@@ -368,15 +394,76 @@ def _bias_lines(step: BiasStep, lang: str) -> tuple[str, list[str]]:
     return title, _indent(body)
 
 
+def formula_lines(geometry: Sequence[AxisGeometry], lang: str = "en") -> list[str]:
+    """The output size formula, then one line per axis with the numbers plugged in.
+
+    Examples
+    --------
+    >>> from convtranspose.explain import make_problem
+    >>> formula_lines(make_problem([1.0, 2.0], [1.0, 1.0, 1.0], stride=2).geometry)[1].strip()
+    'length: (2 - 1)*2 - 2*0 + 1*(3 - 1) + 0 + 1 = 5   (full canvas before the crop: 5)'
+    """
+    return _formula_lines(geometry, lang)
+
+
+def step_caption(step: object, problem: Problem, lang: str = "en") -> tuple[str, list[str]]:
+    """Title and explanatory sentences of one trace step, without its grids (for the web page).
+
+    Examples
+    --------
+    >>> from convtranspose.explain import build_trace
+    >>> t = build_trace([1.0, 2.0], [1.0, 1.0], stride=2)
+    >>> step_caption(t.steps[2], t.problem)
+    ('x[1] = 2 times the kernel', ['stamped at positions 2..3 because stride 2 puts input i at i*2 = 2'])
+    """
+    if isinstance(step, DilateKernelStep):
+        if all(d == 1 for d in step.dilation):
+            return tr(lang, "dilate_plain"), []
+        return tr(lang, "dilate_title", dilation=_tuple_text(step.dilation), span=_span_text(problem)), []
+    if isinstance(step, ScatterStep):
+        index = _index_text(step.input_index)
+        notes = [_why_scatter(step, problem, lang)]
+        if step.input_value == 0:
+            notes.append(tr(lang, "zero_value", index=index))
+        return tr(lang, "scatter_step", index=index, value=format_number(step.input_value)), notes
+    if isinstance(step, FullCanvasStep):
+        return tr(lang, "full_title", shape=_tuple_text(step.canvas.shape)), []
+    if isinstance(step, CropStep):
+        notes = [tr(lang, "crop_why")] + ([tr(lang, "crop_empty")] if step.cropped.size == 0 else [])
+        return tr(lang, "crop_title", padding=_tuple_text(step.padding)), notes
+    if isinstance(step, OutputPaddingStep):
+        return tr(lang, "op_title", output_padding=_tuple_text(step.output_padding)), [tr(lang, "op_why")]
+    if isinstance(step, BiasStep):
+        return tr(lang, "bias_title", bias=format_number(step.bias)), []
+    raise TypeError(f"not a trace step: {type(step).__name__}")
+
+
+#: Scatter steps beyond which ``detail="auto"`` prints each scatter step as one line.
+SUMMARY_AFTER_STEPS = 16
+
+#: Accepted values of ``render_text(..., detail=)``.
+DETAILS = ("auto", "full", "summary")
+
+_DETAIL: contextvars.ContextVar[str] = contextvars.ContextVar("detail", default="full")
+
+
 def _render_trace(trace: Trace, lang: str, color: bool) -> list[str]:
     problem = trace.problem
     lines = _header(problem, "scatter_title", lang)
     lines += [""] + _wrap(tr(lang, "scatter_intro"))
     total = len(trace.steps)
+    detail = _DETAIL.get()
+    summary = detail == "summary" or (detail == "auto" and len(trace.scatter_steps) > SUMMARY_AFTER_STEPS)
+    if summary:
+        lines += [""] + _wrap(tr(lang, "summary_note", steps=len(trace.scatter_steps)))
     canvas = None
     for step in trace.steps:
         if isinstance(step, DilateKernelStep):
             title, body = _dilate_lines(step, problem, lang, color)
+        elif isinstance(step, ScatterStep) and summary:
+            title = tr(lang, "scatter_step", index=_index_text(step.input_index), value=format_number(step.input_value))
+            lines.append(tr(lang, "step_header", n=step.index + 1, total=total, title=title))
+            continue
         elif isinstance(step, ScatterStep):
             title, body = _scatter_lines(step, problem, lang, color, first=step.number == 1)
         elif isinstance(step, FullCanvasStep):
@@ -384,7 +471,7 @@ def _render_trace(trace: Trace, lang: str, color: bool) -> list[str]:
             title = tr(lang, "full_title", shape=_tuple_text(step.canvas.shape))
             body = _indent(format_grid(step.canvas))
         elif isinstance(step, CropStep):
-            title, body = _crop_lines_with(step, canvas, lang, color)
+            title, body = _crop_lines_with(step, step.cropped if canvas is None else canvas, lang, color)
         elif isinstance(step, OutputPaddingStep):
             title, body = _output_padding_lines(step, lang, color)
         else:
@@ -518,7 +605,7 @@ def _render_overlap(view: OverlapView, lang: str, color: bool) -> list[str]:
     return lines + _result_lines(view.output, problem, lang, "output_sum_label")
 
 
-_RENDERERS = {
+_RENDERERS: dict[type, Callable[[Any, str, bool], list[str]]] = {
     Trace: _render_trace,
     ZeroInsertionView: _render_zero_insertion,
     MatrixView: _render_matrix,
@@ -527,7 +614,14 @@ _RENDERERS = {
 }
 
 
-def render_text(explanation: Explanation, lang: str = "en", color: bool = False) -> str:
+def render_text(
+    explanation: Explanation,
+    lang: str = "en",
+    color: bool = False,
+    *,
+    width: Optional[int] = None,
+    detail: str = "full",
+) -> str:
     """Text of any object :func:`convtranspose.explain.explain` returns.
 
     Parameters
@@ -536,11 +630,32 @@ def render_text(explanation: Explanation, lang: str = "en", color: bool = False)
     lang : {"en", "zh"}
     color : bool
         Add ANSI colours (the caller decides whether the terminal wants them).
+    width : int, optional
+        Terminal columns: grids shown side by side are stacked when they would be wider.
+    detail : {"full", "summary", "auto"}
+        ``"summary"`` prints each scatter step of the trace as one line (the full canvas, crop and
+        result are still shown); ``"auto"`` does so beyond ``SUMMARY_AFTER_STEPS`` steps.
+
+    Examples
+    --------
+    >>> from convtranspose.explain import explain
+    >>> e = explain([[0, 1], [2, 3]], [[1.1, 2.2], [3.3, 4.4]])
+    >>> def alone(text):  # the "running sum" grid has a line of its own: stacked below the step's grid
+    ...     return any(line.strip() == "running sum" for line in text.splitlines())
+    >>> alone(render_text(e)), alone(render_text(e, width=30))
+    (False, True)
     """
     renderer = _RENDERERS.get(type(explanation))
     if renderer is None:
         raise TypeError(f"cannot render {type(explanation).__name__}; expected one of the explain() views")
-    return "\n".join(renderer(explanation, lang, color)) + "\n"
+    if detail not in DETAILS:
+        raise ValueError(f"detail must be one of {', '.join(DETAILS)}, got detail={detail!r}")
+    width_token, detail_token = _WIDTH.set(width), _DETAIL.set(detail)
+    try:
+        return "\n".join(renderer(explanation, lang, color)) + "\n"
+    finally:
+        _WIDTH.reset(width_token)
+        _DETAIL.reset(detail_token)
 
 
 # --------------------------------------------------------------------------------------------

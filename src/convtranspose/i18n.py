@@ -14,9 +14,9 @@ Examples
 
 from __future__ import annotations
 
-from ..errors import ParameterError
+from .errors import ParameterError
 
-__all__ = ["LANGUAGES", "tr", "check_lang"]
+__all__ = ["LANGUAGES", "tr", "check_lang", "ui_strings"]
 
 LANGUAGES = ("en", "zh")
 
@@ -55,6 +55,10 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "通道：输入 {cin} 个，输出 {cout} 个，分组 {groups}；权重形状 {weight_shape}。每个输出通道等于它的偏置"
         "加上 {per} 个如下所示的平面之和（本组每个输入通道一个，各用自己的卷积核平面 "
         "weight[c_in, c_out mod {out_per}]）。下面只展示一个平面。",
+    ),
+    "summary_note": (
+        "Summary: {steps} input elements, one line per step (run with --detail full to see every step's grids).",
+        "摘要：共 {steps} 个输入元素，每个元素的步骤只占一行（加 --detail full 可查看每一步的网格）。",
     ),
     "step_header": ("Step {n}/{total}: {title}", "步骤 {n}/{total}：{title}"),
     "error_prefix": ("error: ", "错误："),
@@ -293,3 +297,136 @@ def tr(lang: str, key: str, **values: object) -> str:
     english, chinese = _MESSAGES[key]
     template = chinese if check_lang(lang) == "zh" else english
     return template.format(**values) if values else template
+
+
+#: Labels of the web page (``convtranspose serve`` / ``explain --format html``); the page's
+#: explanations themselves come from the messages above.
+_UI: dict[str, tuple[str, str]] = {
+    "title": ("Transposed convolution, step by step", "转置卷积：逐步计算"),
+    "subtitle": (
+        "Every number below is computed by the convtranspose library (PyTorch's ConvTranspose semantics).",
+        "下面的每个数字都由 convtranspose 库计算（与 PyTorch 的 ConvTranspose 语义一致）。",
+    ),
+    "lang_button": ("中文", "English"),
+    "lang_button_label": ("Switch the page to Chinese", "把页面切换为英文"),
+    "settings": ("Settings", "设置"),
+    "preset": ("Preset", "预设"),
+    "preset_custom": ("(your own numbers)", "（自定义数值）"),
+    "preset_seed": ("Seed example: stride 1", "基础示例：步长 1"),
+    "preset_seed_stride12": ("Seed example: stride (1, 2)", "基础示例：步长 (1, 2)"),
+    "preset_seed_dilation2": ("Seed example: dilation 2", "基础示例：膨胀率 2"),
+    "preset_seed_padding1": ("Seed example: padding 1", "基础示例：填充 1"),
+    "preset_seed_output_padding": (
+        "Seed example: stride 2, padding 1, output_padding 1",
+        "基础示例：步长 2，填充 1，输出填充 1",
+    ),
+    "preset_dcgan": ("DCGAN generator layer: k4 s2 p1", "DCGAN 生成器层：卷积核 4，步长 2，填充 1"),
+    "preset_unet": ("U-Net up-convolution: k2 s2", "U-Net 上采样层：卷积核 2，步长 2"),
+    "preset_checkerboard": ("Checkerboard-prone: k3 s2", "易产生棋盘格伪影：卷积核 3，步长 2"),
+    "preset_one_d": ("1-d: stride 2, padding 1, output_padding 1", "一维：步长 2，填充 1，输出填充 1"),
+    "dims": ("Dimensions", "维度"),
+    "dims_1": ("1-d", "一维"),
+    "dims_2": ("2-d", "二维"),
+    "input": ("input x", "输入特征图 x"),
+    "kernel": ("kernel K", "卷积核 K"),
+    "rows": ("rows", "行"),
+    "cols": ("cols", "列"),
+    "length": ("length", "长度"),
+    "bias": ("bias", "偏置"),
+    "use_bias": ("add a bias", "加偏置"),
+    "stride": ("stride", "步长"),
+    "padding": ("padding", "填充"),
+    "output_padding": ("output_padding", "输出填充"),
+    "dilation": ("dilation", "膨胀率"),
+    "axis": ("axis", "轴"),
+    "formula": ("Output size", "输出尺寸"),
+    "views": ("Views", "视角"),
+    "view_scatter": ("Scatter (step by step)", "逐步叠加"),
+    "view_conv": ("Zero insertion + flipped kernel", "插零 + 翻转卷积核"),
+    "view_matrix": ("Matrix Cᵀx", "矩阵 Cᵀx"),
+    "view_phase": ("Phases (sub-pixel)", "相位（亚像素）"),
+    "view_overlap": ("Overlap map", "重叠图"),
+    "step": ("Step", "步骤"),
+    "step_header": ("Step {n}/{total}: {title}", "步骤 {n}/{total}：{title}"),
+    "first": ("First step", "第一步"),
+    "prev": ("Previous step", "上一步"),
+    "play": ("Play", "播放"),
+    "pause": ("Pause", "暂停"),
+    "next": ("Next step", "下一步"),
+    "last": ("Last step", "最后一步"),
+    "speed": ("Speed", "速度"),
+    "canvas": ("full canvas (running sum)", "完整画布（累加和）"),
+    "canvas_after_crop": ("canvas: struck-through ╱ cells are cropped by padding", "画布：划掉的 ╱ 单元被填充裁剪掉"),
+    "output": ("output", "输出特征图"),
+    "output_final": ("output = conv_transpose(x, K)", "输出 = conv_transpose(x, K)"),
+    "dilated_kernel": ("dilated kernel (· = hole, 0)", "膨胀后的卷积核（· = 空洞，为 0）"),
+    "inspector": ("Cell details", "单元详情"),
+    "inspector_hint": (
+        "Hover over or focus (Tab, then arrow keys) a cell of the input or the output.",
+        "把鼠标移到输入或输出的单元上，或用 Tab 键和方向键选中它。",
+    ),
+    "terms_of": ("output{index} receives {count} term(s):", "输出{index} 收到 {count} 项："),
+    "canvas_pos": (
+        "It is canvas{canvas} of the full canvas: output index + padding {padding}.",
+        "它位于完整画布的 {canvas} 处：输出下标 + 填充 {padding}。",
+    ),
+    "no_terms": ("no input reaches it: it holds only the bias (0 without one)", "没有输入到达这里：它只含偏置（无偏置时为 0）"),
+    "sum": ("sum", "和"),
+    "lands_on": ("x{index} = {value}: its kernel copy lands on output cells", "x{index} = {value}：它的卷积核副本落在这些输出单元上"),
+    "lands_cropped": ("cropped by padding (not in the output):", "被填充裁剪掉（不在输出中）："),
+    "lands_none": ("none (all of its copy is cropped)", "没有（整个副本都被裁剪掉了）"),
+    "legend": ("Marks", "标记"),
+    "legend_hi": ("● written by this step", "● 本步写入"),
+    "legend_removed": ("╱ struck through, hatched: cropped by padding", "╱ 划掉、带斜纹：被填充裁剪掉"),
+    "legend_added": ("+ added by output_padding", "+ 输出填充增加"),
+    "legend_bias_only": ("B no input reaches it (bias only)", "B 没有输入到达（只有偏置）"),
+    "legend_term": ("× term of the selected output cell", "× 所选输出单元的一项"),
+    "legend_landing": ("◆ reached by the selected input", "◆ 所选输入到达的单元"),
+    "legend_current": ("▣ input element of this step", "▣ 本步的输入元素"),
+    "code": ("Code for these settings", "当前设置的代码"),
+    "copy": ("Copy", "复制"),
+    "copied": ("Copied", "已复制"),
+    "as_text": ("The same explanation as text (what the CLI prints)", "同一解释的文本形式（命令行的输出）"),
+    "invalid": ("These settings are invalid:", "这些设置无效："),
+    "invalid_keep": ("The page still shows the last valid settings.", "页面仍显示上一组有效设置的结果。"),
+    "static_note": (
+        "Offline copy: steps, views and language work here; to change the numbers run `convtranspose serve`.",
+        "离线副本：可以切换步骤、视角和语言；要修改数值，请运行 `convtranspose serve`。",
+    ),
+    "loading": ("computing…", "计算中…"),
+    "matches": ("equals conv_transpose: yes", "与 conv_transpose 的结果一致：是"),
+    "inserted": ("input after zero insertion", "插零之后的输入"),
+    "padded": ("padded input (pad before {before}, after {after}; negative = crop)", "填充后的输入（前 {before}，后 {after}；负数表示裁剪）"),
+    "flipped": ("kernel rotated 180°", "旋转 180° 后的卷积核"),
+    "conv_explain": (
+        "Slide the rotated kernel over the padded input (an ordinary stride-1 convolution): each position gives one output cell.",
+        "把旋转后的卷积核在填充后的输入上滑动（步长为 1 的普通卷积）：每个位置得到一个输出单元。",
+    ),
+    "matrix_ct": ("Cᵀ (rows: output cells, columns: input elements)", "Cᵀ（行：输出单元，列：输入元素）"),
+    "matrix_x": ("x as a vector", "x 展平成向量"),
+    "matrix_product": ("Cᵀx, reshaped to the output", "Cᵀx，变形为输出形状"),
+    "phase_residue": ("phase {residue}: taps {taps}", "相位 {residue}：权重 {taps}"),
+    "phase_empty": ("phase {residue}: no tap lands here (bias only)", "相位 {residue}：没有权重落在这里（只有偏置）"),
+    "sub_kernel": ("sub-kernel", "子卷积核"),
+    "phase_values": ("its output cells", "它的输出单元"),
+    "counts": ("terms per output cell", "每个输出单元的项数"),
+    "overlap_even": ("Even overlap: interior cells all sum the same number of terms.", "重叠均匀：内部单元的项数都相同。"),
+    "overlap_uneven": (
+        "Uneven overlap: neighbouring cells sum different numbers of terms — the pattern behind checkerboard artifacts.",
+        "重叠不均匀：相邻单元的项数不同——这正是棋盘格伪影的来源。",
+    ),
+    "overlap_gaps": ("Some cells get no term at all (gaps).", "有些单元一项也没有（空缺）。"),
+    "axis_counts": ("taps per phase along each axis: {counts}", "每个轴上各相位的权重个数：{counts}"),
+}
+
+
+def ui_strings(lang: str) -> dict[str, str]:
+    """The web page's labels in ``lang``.
+
+    Examples
+    --------
+    >>> ui_strings("zh")["stride"]
+    '步长'
+    """
+    index = 1 if check_lang(lang) == "zh" else 0
+    return {key: pair[index] for key, pair in _UI.items()}
