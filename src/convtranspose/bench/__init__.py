@@ -7,7 +7,8 @@ optional dependencies (``pip install 'convtranspose[bench]'``), imported only wh
 Modules: :mod:`~convtranspose.bench.suite` (the layers), :mod:`~convtranspose.bench.peers`
 (the implementations), :mod:`~convtranspose.bench.timing`, :mod:`~convtranspose.bench.memory`,
 :mod:`~convtranspose.bench.runner`, :mod:`~convtranspose.bench.report`,
-:mod:`~convtranspose.bench.environment`, :mod:`~convtranspose.bench.cli`.
+:mod:`~convtranspose.bench.environment`, :mod:`~convtranspose.bench.cli`, and
+:mod:`~convtranspose.bench.sweep` (the seeded random layers of ``--sweep N --seed S``).
 """
 
 from .suite import LAYERS, Layer, find_layers

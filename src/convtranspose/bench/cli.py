@@ -12,12 +12,15 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from .peers import IMPLEMENTATIONS, PEER_NAMES, BenchDependencyError, require
+from .suite import Layer, find_layers, quick_layers
+from .sweep import estimated_seconds, sweep_layers
 
 __all__ = ["add_arguments", "run", "main"]
 
 FULL_ROUNDS, QUICK_ROUNDS = 15, 3
 FULL_BUDGET, QUICK_BUDGET = 30.0, 4.0
 SETTLE = 0.05
+SWEEP_SEED = 0
 
 _QUICK_HELP = (
     "smaller and faster: the same layers with DCGAN batch 64 -> 8, U-Net/depthwise/dilated batch 4 -> 1, "
@@ -40,12 +43,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="untimed pause before each timed loop, so that the previous implementation's "
                         f"spinning worker threads (OpenMP, onnxruntime) are idle (default: {SETTLE:g})")
     parser.add_argument("--layers", default=None, metavar="PATTERNS",
-                        help="comma-separated shell patterns of layer names, e.g. 'dcgan.*,tiny' (see --list)")
+                        help="comma-separated shell patterns of layer names, e.g. 'dcgan.*,tiny' (see --list); "
+                        "with --sweep, the suite layers to run besides the sweep (default: none; '*' = all)")
+    parser.add_argument("--sweep", type=int, default=None, metavar="N",
+                        help="run N random layers the suite does not contain (1-d/2-d/3-d, every hyper-parameter "
+                        "in a realistic range; see --list) instead of the suite, reported with their own targets, "
+                        "worst layers and a scatter plot (--write: DIR/sweep.png)")
+    parser.add_argument("--seed", type=int, default=None, metavar="S",
+                        help=f"seed of the --sweep layers: the same seed gives the same layers (default: {SWEEP_SEED})")
     parser.add_argument("--peers", default=",".join(PEER_NAMES), metavar="NAMES",
                         help=f"comma-separated peers to compare with (default: {','.join(PEER_NAMES)})")
     parser.add_argument("--forward-only", action="store_true", help="skip the backward (gradient) benchmarks")
     parser.add_argument("--write", type=Path, default=None, metavar="DIR",
-                        help="also write DIR/RESULTS.md and DIR/ratios.png")
+                        help="also write DIR/RESULTS.md and DIR/ratios.png (a sweep: a section of RESULTS.md and "
+                        "DIR/sweep.png; a sweep without suite layers: DIR/SWEEP.md instead of RESULTS.md)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     parser.add_argument("--list", action="store_true", help="list the layers and exit")
 
@@ -59,12 +70,40 @@ def _fail(message: str) -> int:
     return 2
 
 
-def _list_layers(quick: bool) -> int:
-    from .suite import LAYERS
+def _selection(args: argparse.Namespace) -> tuple[list[Layer], list[Layer]]:
+    """The suite layers and the sweep layers ``args`` asks for.
 
-    for layer in LAYERS:
-        shown = layer.quick() if quick else layer
-        print(f"{layer.name:16} {shown.describe_shape():48} {shown.forward_flops / 1e9:8.3f} GFLOP  {layer.source}")
+    Raises
+    ------
+    ValueError
+        On an invalid ``--layers``, ``--sweep`` or ``--seed``.
+    """
+    if args.sweep is None:
+        if args.seed is not None:
+            raise ValueError("--seed chooses the --sweep layers; it needs --sweep N")
+        suite, sweep = find_layers(_split(args.layers)), []
+    else:
+        if args.sweep < 1:
+            raise ValueError(f"--sweep must be >= 1 layers, got {args.sweep}")
+        if _seed(args) < 0:
+            raise ValueError(f"--seed must be >= 0, got {args.seed}")
+        suite = find_layers(_split(args.layers)) if args.layers else []
+        sweep = sweep_layers(args.sweep, _seed(args))
+    return (quick_layers(suite) if args.quick else suite), sweep
+
+
+def _seed(args: argparse.Namespace) -> int:
+    return SWEEP_SEED if args.seed is None else args.seed
+
+
+def _list_layers(suite: Sequence[Layer], sweep: Sequence[Layer]) -> int:
+    for layer in suite:
+        print(f"{layer.name:16} {layer.describe_shape():48} {layer.forward_flops / 1e9:9.4g} GFLOP  {layer.source}")
+    for layer in sweep:
+        print(
+            f"{layer.name:16} {layer.describe_shape():48} {layer.forward_flops / 1e9:9.4g} GFLOP  "
+            f"estimated {estimated_seconds(layer) * 1e3:.3g} ms"
+        )
     return 0
 
 
@@ -82,6 +121,7 @@ def _command(args: argparse.Namespace) -> str:
     words += [f"--budget {args.budget:g}"] if args.budget is not None else []
     words += [f"--settle {args.settle:g}"] if args.settle != SETTLE else []
     words += [f"--layers '{args.layers}'"] if args.layers else []
+    words += [f"--sweep {args.sweep} --seed {_seed(args)}"] if args.sweep is not None else []
     words += [f"--peers {args.peers}"] if args.peers != ",".join(PEER_NAMES) else []
     words += ["--forward-only"] if args.forward_only else []
     words += [f"--write {_relative(args.write)}"] if args.write is not None else []
@@ -98,12 +138,15 @@ def _check_dependencies(peers: Sequence[str], write: bool) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the suite as ``args`` asks; return the exit status (1 when a result was wrong)."""
+    try:
+        layers, sweep = _selection(args)
+    except ValueError as error:
+        return _fail(str(error))
     if args.list:
-        return _list_layers(args.quick)
+        return _list_layers(layers, sweep)
     from .environment import BUSY_CPUS, CpuActivity, SgemmReference, collect, load_warning, openblas_warning, thread_limits
-    from .report import summary_text, write_results
+    from .report import SweepRun, summary_text, write_results
     from .runner import Settings, run_suite
-    from .suite import find_layers, quick_layers
 
     peers = _split(args.peers)
     unknown = [p for p in peers if p not in PEER_NAMES]
@@ -116,12 +159,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.settle >= 0:
         return _fail(f"--settle must be >= 0 seconds, got {args.settle}")
     try:
-        layers = find_layers(_split(args.layers))
         _check_dependencies(peers, args.write is not None)
-    except (ValueError, BenchDependencyError) as error:
+    except BenchDependencyError as error:
         return _fail(str(error))
-    if args.quick:
-        layers = quick_layers(layers)
 
     for warning in (openblas_warning(), load_warning()):
         if warning:
@@ -144,30 +184,34 @@ def run(args: argparse.Namespace) -> int:
         sgemm.measure(repeats=5)
         env = collect(threads=args.threads, engine_threads_hook=engine_hook, sgemm=sgemm.gflops, quick=args.quick,
                       rounds=rounds, command=_command(args))
-        total = len(layers) * len(settings.directions) * rounds
+        total = (len(layers) + len(sweep)) * len(settings.directions) * rounds
         with tqdm(total=total, unit="round", file=sys.stderr, disable=args.no_progress) as bar:
-            results = run_suite(
-                layers,
-                settings,
-                progress=bar,
-                on_mismatch=lambda text: bar.write(text, file=sys.stderr),
-                between_layers=sgemm.measure,
+            results, sweep_results = (
+                run_suite(
+                    chosen,
+                    settings,
+                    progress=bar,
+                    on_mismatch=lambda text: bar.write(text, file=sys.stderr),
+                    between_layers=sgemm.measure,
+                )
+                for chosen in (layers, sweep)
             )
         sgemm.measure(repeats=2)
     env.other_cpu_load = activity.stop()
     env.sgemm_gflops, env.sgemm_samples, env.sgemm_slowest = sgemm.gflops, len(sgemm.samples), sgemm.slowest
 
-    print(summary_text(results, env))
+    sweep_run = SweepRun(len(sweep), _seed(args), sweep_results) if sweep else None
+    print(summary_text(results, env, sweep_run))
     if args.write is not None:
-        markdown, chart = write_results(args.write, results, env)
-        print(f"\nwrote {markdown} and {chart}")
+        written = write_results(args.write, results, env, sweep_run)
+        print(f"\nwrote {', '.join(map(str, written))}")
     if env.other_cpu_load is not None and env.other_cpu_load >= BUSY_CPUS:
         print(
             f"warning: other processes used {env.other_cpu_load:.2f} CPUs on average during the run; "
             "the numbers are noisy -- rerun on a quiet machine",
             file=sys.stderr,
         )
-    wrong = sum(1 for m in results if m.mismatches)
+    wrong = sum(1 for m in (*results, *sweep_results) if m.mismatches)
     if wrong:
         print(f"\n{wrong} measurement(s) compared WRONG against torch; see the 'check' column.", file=sys.stderr)
     return 1 if wrong else 0

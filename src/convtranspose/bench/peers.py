@@ -34,6 +34,7 @@ __all__ = [
     "require",
     "make_operands",
     "make_runner",
+    "onnx_padding",
 ]
 
 #: Every implementation, ours first; the peers follow in table order.
@@ -220,19 +221,52 @@ class TorchRunner:
 # --------------------------------------------------------------------------------------------
 
 
+def onnx_padding(layer: Layer) -> Optional[tuple[list[int], list[int]]]:
+    """ONNX ``pads`` and ``output_padding`` equal to the layer's padding and output_padding, or
+    None when onnxruntime cannot express the layer.
+
+    PyTorch allows ``output_padding < max(stride, dilation)``; onnxruntime refuses
+    ``output_padding >= stride``. Such a layer is rewritten as the same computation with an
+    asymmetric crop: ``output_padding`` cells at the end are cells the padding would have cropped,
+    so the end crop shrinks by as much (``pads = [p, p - op]``); past the canvas (``op > p``) the
+    rest stays output padding, which works while it is below the stride.
+
+    Examples
+    --------
+    >>> from convtranspose.bench.suite import Layer
+    >>> onnx_padding(Layer("a", "", 1, 8, 8, 3, (5,), stride=2, padding=1, output_padding=1))
+    ([1, 1], [1])
+    >>> onnx_padding(Layer("b", "", 1, 8, 8, 3, (5,), padding=2, output_padding=1, dilation=2))
+    ([2, 1], [0])
+    >>> onnx_padding(Layer("c", "", 1, 8, 8, 3, (5,), output_padding=2, dilation=3)) is None
+    True
+    """
+    p, op, n = layer.padding, layer.output_padding, layer.ndim
+    if op < layer.stride:
+        return [p] * (2 * n), [op] * n
+    crop_end, extra = max(p - op, 0), max(op - p, 0)
+    if extra >= layer.stride:
+        return None
+    return [p] * n + [crop_end] * n, [extra] * n
+
+
 def _onnx_model(layer: Layer, ops: Operands) -> bytes:
     """A single-node ``ConvTranspose`` model; weight and bias are initializers, as in a real model."""
     onnx = require("onnx")
     helper, numpy_helper, TensorProto = onnx.helper, onnx.numpy_helper, onnx.TensorProto
     ndim = layer.ndim
+    padding = onnx_padding(layer)
+    if padding is None:
+        raise ValueError(f"onnxruntime cannot run layer {layer.name}: output_padding >= stride + padding")
+    pads, output_padding = padding
     node = helper.make_node(
         "ConvTranspose",
         ["X", "W", "B"],
         ["Y"],
         kernel_shape=list(layer.kernel),
         strides=[layer.stride] * ndim,
-        pads=[layer.padding] * (2 * ndim),
-        output_padding=[layer.output_padding] * ndim,
+        pads=pads,
+        output_padding=output_padding,
         dilations=[layer.dilation] * ndim,
         group=layer.groups,
     )
@@ -252,13 +286,17 @@ class OrtRunner:
     """onnxruntime CPU execution provider on a single-node model; forward only.
 
     ``intra_op_num_threads`` is the benchmark's thread count, ``inter_op_num_threads`` is 1,
-    execution is sequential; every other session option is onnxruntime's default.
+    execution is sequential; every other session option is onnxruntime's default. Layers
+    onnxruntime cannot express (:func:`onnx_padding`) are not supported in either direction.
     """
 
     name = "ort"
 
     def __init__(self, layer: Layer, ops: Operands, *, threads: int) -> None:
         ort = require("onnxruntime")
+        self._expressible = onnx_padding(layer) is not None
+        if not self._expressible:
+            return
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -270,7 +308,7 @@ class OrtRunner:
         self._feed = {"X": ops.x}
 
     def supports(self, direction: str) -> bool:
-        return direction == "forward"
+        return direction == "forward" and self._expressible
 
     def loop(self, direction: str) -> Loop:
         session, feed = self._session, self._feed

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Literal, Optional, Sequence
 
 from .environment import BUSY_CPUS, OPENBLAS_VARIABLES, Environment
 from .peers import IMPLEMENTATIONS, LABELS
@@ -24,6 +24,10 @@ __all__ = [
     "results_markdown",
     "write_results",
     "plot_ratios",
+    "SweepRun",
+    "sweep_targets",
+    "worst_table",
+    "plot_sweep",
 ]
 
 FORWARD_GEOMEAN_TARGET = 0.8
@@ -32,6 +36,10 @@ BACKWARD_GEOMEAN_TARGET = 1.0
 SGEMM_FRACTION_TARGET = 0.70
 MEMORY_TARGET = 2.0
 OVERHEAD_TARGET = 1.5
+SWEEP_TORCH_GEOMEAN_TARGET = 0.9
+SWEEP_BEST_PEER_GEOMEAN_TARGET = 1.0
+SWEEP_BEST_PEER_CAP = 1.5
+WORST_SHOWN = 5
 
 
 # --------------------------------------------------------------------------------------------
@@ -143,23 +151,40 @@ def _of(measurements: Sequence[Measurement], direction: str) -> list[Measurement
     return [m for m in measurements if m.direction == direction]
 
 
-def _geomean_target(measurements: Sequence[Measurement], direction: str, threshold: float, name: str) -> Target:
-    ratios = [m.ratio_to("torch") for m in _of(measurements, direction)]
+def _directions(measurements: Sequence[Measurement]) -> list[str]:
+    """The directions measured, forward first."""
+    return [d for d in ("forward", "backward") if any(m.direction == d for m in measurements)]
+
+
+def _ratio_of(m: Measurement, versus: str) -> Optional[float]:
+    """Our time over ``versus``'s: an implementation's name, or ``"best peer"``."""
+    return m.ratio_to_best_peer if versus == "best peer" else m.ratio_to(versus)
+
+
+def _geomean_target(
+    measurements: Sequence[Measurement], direction: str, threshold: float, name: str, versus: str = "torch"
+) -> Target:
+    ratios = [_ratio_of(m, versus) for m in _of(measurements, direction)]
     value = geomean(ratios)
     measured = "n/a" if value is None else f"{value:.3f}x over {len([r for r in ratios if r is not None])} layers"
-    return Target(name, f"<= {threshold:g}x torch", measured, None if value is None else value <= threshold)
+    return Target(name, f"<= {threshold:g}x {versus}", measured, None if value is None else value <= threshold)
 
 
-def _best_peer_target(measurements: Sequence[Measurement]) -> Target:
-    rows = [(r, m) for m in _of(measurements, "forward") if (r := m.ratio_to_best_peer) is not None]
+def _best_peer_target(
+    measurements: Sequence[Measurement],
+    direction: str = "forward",
+    cap: float = BEST_PEER_CAP,
+    name: str = "Forward, every layer vs best peer",
+) -> Target:
+    rows = [(r, m) for m in _of(measurements, direction) if (r := m.ratio_to_best_peer) is not None]
     if not rows:
-        return Target("Forward, every layer vs best peer", f"<= {BEST_PEER_CAP:g}x", "n/a", None)
+        return Target(name, f"<= {cap:g}x", "n/a", None)
     worst, worst_m = max(rows, key=lambda pair: pair[0])
-    over = [f"{m.layer.name} {r:.2f}x" for r, m in rows if r > BEST_PEER_CAP]
+    over = [f"{m.layer.name} {r:.2f}x" for r, m in rows if r > cap]
     measured = f"worst {worst_m.layer.name} {worst:.2f}x ({LABELS[worst_m.best_peer or '']})"
     if over:
         measured += f"; {len(over)} over: " + ", ".join(over)
-    return Target("Forward, every layer vs best peer", f"<= {BEST_PEER_CAP:g}x", measured, not over)
+    return Target(name, f"<= {cap:g}x", measured, not over)
 
 
 def _sgemm_target(measurements: Sequence[Measurement], sgemm: float) -> Target:
@@ -224,17 +249,25 @@ def targets_table(targets: Sequence[Target]) -> str:
     return markdown_table(["target", "requirement", "measured", "status"], rows, [False] * 4)
 
 
-def summary_text(measurements: Sequence[Measurement], env: Environment) -> str:
-    """What ``convtranspose bench`` prints on stdout: both tables and the targets."""
+def summary_text(
+    measurements: Sequence[Measurement], env: Environment, sweep: Optional["SweepRun"] = None
+) -> str:
+    """What ``convtranspose bench`` prints on stdout: the suite's tables and targets, then the sweep's."""
     parts = [
         f"fp32, {env.threads} threads, sgemm {env.sgemm_gflops:.1f} GFLOP/s"
         + (" (--quick)" if env.quick else "")
         + ("" if env.other_cpu_load is None else f"; other processes used {env.other_cpu_load:.2f} CPUs meanwhile"),
     ]
-    for direction in ("forward", "backward"):
-        if any(m.direction == direction for m in measurements):
+    if measurements:
+        for direction in _directions(measurements):
             parts += ["", direction.capitalize(), results_table(measurements, direction, env.sgemm_gflops)]
-    parts += ["", "Targets", targets_table(evaluate_targets(measurements, env.sgemm_gflops))]
+        parts += ["", "Targets", targets_table(evaluate_targets(measurements, env.sgemm_gflops))]
+    if sweep is not None:
+        parts += ["", sweep.title]
+        for direction in _directions(sweep.measurements):
+            parts += ["", f"Sweep {direction}", results_table(sweep.measurements, direction, env.sgemm_gflops)]
+            parts += ["", f"Sweep {direction}: worst {WORST_SHOWN} vs best peer", worst_table(sweep.measurements, direction)]
+        parts += ["", "Sweep targets", targets_table(sweep_targets(sweep.measurements))]
     return "\n".join(parts)
 
 
@@ -324,28 +357,39 @@ _METHOD = f"""\
 """
 
 
-def results_markdown(measurements: Sequence[Measurement], env: Environment, chart_name: str = "ratios.png") -> str:
+def results_markdown(
+    measurements: Sequence[Measurement],
+    env: Environment,
+    chart_name: str = "ratios.png",
+    sweep: Optional["SweepRun"] = None,
+    sweep_chart_name: str = "sweep.png",
+) -> str:
+    """RESULTS.md: the suite (when ``measurements`` has any) and the sweep (when given)."""
     sgemm = env.sgemm_gflops
-    targets = evaluate_targets(measurements, sgemm)
     parts = [
-        "# Benchmark results",
+        "# Benchmark results" if measurements else "# Sweep results",
         "",
         "Generated by `convtranspose bench` (`benchmarks/run.py`). Times in milliseconds, lower is better.",
         "",
         *_environment_lines(env),
         "",
         *_busy_note(env),
-        "## Targets",
-        "",
-        targets_table(targets),
-        "",
-        f"![ours / torch and ours / best peer per layer]({chart_name})",
-        "",
     ]
-    for direction in ("forward", "backward"):
-        if any(m.direction == direction for m in measurements):
+    if measurements:
+        parts += [
+            "## Targets",
+            "",
+            targets_table(evaluate_targets(measurements, sgemm)),
+            "",
+            f"![ours / torch and ours / best peer per layer]({chart_name})",
+            "",
+        ]
+        for direction in _directions(measurements):
             parts += [f"## {direction.capitalize()}", "", results_table(measurements, direction, sgemm), ""]
-    mismatches = [problem for m in measurements for problem in m.mismatches]
+    if sweep is not None:
+        parts += _sweep_markdown(sweep, sgemm, sweep_chart_name)
+    everything = [*measurements, *(sweep.measurements if sweep is not None else ())]
+    mismatches = [problem for m in everything for problem in m.mismatches]
     if mismatches:
         parts += ["## Correctness mismatches", ""] + [f"- {p}" for p in mismatches] + [""]
     parts.append(_METHOD)
@@ -353,14 +397,23 @@ def results_markdown(measurements: Sequence[Measurement], env: Environment, char
 
 
 def write_results(
-    directory: Path, measurements: Sequence[Measurement], env: Environment
-) -> tuple[Path, Path]:
-    """Write ``RESULTS.md`` and ``ratios.png`` into ``directory``; return both paths."""
+    directory: Path, measurements: Sequence[Measurement], env: Environment, sweep: Optional["SweepRun"] = None
+) -> list[Path]:
+    """Write the results into ``directory``; return the paths written, the Markdown file first.
+
+    With suite measurements: ``RESULTS.md`` (with a sweep section when ``sweep`` is given) and
+    ``ratios.png``; a sweep alone writes ``SWEEP.md`` instead, leaving a suite's RESULTS.md alone.
+    A sweep adds ``sweep.png``.
+    """
     directory.mkdir(parents=True, exist_ok=True)
-    chart = plot_ratios(directory / "ratios.png", measurements, env)
-    markdown = directory / "RESULTS.md"
-    markdown.write_text(results_markdown(measurements, env, chart.name), encoding="utf-8")
-    return markdown, chart
+    charts = []
+    if measurements:
+        charts.append(plot_ratios(directory / "ratios.png", measurements, env))
+    if sweep is not None:
+        charts.append(plot_sweep(directory / "sweep.png", sweep, env))
+    markdown = directory / ("RESULTS.md" if measurements else "SWEEP.md")
+    markdown.write_text(results_markdown(measurements, env, "ratios.png", sweep, "sweep.png"), encoding="utf-8")
+    return [markdown, *charts]
 
 
 # --------------------------------------------------------------------------------------------
@@ -410,17 +463,17 @@ def _panel(axis: Any, chosen: Sequence[Measurement], lines: Sequence[tuple[float
     extent = [v for _, vals, _ in series for v in vals if v is not None] + [x for x, _, _ in lines] + [1.0]
     low, high = min(extent) / 1.6, max(extent) * 1.6
     axis.set_xlim(low, high)
-    _plain_log_ticks(axis, low, high)
+    _plain_log_ticks(axis.xaxis, low, high)
 
 
-def _plain_log_ticks(axis: Any, low: float, high: float) -> None:
+def _plain_log_ticks(scale_axis: Any, low: float, high: float) -> None:
     """Ticks at 1-2-5 steps labelled as plain numbers (0.5, 1, 2), no labels on minor ticks."""
     from matplotlib import ticker
 
     ticks = [m * 10.0**e for e in range(-4, 5) for m in (1, 2, 5) if low <= m * 10.0**e <= high]
-    axis.xaxis.set_major_locator(ticker.FixedLocator(ticks))
-    axis.xaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
-    axis.xaxis.set_minor_formatter(ticker.NullFormatter())
+    scale_axis.set_major_locator(ticker.FixedLocator(ticks))
+    scale_axis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+    scale_axis.set_minor_formatter(ticker.NullFormatter())
 
 
 def plot_ratios(path: Path, measurements: Sequence[Measurement], env: Environment) -> Path:
@@ -430,7 +483,7 @@ def plot_ratios(path: Path, measurements: Sequence[Measurement], env: Environmen
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    directions = [d for d in ("forward", "backward") if any(m.direction == d for m in measurements)]
+    directions = _directions(measurements)
     target_lines = {
         "forward": [
             (FORWARD_GEOMEAN_TARGET, "--", f"geomean target {FORWARD_GEOMEAN_TARGET:g}x torch"),
@@ -457,6 +510,182 @@ def plot_ratios(path: Path, measurements: Sequence[Measurement], env: Environmen
         fontsize=10,
     )
     figure.tight_layout(rect=(0, 0.04, 1, 1))
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# The randomized sweep (--sweep N --seed S)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """The measurements of a ``--sweep`` run, with the count and seed that generated its layers."""
+
+    count: int
+    seed: int
+    measurements: Sequence[Measurement]
+
+    @property
+    def title(self) -> str:
+        return f"Sweep: {self.count} random layer{'' if self.count == 1 else 's'}, seed {self.seed}"
+
+
+def sweep_targets(measurements: Sequence[Measurement]) -> list[Target]:
+    """Issue 15's sweep targets in every direction measured: the geomean against torch and
+    against the best peer, and every layer against the best peer."""
+    targets = []
+    for direction in _directions(measurements):
+        label = f"Sweep {direction}"
+        targets += [
+            _geomean_target(measurements, direction, SWEEP_TORCH_GEOMEAN_TARGET, f"{label} geomean vs torch"),
+            _geomean_target(
+                measurements,
+                direction,
+                SWEEP_BEST_PEER_GEOMEAN_TARGET,
+                f"{label} geomean vs best peer",
+                versus="best peer",
+            ),
+            _best_peer_target(measurements, direction, SWEEP_BEST_PEER_CAP, f"{label}, every layer vs best peer"),
+        ]
+    return targets
+
+
+def _worst(measurements: Sequence[Measurement], direction: str, count: int) -> list[Measurement]:
+    """The ``count`` measurements of ``direction`` with the highest ours / best peer."""
+    rated = [m for m in _of(measurements, direction) if m.ratio_to_best_peer is not None]
+    return sorted(rated, key=lambda m: m.ratio_to_best_peer or 0.0, reverse=True)[:count]
+
+
+def worst_table(measurements: Sequence[Measurement], direction: str, count: int = WORST_SHOWN) -> str:
+    """The ``count`` layers of ``direction`` where we are furthest behind the best peer."""
+    header = ["layer", "shape", "GFLOP", "ours ms", "best peer", "best peer ms", "ours/best peer", "ours/torch"]
+    rows = [
+        [
+            m.layer.name,
+            m.layer.describe_shape(),
+            f"{m.flops / 1e9:.3g}",
+            _ms(m.seconds("ours")),
+            LABELS[m.best_peer or ""],
+            _ms(m.seconds(m.best_peer or "")),
+            _ratio(m.ratio_to_best_peer),
+            _ratio(m.ratio_to("torch")),
+        ]
+        for m in _worst(measurements, direction, count)
+    ]
+    return markdown_table(header, rows, [False, False, True, True, False, True, True, True])
+
+
+def _sweep_markdown(sweep: SweepRun, sgemm: float, chart_name: str) -> list[str]:
+    from .sweep import TIME_RANGE
+
+    low, high = (seconds * 1e3 for seconds in TIME_RANGE)
+    parts = [
+        f"## {sweep.title}",
+        "",
+        f"Layers the suite does not contain, drawn by `convtranspose.bench.sweep.sweep_layers({sweep.count}, "
+        f"seed={sweep.seed})` (1-d/2-d/3-d, channels 8-512, kernel 1-7, stride 1-4, dilation 1-3, padding "
+        f"and output_padding in range, dense/grouped/depthwise, batch 1-32, spatial size for an estimated "
+        f"{low:g}-{high:g} ms forward; `convtranspose bench --sweep {sweep.count} --seed {sweep.seed} --list` "
+        "lists them) and timed exactly like the suite.",
+        "",
+        targets_table(sweep_targets(sweep.measurements)),
+        "",
+        f"![ours / torch and ours / best peer against the flops of every sweep layer]({chart_name})",
+        "",
+    ]
+    for direction in _directions(sweep.measurements):
+        parts += [
+            f"### Sweep {direction}: worst {WORST_SHOWN} vs best peer",
+            "",
+            worst_table(sweep.measurements, direction),
+            "",
+            f"### Sweep {direction}: every layer",
+            "",
+            results_table(sweep.measurements, direction, sgemm),
+            "",
+        ]
+    return parts
+
+
+_SWEEP_MARKERS = {1: "o", 2: "s", 3: "^"}
+
+
+def _scatter(axis: Any, chosen: Sequence[Measurement], direction: str) -> list[tuple[str, Any]]:
+    """Ratio against flops, one colour per ratio (best peer hollow, so a torch point shows through when
+    torch is the best peer), one marker per dimensionality; the worst layers labelled."""
+    from matplotlib.lines import Line2D
+
+    handles: list[tuple[str, Any]] = []
+    values: list[float] = [1.0, SWEEP_TORCH_GEOMEAN_TARGET, SWEEP_BEST_PEER_CAP]
+    series = (("ours / torch", "torch", "tab:blue", True, -10), ("ours / best peer", "best peer", "tab:orange", False, 3))
+    for label, versus, color, filled, text_offset in series:
+        ratios = [_ratio_of(m, versus) for m in chosen]
+        style = {"color": color, "edgecolors": "none"} if filled else {"facecolors": "none", "edgecolors": color}
+        for ndim, marker in _SWEEP_MARKERS.items():
+            points = [(m.flops, r) for m, r in zip(chosen, ratios) if r is not None and m.layer.ndim == ndim]
+            if points:
+                xs, ys = zip(*points)
+                axis.scatter(xs, ys, marker=marker, s=20 if filled else 48, alpha=0.8, linewidths=1.1, **style)
+        mean = geomean(ratios)
+        if mean is not None:
+            axis.axhline(mean, color=color, linestyle="-.", linewidth=1.2)
+            axis.annotate(f"geomean {mean:.2f}", (1.0, mean), xycoords=("axes fraction", "data"),
+                          xytext=(-4, text_offset), textcoords="offset points", ha="right", fontsize=7, color=color)
+        face = color if filled else "none"
+        handles.append(
+            (
+                f"{label} (dash-dot: geomean)",
+                Line2D([], [], color=color, marker="o", linestyle="-.", markerfacecolor=face, markeredgecolor=color),
+            )
+        )
+        values += [r for r in ratios if r is not None]
+    for ndim, marker in _SWEEP_MARKERS.items():
+        handles.append((f"{ndim}-d", Line2D([], [], color="grey", marker=marker, linestyle="none")))
+    lines: list[tuple[float, str, Literal["-", "--", ":"], str]] = [
+        (1.0, "black", "-", "1.0 = same speed; target geomean vs best peer"),
+        (SWEEP_TORCH_GEOMEAN_TARGET, "tab:green", "--", f"target geomean {SWEEP_TORCH_GEOMEAN_TARGET:g}x torch"),
+        (SWEEP_BEST_PEER_CAP, "tab:red", ":", f"cap {SWEEP_BEST_PEER_CAP:g}x best peer, every layer"),
+    ]
+    for y, color, line_style, text in lines:
+        axis.axhline(y, color=color, linestyle=line_style, linewidth=1.1)
+        handles.append((text, Line2D([], [], color=color, linestyle=line_style)))
+    for rank, m in enumerate(_worst(chosen, direction, WORST_SHOWN)):  # alternate sides: neighbours overlap less
+        axis.annotate(m.layer.name, (m.flops, m.ratio_to_best_peer), xytext=(5, 3 if rank % 2 == 0 else -10),
+                      textcoords="offset points", fontsize=7)
+    axis.set_xscale("log")
+    axis.set_yscale("log")
+    low, high = min(values) / 1.3, max(values) * 1.3
+    axis.set_ylim(low, high)
+    _plain_log_ticks(axis.yaxis, low, high)
+    axis.set_xlabel("flops of one call (log scale)")
+    axis.set_ylabel("our time / peer time (log scale; < 1 = ours faster)")
+    peers = "torch autograd; ORT n/a" if direction == "backward" else "torch, torch without mkldnn, ORT"
+    axis.set_title(f"{direction.capitalize()} ({peers})", fontsize=10)
+    axis.grid(which="both", alpha=0.3)
+    return handles
+
+
+def plot_sweep(path: Path, sweep: SweepRun, env: Environment) -> Path:
+    """Scatter plot of ours/torch and ours/best peer against each sweep layer's flops, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    directions = _directions(sweep.measurements)
+    figure, axes = plt.subplots(1, len(directions), figsize=(6.5 * len(directions), 5.6), squeeze=False)
+    handles: dict[str, Any] = {}
+    for axis, direction in zip(axes[0], directions):
+        for label, handle in _scatter(axis, _of(sweep.measurements, direction), direction):
+            handles.setdefault(label, handle)
+    figure.legend(list(handles.values()), list(handles.keys()), loc="lower center", ncol=4, fontsize=7, frameon=False)
+    figure.suptitle(
+        f"convtranspose {sweep.title.lower()}, fp32, {env.threads} threads - {env.cpu} - {env.date}", fontsize=10
+    )
+    figure.tight_layout(rect=(0, 0.1, 1, 1))
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
