@@ -8,7 +8,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import convtranspose as ct
-from convtranspose._conv import conv_geometry
+from convtranspose.shape import conv_geometry
 from features import HAS_COMPLEX, HAS_FORMS, HAS_MODES
 from oracle import TORCH_CONV_FN, assert_close, require_torch, requires_torch
 

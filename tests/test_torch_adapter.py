@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import convtranspose as ct
@@ -87,6 +87,40 @@ def test_gradcheck_padding_forms(case):
 @pytest.mark.parametrize("case", MODE_CASES, ids=str)
 def test_gradcheck_padding_modes(case):
     _gradcheck(case)
+
+
+@st.composite
+def _gradcheck_calls(draw):
+    ndim = draw(st.integers(1, 3))
+    groups = draw(st.integers(1, 2))
+    stride = tuple(draw(st.lists(st.integers(1, 2), min_size=ndim, max_size=ndim)))
+    dilation = tuple(draw(st.lists(st.integers(1, 2), min_size=ndim, max_size=ndim)))
+    kw = dict(stride=stride, dilation=dilation, groups=groups)
+    forms = ["int", "tuple"] + (["pairs", "same", "same_lower", "valid"] if HAS_FORMS else [])
+    form = draw(st.sampled_from(forms))
+    if form == "int":
+        kw["padding"] = draw(st.integers(0, 1))
+    elif form == "tuple":
+        kw["padding"] = tuple(draw(st.lists(st.integers(0, 1), min_size=ndim, max_size=ndim)))
+    elif form == "pairs":
+        kw["padding"] = tuple((draw(st.integers(0, 1)), draw(st.integers(0, 1))) for _ in range(ndim))
+    else:
+        kw["padding"] = form
+    if form != "same" and form != "same_lower" and draw(st.booleans()):
+        kw["output_padding"] = tuple(draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation))
+    modes = ["zeros"] + (["circular", "reflect", "replicate"] if HAS_MODES else [])
+    kw["padding_mode"] = draw(st.sampled_from(modes))
+    return dict(ndim=ndim, kw=kw, size=3 if ndim < 3 else 2, unbatched=draw(st.booleans()))
+
+
+@settings(max_examples=min(40, settings.default.max_examples))
+@given(_gradcheck_calls())
+def test_gradcheck_sweep(case):
+    try:
+        _gradcheck(case)
+    except (ct.ParameterError, ct.OutputSizeError) as exc:  # e.g. reflect padding >= the output size
+        assume(False)
+        raise AssertionError("unreachable") from exc
 
 
 # --------------------------------------------------------------------------------------------

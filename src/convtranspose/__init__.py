@@ -30,6 +30,7 @@ from .errors import (
 
 if TYPE_CHECKING:  # pragma: no cover - the names below are loaded on first use (``__getattr__``)
     from .functional import (
+        conv,
         conv_transpose,
         conv_transpose1d,
         conv_transpose2d,
@@ -39,7 +40,6 @@ if TYPE_CHECKING:  # pragma: no cover - the names below are loaded on first use 
         conv_transpose_input_grad,
         conv_transpose_weight_grad,
     )
-    from ._conv import conv
     from .modules import ConvTranspose1d, ConvTranspose2d, ConvTranspose3d, ConvTransposeNd
     from .shape import output_padding_for, output_size, output_size_range
     from .spec import ConvTransposeSpec, make_spec
@@ -58,10 +58,10 @@ _LAZY = {
             "conv_transpose_bias_grad",
             "conv_transpose_input_grad",
             "conv_transpose_weight_grad",
+            "conv",
         ),
         "functional",
     ),
-    "conv": "_conv",
     **dict.fromkeys(("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "ConvTransposeNd"), "modules"),
     **dict.fromkeys(("output_padding_for", "output_size", "output_size_range"), "shape"),
     **dict.fromkeys(("ConvTransposeSpec", "make_spec"), "spec"),

@@ -13,14 +13,15 @@ Beyond PyTorch, every function also takes ``output_size`` (PyTorch has it only o
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Optional, Sequence, Union, cast
+from typing import Any, Callable, NamedTuple, Optional, Sequence, Union, cast
 
 import numpy as np
 
 from . import engine
-from ._checks import is_int
+from ._checks import as_array, is_int
 from .errors import DTypeError, OutOfMemoryError, ParameterError, ParameterTypeError, ShapeError
 from .plan import Hyper, Plan, as_float_array, build_plan, compute_dtype
+from .shape import PaddingArg, conv_geometry
 from .spec import ConvTransposeSpec, IntOrTuple
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "conv_transpose_bias_grad",
     "conv_transpose_with_spec",
     "conv_transpose_backward_with_spec",
+    "conv",
 ]
 
 Runner = Callable[[np.ndarray, np.ndarray, Optional[np.ndarray]], np.ndarray]
@@ -535,3 +537,82 @@ def conv_transpose_bias_grad(grad_output: np.ndarray) -> np.ndarray:
         raise ShapeError(f"conv_transpose_bias_grad: expected a batched (N, C_out, *S) grad_output, got shape {gy.shape}")
     return np.ascontiguousarray(engine.bias_grad(gy.astype(compute_dtype(gy.dtype), copy=False)).astype(gy.dtype))
 
+
+# --------------------------------------------------------------------------------------------
+# The adjoint: the ordinary convolution whose adjoint conv_transpose is (its input gradient)
+# --------------------------------------------------------------------------------------------
+
+
+def conv(
+    input: np.ndarray,
+    weight: np.ndarray,
+    bias: Optional[np.ndarray] = None,
+    *,
+    stride: IntOrTuple = 1,
+    padding: PaddingArg = 0,
+    groups: int = 1,
+    dilation: IntOrTuple = 1,
+    padding_mode: str = "zeros",
+) -> np.ndarray:
+    """Ordinary (cross-correlation) convolution: the operator :func:`conv_transpose` is the adjoint of.
+
+    With the same ``weight`` and parameters, ``conv(y, w)`` is ``torch.nn.functional.conv{n}d(y, w)``
+    applied after padding ``y`` by ``padding`` with ``padding_mode`` (``F.pad``), and for every ``x``
+    and ``y`` of matching shapes::
+
+        <conv_transpose(x, w), y> = <x, conv(y, conj(w))>       (conj only matters for complex)
+
+    i.e. it is the input gradient of :func:`conv_transpose`, exposed, plus an optional bias. Per
+    spatial axis, with pads ``(b, a)``: ``out = floor((in + b + a - d * (k - 1) - 1) / s) + 1``.
+
+    Parameters
+    ----------
+    input : array_like, shape (N, C_out, *S) or (C_out, *S)
+        ``C_out = weight.shape[1] * groups``: the transposed convolution's output channels.
+    weight : array_like, shape (C_in, C_out / groups, *kernel)
+        PyTorch's ``ConvTranspose`` layout, which is also ``Conv``'s ``(out, in / groups, *kernel)``.
+    bias : array_like, shape (C_in,), optional
+    stride, padding, groups, dilation, padding_mode
+        As in :func:`conv_transpose` (every padding form and mode it accepts).
+
+    Returns
+    -------
+    ndarray, shape (N, C_in, *S_conv) or (C_in, *S_conv)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> conv(np.arange(6.0).reshape(1, 1, 6), np.array([[[1.0, 10.0]]]), stride=2).tolist()
+    [[[10.0, 32.0, 54.0]]]
+    """
+    y, w = as_array("input", input), as_array("weight", weight)
+    if w.ndim < 3:
+        raise ShapeError(f"conv: weight must have shape (C_in, C_out / groups, *kernel), got weight of shape {w.shape}")
+    ndim = w.ndim - 2
+    if y.ndim not in (ndim + 1, ndim + 2):
+        raise ShapeError(
+            f"conv: expected a {ndim + 1}-d (unbatched) or {ndim + 2}-d (batched) input for a {ndim + 2}-d weight, "
+            f"got input of shape {y.shape}"
+        )
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)):
+        raise ParameterTypeError(f"conv: groups must be an int, got {groups!r}")
+    channels = y.shape[-ndim - 1]
+    if groups < 1 or channels != w.shape[1] * groups:
+        raise ShapeError(
+            f"conv: the input must have weight.shape[1] * groups = {w.shape[1]} * {groups} channels, got input of "
+            f"shape {y.shape}"
+        )
+    spatial, op = conv_geometry(y.shape[-ndim:], w.shape[2:], stride, padding, dilation)
+    input_shape = y.shape[: y.ndim - ndim - 1] + (w.shape[0],) + spatial
+    hyper: dict[str, Any] = dict(stride=stride, padding=padding, output_padding=op, groups=groups, dilation=dilation)
+    if padding_mode != "zeros":
+        hyper["padding_mode"] = padding_mode
+    # The input gradient is the adjoint: for complex weights it conjugates them, which conv must not.
+    w_plain = np.conj(w) if np.iscomplexobj(w) else w
+    out = conv_transpose_input_grad(y, input_shape, w_plain, **hyper)
+    if bias is not None:
+        b = as_array("bias", bias)
+        if b.shape != (w.shape[0],):
+            raise ShapeError(f"conv: bias must have shape ({w.shape[0]},) (C_in = weight.shape[0]), got bias of shape {b.shape}")
+        out += b.astype(out.dtype, copy=False).reshape((-1,) + (1,) * ndim)
+    return out

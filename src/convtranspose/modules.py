@@ -65,6 +65,16 @@ def _generator(rng: object) -> np.random.Generator:
     return np.random.default_rng(int(rng))
 
 
+def _is_dask_array(value: object) -> bool:
+    """True for a ``dask.array.Array``, recognised by its type's module so that dask is not imported."""
+    kind = type(value)
+    return kind.__name__ == "Array" and kind.__module__.split(".")[0] == "dask"
+
+
+#: What ``_saved`` holds after a forward on a dask array (there is no input to backpropagate through).
+_LAZY_FORWARD: Any = ("lazy forward",)
+
+
 class ConvTransposeNd:
     """N-d transposed convolution layer; ``ConvTranspose1d/2d/3d`` fix the number of dimensions.
 
@@ -154,7 +164,7 @@ class ConvTransposeNd:
             ) from exc
         self.weight_grad: Optional[np.ndarray] = None
         self.bias_grad: Optional[np.ndarray] = None
-        self._saved: Optional[tuple[np.ndarray, Optional[Sequence[int]]]] = None
+        self._saved: Optional[tuple[Any, ...]] = None
 
     # -- construction helpers ---------------------------------------------------------------
 
@@ -283,8 +293,18 @@ class ConvTransposeNd:
     def forward(self, input: np.ndarray, output_size: Optional[Sequence[int]] = None) -> np.ndarray:
         """Apply the layer; ``output_size`` picks ``output_padding`` as in PyTorch.
 
-        The input is remembered (by reference) for :meth:`backward`.
+        The input is remembered (by reference) for :meth:`backward`. A ``dask.array.Array`` input
+        gives a lazy ``dask.array.Array`` (:mod:`convtranspose.dask`; needs the ``dask`` extra), and
+        then there is no :meth:`backward`.
         """
+        if _is_dask_array(input):  # lazy: the dask adapter builds the graph (dask is imported there only)
+            from .dask import conv_transpose_with_spec as lazy_conv_transpose
+
+            lazy: Any = lazy_conv_transpose(
+                cast(Any, input), self._weight, self._bias, self._call_spec(output_size), output_size
+            )
+            self._saved = _LAZY_FORWARD
+            return lazy
         output = conv_transpose_with_spec(input, self._weight, self._bias, self._call_spec(output_size), output_size)
         self._saved = (np.asarray(input), output_size)
         return output
@@ -299,6 +319,11 @@ class ConvTransposeNd:
         """
         if self._saved is None:
             raise ParameterError("backward() called before forward(): there is no saved input")
+        if self._saved is _LAZY_FORWARD:
+            raise ParameterTypeError(
+                "backward() after a forward on a dask array is not supported: the layer keeps no lazy input; "
+                "run forward on an in-memory array to train"
+            )
         saved_input, output_size = self._saved
         grad_x, grad_w, grad_b = conv_transpose_backward_with_spec(
             grad_output, saved_input, self._weight, self._call_spec(output_size), output_size,

@@ -293,24 +293,28 @@ def run_conv_transpose(
     return _run(call, X, W, None if B is None else np.asarray(B))
 
 
+def _library_padding(call: OnnxConvTranspose) -> tuple[tuple[tuple[int, int], ...], tuple[int, ...]]:
+    """Per-axis (before, after) crops and output_padding for :func:`conv_transpose`.
+
+    A negative end crop (cells added at the end) is output_padding: ``op - end`` stays below the
+    stride, since the added cells number at most ``stride - 1 - op``.
+    """
+    pads = tuple((b, max(e, 0)) for b, e in call.crop)
+    output_padding = tuple(o + max(-e, 0) for (_, e), o in zip(call.crop, call.output_padding))
+    return pads, output_padding
+
+
 def _run(call: OnnxConvTranspose, X: np.ndarray, W: np.ndarray, B: Optional[np.ndarray]) -> np.ndarray:
     """The call through :func:`conv_transpose`: a symmetric crop directly, otherwise cropped after."""
     hyper: dict[str, Any] = dict(stride=call.stride, dilation=call.dilation, groups=call.group)
-    if all(b == e >= 0 for b, e in call.crop):
-        return conv_transpose(
-            X, W, B, padding=tuple(b for b, _ in call.crop), output_padding=call.output_padding, **hyper
-        )
-    # Crop the common part inside the library, the rest here (zeros where cells are added).
-    common = tuple(max(0, min(b, e)) for b, e in call.crop)
-    inner = conv_transpose(X, W, padding=common, output_padding=call.output_padding, **hyper)
-    out = np.zeros(inner.shape[:2] + call.output_spatial, inner.dtype)
-    source, target = [slice(None)] * 2, [slice(None)] * 2
-    for (begin, _), c, length, have in zip(call.crop, common, call.output_spatial, inner.shape[2:]):
-        start = begin - c
-        stop = min(start + length, have)
-        source.append(slice(start, stop))
-        target.append(slice(0, stop - start))
-    out[tuple(target)] = inner[tuple(source)]
+    pads, output_padding = _library_padding(call)
+    if all(b == e for b, e in pads):
+        return conv_transpose(X, W, B, padding=tuple(b for b, _ in pads), output_padding=output_padding, **hyper)
+    # Crop the common part inside the library, the rest here.
+    common = tuple(min(b, e) for b, e in pads)
+    inner = conv_transpose(X, W, padding=common, output_padding=output_padding, **hyper)
+    window = tuple(slice(b - c, b - c + n) for (b, _), c, n in zip(pads, common, call.output_spatial))
+    out = np.ascontiguousarray(inner[(slice(None), slice(None)) + window])
     if B is not None:
         if B.shape != (out.shape[1],):
             raise ShapeError(f"ConvTranspose: B must have shape ({out.shape[1]},) (M), got B of shape {B.shape}")

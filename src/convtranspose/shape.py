@@ -22,7 +22,7 @@ from functools import lru_cache
 from typing import Optional, Sequence, Union
 
 from ._checks import is_int
-from .errors import OutputSizeError, ParameterError, ParameterTypeError
+from .errors import OutputSizeError, ParameterError, ParameterTypeError, ShapeError
 from .spec import MAX_INDEX, ConvTransposeSpec, IntOrTuple, make_spec, normalize_tuple
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "resolve_pads",
     "spatial_output_shape",
     "resolve_output_padding",
+    "conv_geometry",
 ]
 
 
@@ -403,3 +404,79 @@ def output_padding_for(
     )
     return result if as_tuple else result[0]
 
+
+# --------------------------------------------------------------------------------------------
+# The paired ordinary convolution's sizes (for ``functional.conv``)
+# --------------------------------------------------------------------------------------------
+
+
+PaddingArg = Union[int, str, tuple]
+
+
+def _axis_pads(padding: object, ndim: int) -> Union[str, tuple[tuple[int, int], ...]]:
+    """Per-axis (before, after) pads from every padding form, or the string 'same'/'same_lower'."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0),) * ndim
+        if padding in ("same", "same_lower"):
+            return padding
+        raise ParameterError(
+            f"padding must be an int, per-dimension ints, (before, after) pairs, 'valid', 'same' or "
+            f"'same_lower', got padding={padding!r}"
+        )
+    if isinstance(padding, (tuple, list)) and padding and all(isinstance(p, (tuple, list)) for p in padding):
+        if len(padding) != ndim or any(len(p) != 2 for p in padding):
+            raise ParameterError(
+                f"padding pairs must be one (before, after) pair per spatial dimension ({ndim}), got padding={padding!r}"
+            )
+        pairs = tuple((int(b), int(a)) for b, a in padding)
+    else:
+        pairs = tuple((p, p) for p in normalize_tuple(padding, ndim, "padding"))  # type: ignore[arg-type]
+    if min(min(pair) for pair in pairs) < 0:
+        raise ParameterError(f"padding must be non-negative, got padding={padding!r}")
+    return pairs
+
+
+def conv_geometry(
+    spatial: tuple[int, ...], kernel: tuple[int, ...], stride: IntOrTuple, padding: PaddingArg, dilation: IntOrTuple,
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Output size of the ordinary convolution of ``spatial``, and the ``output_padding`` that maps it back.
+
+    Per axis, with ``(b, a)`` the pads::
+
+        out = floor((in + b + a - d * (k - 1) - 1) / s) + 1
+        output_padding = in - ((out - 1) * s - b - a + d * (k - 1) + 1)
+
+    With ``'same'``/``'same_lower'``, ``out = in / s`` (``in`` must be a multiple of ``s``) and
+    ``output_padding`` is 0, since :func:`conv_transpose` with ``'same'`` maps ``out`` to ``out * s``.
+
+    Examples
+    --------
+    >>> conv_geometry((8,), (3,), 2, 1, 1)
+    ((4,), (1,))
+    >>> conv_geometry((8, 9), (3, 3), (2, 3), "same", 1)
+    ((4, 3), (0, 0))
+    """
+    ndim = len(kernel)
+    stride_t, dilation_t = normalize_tuple(stride, ndim, "stride"), normalize_tuple(dilation, ndim, "dilation")
+    pads = _axis_pads(padding, ndim)
+    if isinstance(pads, str):
+        bad = [axis for axis, (n, s) in enumerate(zip(spatial, stride_t)) if n % s]
+        if bad:
+            raise ShapeError(
+                f"conv with padding={pads!r} needs every spatial size to be a multiple of its stride (the transposed "
+                f"convolution maps n to n * stride), got sizes {spatial} for stride {stride_t}"
+            )
+        return tuple(n // s for n, s in zip(spatial, stride_t)), (0,) * ndim
+    out, output_padding = [], []
+    for axis, (n, k, s, d, (b, a)) in enumerate(zip(spatial, kernel, stride_t, dilation_t, pads)):
+        span = n + b + a - d * (k - 1) - 1
+        if span < 0:
+            raise ShapeError(
+                f"conv: the padded input along spatial dimension {axis} ({n} + {b} + {a}) is shorter than the dilated "
+                f"kernel ({d * (k - 1) + 1})"
+            )
+        length = span // s + 1
+        out.append(length)
+        output_padding.append(n - ((length - 1) * s - b - a + d * (k - 1) + 1))
+    return tuple(out), tuple(output_padding)
