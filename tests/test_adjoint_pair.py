@@ -197,3 +197,22 @@ def test_conv_geometry_and_errors():
         ct.conv(np.ones((1, 2, 5)), np.ones((3, 2, 2)), padding="full")
     with pytest.raises(ct.ShapeError, match="multiple of its stride"):
         ct.conv(np.ones((1, 2, 5)), np.ones((3, 2, 2)), stride=2, padding="same")
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, text",
+    [
+        ({"stride": 0}, "ParameterError", "stride must be positive (>= 1), got stride=(0,)"),
+        ({"stride": (2, 1)}, "ParameterError", "sequence of 1 values"),
+        ({"dilation": 0}, "ParameterError", "dilation must be positive (>= 1), got dilation=(0,)"),
+        ({"groups": 0}, "ParameterError", "groups must be a positive integer, got groups=0"),
+        ({"groups": 1.5}, "ParameterTypeError", "groups must be an int, got 1.5"),
+        ({"groups": True}, "ParameterTypeError", "groups must be an int, got True"),
+    ],
+)
+def test_conv_rejects_bad_hyper_parameters_like_conv_transpose(kwargs, error, text):
+    import convtranspose.errors as errors
+
+    with pytest.raises(getattr(errors, error)) as info:
+        ct.conv(np.ones((1, 1, 4)), np.ones((1, 1, 2)), **kwargs)
+    assert text in str(info.value)
