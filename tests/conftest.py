@@ -13,7 +13,12 @@ Engine paths
     ``convtranspose.engine.available_paths()``, so every path the library registers -- including
     ones added later -- is exercised without editing the tests. Tests run their numeric calls under
     ``with convtranspose.engine.use_path(engine_path):``. (This is direct parametrization, not a
-    fixture, so hypothesis-driven tests can take it too.)
+    fixture, so hypothesis-driven tests can take it too.) A path that cannot run here (``gemm_jit``
+    without numba) is still a parameter, marked skip with the reason, so it shows as SKIPPED in
+    ``-ra`` instead of vanishing from the run.
+
+The shared oracles, per-dimension tables and ``assert_close`` live in ``oracle.py``; the import
+blocker and the doctest handling of missing optional packages in the root ``conftest.py``.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import os
 
 from hypothesis import HealthCheck, settings
 
-import convtranspose.engine
+from oracle import ENGINE_PATHS, UNAVAILABLE_PATHS, engine_path_params
 
 _COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -39,17 +44,16 @@ def _selected_profile() -> str:
 
 settings.load_profile(_selected_profile())
 
-ENGINE_PATHS = convtranspose.engine.available_paths()
-
 
 def pytest_generate_tests(metafunc):
     if "engine_path" in metafunc.fixturenames:
-        metafunc.parametrize("engine_path", ENGINE_PATHS)
+        metafunc.parametrize("engine_path", engine_path_params())
 
 
 def pytest_report_header(config):
     return [
         f"hypothesis profile: {settings.get_current_profile_name()} "
         f"(max_examples={settings.default.max_examples})",
-        f"convtranspose engine paths: {', '.join(ENGINE_PATHS)}",
+        f"convtranspose engine paths: {', '.join(ENGINE_PATHS)}"
+        + "".join(f"; {name} unavailable: {why}" for name, why in UNAVAILABLE_PATHS.items()),
     ]

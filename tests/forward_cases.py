@@ -1,8 +1,9 @@
-"""Helpers shared by the forward-pass tests: configurations, strategies, tolerances, torch calls.
+"""Helpers shared by the forward-pass tests: configurations, strategies, the per-case check.
 
 A :class:`Case` is one transposed-convolution call: shapes, hyper-parameters (in the exact form
 passed to the API: an int or a per-axis tuple), dtype, which API to call and a seed for the data.
-The hypothesis strategies here draw cases small enough for the naive loop reference.
+The hypothesis strategies here draw cases small enough for the naive loop reference. The oracles and
+``assert_close`` come from :mod:`oracle`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,18 @@ from hypothesis import strategies as st
 import convtranspose
 from convtranspose.engine import available_paths, use_path
 from convtranspose.errors import OutputSizeError, ParameterError, ShapeError
+from oracle import (
+    OURS_FN,
+    OURS_MODULE,
+    TORCH_FN,
+    TORCH_MODULE,
+    adjoint_sides,
+    assert_adjoint,
+    assert_close,
+    conv_transpose_naive,
+    per_axis,
+    require_torch,
+)
 
 # --------------------------------------------------------------------------------------------
 # Budget
@@ -29,60 +42,10 @@ def scaled(fraction: float, minimum: int = 10) -> settings:
 
 
 # --------------------------------------------------------------------------------------------
-# Tolerances
-# --------------------------------------------------------------------------------------------
-
-#: Relative tolerance per dtype (the acceptance criterion: float64 <= 1e-10, float32 <= 1e-4).
-RTOL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-10}
-
-
-def assert_close(actual: np.ndarray, expected: np.ndarray, dtype: Any, context: str = "") -> None:
-    """Assert ``actual`` (shape, dtype and values) matches a reference, relative to its magnitude.
-
-    "Relative" is measured against the reference's largest magnitude::
-
-        max |actual - expected| <= rtol * max(max |expected|, tiny)
-
-    Each output element is a sum of products that may cancel, so an element-wise relative error
-    is meaningless for outputs near zero (a correct float32 result can be "100% off" from an exact
-    0.0); the rounding error of every element is instead bounded by the size of the terms, which
-    ``max |expected|`` tracks. ``tiny`` (the smallest normal number) only matters for an all-zero
-    reference, where the check then demands exact zeros.
-    """
-    dtype = np.dtype(dtype)
-    assert actual.dtype == dtype, f"{context}: dtype {actual.dtype} != {dtype}"
-    assert actual.shape == expected.shape, f"{context}: shape {actual.shape} != {expected.shape}"
-    if actual.size == 0:
-        return
-    expected64 = np.asarray(expected, dtype=np.float64)
-    error = float(np.max(np.abs(actual.astype(np.float64) - expected64)))
-    magnitude = max(float(np.max(np.abs(expected64))), np.finfo(np.float64).tiny)
-    rtol = RTOL[dtype]
-    assert error <= rtol * magnitude, (
-        f"{context}: max abs error {error:.3g} exceeds {rtol:g} * max|reference| = {rtol * magnitude:.3g}"
-    )
-
-
-def assert_adjoint(lhs: float, rhs: float, scale: float, dtype: Any, context: str = "") -> None:
-    """``<T x, y> == <x, C y>`` up to ``rtol`` times the sum of the absolute products."""
-    rtol = RTOL[np.dtype(dtype)]
-    assert abs(lhs - rhs) <= rtol * max(scale, np.finfo(np.float64).tiny), (
-        f"{context}: adjoint identity violated: <T x, y> = {lhs!r}, <x, C y> = {rhs!r} (scale {scale:.3g})"
-    )
-
-
-# --------------------------------------------------------------------------------------------
 # Cases
 # --------------------------------------------------------------------------------------------
 
 APIS = ("functional", "generic", "module")
-
-
-def per_axis(value: Any, ndim: int) -> tuple[int, ...]:
-    """An int-or-tuple hyper-parameter as a per-axis tuple (for the reference and torch modules)."""
-    if isinstance(value, (tuple, list)):
-        return tuple(value)
-    return (value,) * ndim
 
 
 @dataclass(frozen=True)
@@ -162,14 +125,10 @@ class Case:
 # Calling the library and torch
 # --------------------------------------------------------------------------------------------
 
-_FIXED_RANK = {1: convtranspose.conv_transpose1d, 2: convtranspose.conv_transpose2d, 3: convtranspose.conv_transpose3d}
-_MODULES = {1: convtranspose.ConvTranspose1d, 2: convtranspose.ConvTranspose2d, 3: convtranspose.ConvTranspose3d}
-
-
 def build_module(case: Case, w: np.ndarray, b: Optional[np.ndarray]):
     """Our module for ``case`` with its weight/bias replaced by ``w``/``b`` (through the setters)."""
     in_channels = case.weight_shape[0]
-    module = _MODULES[case.ndim](
+    module = OURS_MODULE[case.ndim](
         in_channels,
         case.out_channels,
         case.kernel,
@@ -204,7 +163,7 @@ def call_ours(case: Case, x, w, b, *, path: Optional[str] = None) -> np.ndarray:
             kwargs["output_size"] = case.output_size
         if case.api == "generic":
             return convtranspose.conv_transpose(x, w, b, **kwargs)
-        return _FIXED_RANK[case.ndim](x, w, b, **kwargs)
+        return OURS_FN[case.ndim](x, w, b, **kwargs)
 
 
 def call_torch(case: Case, x: np.ndarray, w: np.ndarray, b: Optional[np.ndarray]) -> np.ndarray:
@@ -213,14 +172,12 @@ def call_torch(case: Case, x: np.ndarray, w: np.ndarray, b: Optional[np.ndarray]
     ``torch.nn.functional`` has no ``output_size``; cases with one go through the torch module's
     ``forward(input, output_size)`` (which ignores the module's ``output_padding``, as does ours).
     """
-    import torch  # imported lazily: the torch-free tests share this module
-
+    torch = require_torch()
     tx, tw = torch.from_numpy(x), torch.from_numpy(w)
     tb = None if b is None else torch.from_numpy(b)
     with torch.no_grad():
         if case.api != "module" and case.output_size is None:
-            functional = getattr(torch.nn.functional, f"conv_transpose{case.ndim}d")
-            out = functional(
+            out = TORCH_FN[case.ndim](
                 tx, tw, tb, case.stride, case.padding, case.output_padding, case.groups, case.dilation
             )
         else:
@@ -248,11 +205,9 @@ def torch_canonical_error(case: Case) -> Optional[BaseException]:
 
 def torch_module(case: Case, *, bias: bool):
     """The torch module matching ``case`` (our functional ``output_size`` calls map onto it)."""
-    import torch
-
+    torch = require_torch()
     output_padding = case.output_padding if case.api == "module" else 0
-    module_class = getattr(torch.nn, f"ConvTranspose{case.ndim}d")
-    return module_class(
+    return TORCH_MODULE[case.ndim](
         case.weight_shape[0],
         case.out_channels,
         case.kernel,
@@ -508,8 +463,6 @@ def check_forward_case(case: Case, *, against_torch: bool) -> None:
 
     The references are computed once; the library is called once per engine path.
     """
-    from reference import adjoint_sides, conv_transpose_naive
-
     x, w, b = case.arrays()
     context = repr(case)
     _, our_error = outcome(call_ours, case, x, w, b)
@@ -574,9 +527,6 @@ __all__ = [
     "APIS",
     "Case",
     "MUTATIONS",
-    "RTOL",
-    "assert_adjoint",
-    "assert_close",
     "assert_our_rejection",
     "assert_rejected_for",
     "build_module",
@@ -588,7 +538,6 @@ __all__ = [
     "invalid_cases",
     "outcome",
     "paths",
-    "per_axis",
     "scaled",
     "torch_canonical_error",
     "torch_module",

@@ -19,7 +19,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from reference import conv_naive
+from oracle import conv_naive
 
 NUMPY_MODE = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 TORCH_MODE = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate", "circular": "circular"}

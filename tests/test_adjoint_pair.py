@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 import convtranspose as ct
 from convtranspose.shape import conv_geometry
 from features import HAS_COMPLEX, HAS_FORMS, HAS_MODES
+from oracle import TORCH_CONV_FN, assert_close, require_torch, requires_torch
 
 scipy_linalg = pytest.importorskip("scipy.sparse.linalg")
 
@@ -134,16 +135,13 @@ def test_operator_errors():
 # conv against torch.nn.functional.conv*d (with F.pad for the modes)
 # --------------------------------------------------------------------------------------------
 
-torch = pytest.importorskip("torch")
-from torch.nn import functional as F  # noqa: E402
-
-
 def _torch_conv(y, w, b, stride, pads, dilation, groups, mode):
+    torch = require_torch()
     flat = [p for pair in reversed(pads) for p in pair]  # F.pad: last dimension first
     t = torch.from_numpy(y)
     batched = t if y.ndim == w.ndim else t[None]
-    padded = F.pad(batched, flat, mode="constant" if mode == "zeros" else mode)
-    fn = getattr(F, f"conv{w.ndim - 2}d")
+    padded = torch.nn.functional.pad(batched, flat, mode="constant" if mode == "zeros" else mode)
+    fn = TORCH_CONV_FN[w.ndim - 2]
     out = fn(padded, torch.from_numpy(w), None if b is None else torch.from_numpy(b), stride=stride,
              dilation=dilation, groups=groups)
     return (out if y.ndim == w.ndim else out[0]).numpy()
@@ -167,6 +165,7 @@ def _pads(padding, spatial, kernel, stride, dilation):
     return tuple(p if isinstance(p, tuple) else (p, p) for p in padding)
 
 
+@requires_torch
 @given(operator_cases(), st.booleans())
 def test_conv_matches_torch(case, with_bias):
     w_shape, input_shape, params, dtype, seed = case
@@ -182,8 +181,7 @@ def test_conv_matches_torch(case, with_bias):
                    dilation=params["dilation"], padding_mode=mode)
     pads = _pads(params["padding"], A.output_shape[-len(w_shape) + 2:], w_shape[2:], params["stride"], params["dilation"])
     expected = _torch_conv(y, w, b, params["stride"], pads, params["dilation"], params["groups"], mode)
-    assert ours.shape == expected.shape
-    np.testing.assert_allclose(ours, expected, rtol=1e-10, atol=1e-10)
+    assert_close(ours, expected)
 
 
 def test_conv_geometry_and_errors():
@@ -199,3 +197,22 @@ def test_conv_geometry_and_errors():
         ct.conv(np.ones((1, 2, 5)), np.ones((3, 2, 2)), padding="full")
     with pytest.raises(ct.ShapeError, match="multiple of its stride"):
         ct.conv(np.ones((1, 2, 5)), np.ones((3, 2, 2)), stride=2, padding="same")
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, text",
+    [
+        ({"stride": 0}, "ParameterError", "stride must be positive (>= 1), got stride=(0,)"),
+        ({"stride": (2, 1)}, "ParameterError", "sequence of 1 values"),
+        ({"dilation": 0}, "ParameterError", "dilation must be positive (>= 1), got dilation=(0,)"),
+        ({"groups": 0}, "ParameterError", "groups must be a positive integer, got groups=0"),
+        ({"groups": 1.5}, "ParameterTypeError", "groups must be an int, got 1.5"),
+        ({"groups": True}, "ParameterTypeError", "groups must be an int, got True"),
+    ],
+)
+def test_conv_rejects_bad_hyper_parameters_like_conv_transpose(kwargs, error, text):
+    import convtranspose.errors as errors
+
+    with pytest.raises(getattr(errors, error)) as info:
+        ct.conv(np.ones((1, 1, 4)), np.ones((1, 1, 2)), **kwargs)
+    assert text in str(info.value)

@@ -18,8 +18,8 @@ from convtranspose.bench import cli, memory, report, suite, timing
 from convtranspose.bench.environment import Environment, openblas_warning
 from convtranspose.bench.runner import Measurement
 from convtranspose.bench.timing import Timing
+from oracle import requires_torch  # torch is the bench's correctness oracle: runs that time it need it
 
-pytest.importorskip("torch")
 pytest.importorskip("threadpoolctl")
 pytest.importorskip("tqdm")
 
@@ -109,16 +109,19 @@ def test_interleaved_orders_rounds_so_each_follows_every_other_about_equally():
     assert again == order  # seeded: a rerun times in the same order
 
 
-def test_calls_per_round_grows_until_a_loop_lasts_long_enough():
+def test_calls_per_round_grows_until_a_loop_lasts_long_enough(monkeypatch):
+    """On a fake clock (each call lasts 1/1024 s): a unit test asserts no real timing."""
+    clock = [0.0]
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: clock[0])
     durations = []
 
     def loop(k):
         durations.append(k)
-        time.sleep(0.001 * k)
+        clock[0] += k / 1024
 
-    calls = timing.calls_per_round(loop, min_round_time=0.008)
-    assert calls >= 8  # 1 ms per call
-    assert durations[-1] == calls  # the last sizing loop had this many calls and lasted >= 8 ms
+    calls = timing.calls_per_round(loop, min_round_time=8 / 1024)
+    assert calls == 8
+    assert durations == [1, 1, 8]  # warm-up; one call lasts 1/1024 s; straight to 8 calls = 8/1024 s
 
 
 def test_interleaved_budget_stops_after_min_rounds():
@@ -205,6 +208,7 @@ def test_openblas_warning(monkeypatch):
 # --------------------------------------------------------------------------------------------
 
 
+@requires_torch
 def test_peers_agree_on_tiny_layer():
     pytest.importorskip("onnxruntime")
     from convtranspose.bench.peers import IMPLEMENTATIONS, make_operands, make_runner
@@ -235,6 +239,7 @@ def test_bench_import_is_lazy():
 # --------------------------------------------------------------------------------------------
 
 
+@requires_torch
 def test_cli_tiny_writes_results_and_chart(tmp_path, capsys):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("matplotlib")
@@ -249,6 +254,7 @@ def test_cli_tiny_writes_results_and_chart(tmp_path, capsys):
     assert (tmp_path / "ratios.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@requires_torch
 def test_cli_quick_uses_small_variants(capsys):
     status = _run_cli("--quick", "--layers", "dcgan.1", "--peers", "torch", "--forward-only", "--rounds", "1", "--no-progress")
     assert status == 0
@@ -258,6 +264,7 @@ def test_cli_quick_uses_small_variants(capsys):
     assert "Backward" not in out.split("Targets")[0]
 
 
+@requires_torch
 def test_cli_reports_wrong_results(monkeypatch, capsys):
     from convtranspose.bench import peers
 
@@ -328,6 +335,7 @@ def test_targets_verdicts_on_synthetic_numbers(tmp_path):
     assert targets["Compute-bound layers (forward)"].met is True
     assert targets["Peak extra memory (forward)"].met is False  # 3x output
     assert targets["Tiny-call overhead (forward)"].met is False
+    pytest.importorskip("matplotlib", reason="the results chart needs matplotlib (the 'bench' extra)")
     markdown, chart = report.write_results(tmp_path, measurements, _environment())
     assert "NOT met" in markdown.read_text()
     assert chart.exists()

@@ -234,6 +234,7 @@ def test_worst_table_lists_the_worst_first():
 
 
 def test_write_results_with_a_sweep_alone_writes_sweep_md(tmp_path):
+    pytest.importorskip("matplotlib", reason="the sweep chart needs matplotlib (the 'bench' extra)")
     written = report.write_results(tmp_path, [], _environment(), _sweep_run())
     assert [path.name for path in written] == ["SWEEP.md", "sweep.png"]
     assert not (tmp_path / "RESULTS.md").exists()
@@ -245,6 +246,7 @@ def test_write_results_with_a_sweep_alone_writes_sweep_md(tmp_path):
 
 
 def test_write_results_with_suite_and_sweep(tmp_path):
+    pytest.importorskip("matplotlib", reason="the charts need matplotlib (the 'bench' extra)")
     from convtranspose.bench.suite import find_layers
 
     suite = [_measurement(find_layers(["tiny"])[0], "forward", ours=1e-5, torch=1e-5)]

@@ -23,7 +23,7 @@ from convtranspose import ConvTranspose2d, ParameterError, ParameterTypeError, c
 from convtranspose import dask as ctd  # noqa: E402
 
 from features import HAS_FORMS  # noqa: E402
-from reference import conv_transpose_naive  # noqa: E402
+from oracle import conv_transpose_naive  # noqa: E402
 
 
 def _partition(draw, total: int) -> tuple[int, ...]:

@@ -11,7 +11,7 @@ import pytest
 from convtranspose.engine.gemm import is_dense
 from convtranspose.shape import geometries
 from convtranspose.spec import make_spec
-from torch_check import assert_matches_torch_autograd
+from oracle import assert_matches_autograd
 
 CASES = [
     # (x shape, weight shape, kwargs, dense?)
@@ -35,4 +35,4 @@ def test_dense_layers_match_torch_autograd(engine_path, case):
     rng = np.random.default_rng(9)
     x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
     b = rng.standard_normal(w_shape[1] * kwargs.get("groups", 1))
-    assert_matches_torch_autograd(x, w, b, engine_path, **kwargs)
+    assert_matches_autograd(x, w, b, engine_path, **kwargs)

@@ -66,7 +66,8 @@ def test_svg_texts_name_the_step_and_values(tmp_path):
     # Cell values of the seed example (the expected output written out by hand).
     for value in ("1.1", "2.2", "11", "6.6", "18.7", "13.2"):
         assert value in texts
-    assert "out = " in " ".join(texts) or "formula" in " ".join(texts).lower()
+    # (was an `or` that always held: "formula" is in the figure's caption whatever its numbers)
+    assert "Output size formula: out = (in - 1)*stride - 2*padding + dilation*(kernel - 1) +" in texts
 
 
 def _expected_trace_frames(trace) -> int:
@@ -83,31 +84,38 @@ def _expected_trace_frames(trace) -> int:
 
 
 @pytest.mark.parametrize(
-    "case",
-    [SEED, STRIDE2, dict(input=[1.0, -2.0, 0.5], kernel=[1.0, 2.0], stride=3, dilation=2, output_padding=2, bias=0.5)],
+    "case, frames",
+    [
+        (SEED, 1 + 4 + 1),  # dilate-kernel frame, 4 input elements, full canvas
+        (STRIDE2, 1 + 4 + 1 + 1 + 1),  # ... + crop + output_padding
+        (dict(input=[1.0, -2.0, 0.5], kernel=[1.0, 2.0], stride=3, dilation=2, output_padding=2, bias=0.5),
+         1 + 3 + 1 + 1 + 1),  # ... + output_padding + bias
+    ],
     ids=["seed", "stride2-pad1-op1", "1d-dilated-bias"],
 )
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_gif_has_one_frame_per_trace_step(tmp_path, case, lang):
+def test_gif_has_one_frame_per_trace_step(tmp_path, case, frames, lang):
     trace = explain(**case)
     path = tmp_path / "trace.gif"
     render_figure(trace, "gif", str(path), lang)
     with Image.open(path) as image:
         assert image.format == "GIF"
-        assert image.n_frames == len(trace.steps) == _expected_trace_frames(trace)
+        assert image.n_frames == len(trace.steps) == _expected_trace_frames(trace) == frames
         assert image.info.get("loop") == 0
         sizes = set()
         for frame in range(image.n_frames):
             image.seek(frame)
             sizes.add(image.size)
     assert len(sizes) == 1
-    assert gif_frame_count(trace) == len(trace.steps)
+    # the frames actually written and the hand count, not len(trace.steps) (what it returns)
+    assert gif_frame_count(trace) == image.n_frames == frames
 
 
 def test_gif_of_conv_and_phase_views(tmp_path):
     conv = explain(**SEED, view="conv")
     phase = explain(**STRIDE2, view="phase")
-    for name, view, expected in (("conv", conv, 1 + conv.output.size), ("phase", phase, 1 + len(phase.phases))):
+    # by hand: the seed's 3 x 3 output cells, and stride (2, 2)'s 4 phases, each after a title frame
+    for name, view, expected in (("conv", conv, 1 + 9), ("phase", phase, 1 + 4)):
         path = tmp_path / f"{name}.gif"
         render_figure(view, "gif", str(path))
         with Image.open(path) as image:
@@ -158,10 +166,17 @@ def test_missing_cjk_font_warns_and_still_draws(tmp_path, monkeypatch):
 
 
 def test_cjk_font_is_found_here():
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
     family = _style.font_family("zh")
     if family[0] == "DejaVu Sans":
         pytest.skip("no CJK font installed on this machine")
-    assert family[0] in _style.CJK_FONT_CANDIDATES
+    # Not "in CJK_FONT_CANDIDATES" (the list it was picked from): the font must really be installed
+    # and really draw Chinese -- its file has glyphs for the explainer's words.
+    path = font_manager.findfont(font_manager.FontProperties(family=family[0]), fallback_to_default=False)
+    font = FT2Font(path)
+    assert all(font.get_char_index(ord(ch)) != 0 for ch in "转置卷积输入输出"), (family[0], path)
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ registered engine path (conftest.py parametrizes them) under ``use_path(engine_p
 
 Tolerances are relative to the largest magnitude of the expected array (a sum of many products
 can cancel to ~0 at single positions, so an elementwise relative tolerance would be meaningless):
-1e-4 in float32, 1e-9 in float64.
+the dtype's tolerance in :data:`oracle.RTOL` (1e-4 in float32, 1e-10 in float64).
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ from convtranspose import (
 )
 from convtranspose.engine import use_path
 
-torch = pytest.importorskip("torch")
+from oracle import TORCH_FN, assert_close, requires_torch, torch
 
-RTOL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-9}
+pytestmark = requires_torch
 
 
 # --------------------------------------------------------------------------------------------
@@ -170,11 +170,7 @@ def torch_gradients(case: Case, x, w, b, gy):
 
     torch's functional API has no ``output_size``: it always gets the case's ``output_padding``.
     """
-    functional = {
-        1: torch.nn.functional.conv_transpose1d,
-        2: torch.nn.functional.conv_transpose2d,
-        3: torch.nn.functional.conv_transpose3d,
-    }[case.ndim]
+    functional = TORCH_FN[case.ndim]
     tx, tw = (torch.from_numpy(a.copy()).requires_grad_(True) for a in (x, w))
     tb = None if b is None else torch.from_numpy(b.copy()).requires_grad_(True)
     y = functional(
@@ -190,15 +186,6 @@ def torch_gradients(case: Case, x, w, b, gy):
     assert tuple(y.shape) == case.output_shape, "the test's own output-shape arithmetic disagrees with torch"
     (y * torch.from_numpy(gy)).sum().backward()
     return tx.grad.numpy(), tw.grad.numpy(), None if tb is None else tb.grad.numpy()
-
-
-def assert_close(actual, expected, dtype, what: str) -> None:
-    assert actual is not None, f"{what}: got None"
-    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
-    assert actual.dtype == dtype, f"{what}: dtype {actual.dtype} != {dtype}"
-    scale = max(float(np.abs(expected).max(initial=0.0)), float(np.finfo(np.float64).tiny))
-    error = float(np.abs(actual.astype(np.float64) - expected).max(initial=0.0))
-    assert error <= RTOL[np.dtype(dtype)] * scale, f"{what}: max error {error:.3g} vs scale {scale:.3g}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -305,9 +292,7 @@ def test_float16_gradients_are_float16_and_close_to_float64_torch():
     exact = torch_gradients(case, *(a.astype(np.float64) for a in (x, w, b, gy)))
     actual = conv_transpose_backward(gy, x, w, bias=True, **case.kwargs())
     for name, got, want in zip(("grad_input", "grad_weight", "grad_bias"), actual, exact):
-        assert got.dtype == np.float16, name
-        scale = np.abs(want).max()
-        assert np.abs(got.astype(np.float64) - want).max() <= 2e-3 * scale, name
+        assert_close(got, want, np.float16, name)
 
 
 def test_public_names_are_exported():

@@ -24,7 +24,7 @@ import convtranspose as ct
 from convtranspose.engine import use_path
 from convtranspose.errors import OutputSizeError, ParameterError
 from padding_oracle import expected_pads, onnxruntime_conv_transpose, output_spatial
-from reference import conv_transpose_naive
+from oracle import conv_transpose_naive
 
 AUTO_PAD = {"same": "SAME_UPPER", "same_lower": "SAME_LOWER", "valid": "VALID"}
 

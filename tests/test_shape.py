@@ -24,9 +24,7 @@ from convtranspose import (
 )
 from forward_cases import scaled
 
-torch = pytest.importorskip("torch")
-
-_TORCH_MODULES = {n: getattr(torch.nn, f"ConvTranspose{n}d")(1, 1, 1) for n in (1, 2, 3)}
+from oracle import TORCH_FN, TORCH_MODULE, requires_torch, torch
 
 
 def formula(n, k, s, p, op, d):
@@ -58,7 +56,7 @@ def torch_output_shape(axes):
     ndim = len(axes)
     x = torch.zeros((1, 1) + tuple(a["n"] for a in axes), dtype=torch.float64)
     w = torch.zeros((1, 1) + tuple(a["k"] for a in axes), dtype=torch.float64)
-    conv = getattr(torch.nn.functional, f"conv_transpose{ndim}d")
+    conv = TORCH_FN[ndim]
     try:
         out = conv(x, w, None, tuple(a["s"] for a in axes), tuple(a["p"] for a in axes),
                    tuple(a["op"] for a in axes), 1, tuple(a["d"] for a in axes))
@@ -73,7 +71,7 @@ def torch_output_padding(axes, requested):
     x = torch.zeros((1, 1) + tuple(a["n"] for a in axes))
     try:
         return tuple(
-            _TORCH_MODULES[ndim]._output_padding(
+            TORCH_MODULE[ndim](1, 1, 1)._output_padding(
                 x, list(requested), [a["s"] for a in axes], [a["p"] for a in axes],
                 [a["k"] for a in axes], ndim, [a["d"] for a in axes],
             )
@@ -82,6 +80,7 @@ def torch_output_padding(axes, requested):
         return exc
 
 
+@requires_torch
 @scaled(1.0)  # ci: 1000 cases
 @given(geometries())
 def test_output_size_matches_formula_and_torch(geometry):
@@ -102,6 +101,7 @@ def test_output_size_matches_formula_and_torch(geometry):
     assert theirs == expected
 
 
+@requires_torch
 @scaled(1.0)  # ci: 1000 cases
 @given(geometries(), st.data())
 def test_output_size_range_and_output_padding_for_match_torch(geometry, data):

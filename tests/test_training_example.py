@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from oracle import require_torch
+
 pytest.importorskip("sklearn")
 pytest.importorskip("tqdm")
 pytest.importorskip("matplotlib")
@@ -62,7 +64,7 @@ def test_data_shapes_ranges_and_pooling(example):
 
 
 def test_bilinear_baseline_matches_torch_half_pixel_interpolation(example):
-    torch = pytest.importorskip("torch")
+    torch = require_torch()
     images = np.random.default_rng(0).random((3, 1, 4, 4))
     expected = torch.nn.functional.interpolate(
         torch.from_numpy(images), scale_factor=2, mode="bilinear", align_corners=False
@@ -72,7 +74,7 @@ def test_bilinear_baseline_matches_torch_half_pixel_interpolation(example):
 
 def test_model_backward_matches_torch_autograd(example):
     """The hand-chained backward (layer, ReLU mask, layer) equals autograd of the same network."""
-    torch = pytest.importorskip("torch")
+    torch = require_torch()
     model = example.Upsampler(seed=0)
     reference = torch.nn.Sequential(
         torch.nn.ConvTranspose2d(1, 16, 6, stride=2, padding=2),
@@ -95,7 +97,7 @@ def test_model_backward_matches_torch_autograd(example):
 
 
 def test_adam_step_matches_torch_adam(example):
-    torch = pytest.importorskip("torch")
+    torch = require_torch()
     model = example.Upsampler(seed=3)
     layer = model.up
     reference = torch.nn.ConvTranspose2d(1, 16, 6, stride=2, padding=2)

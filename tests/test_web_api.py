@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reference import conv_transpose_naive
+from oracle import conv_transpose_naive, require_torch
 from web_server import free_port, running_server
 
 pytest.importorskip("starlette", reason="the web extra (starlette) is not installed")
@@ -112,7 +112,7 @@ def test_chinese_answer_and_generated_code_runs(client):
     code = data["code"]["convtranspose"].replace("print(y[0, 0])", "result = y[0, 0]")
     exec(compile(code, "<generated>", "exec"), namespace)  # the page's copyable convtranspose code
     np.testing.assert_allclose(namespace["result"], expected(body), rtol=1e-12)
-    torch = pytest.importorskip("torch")
+    torch = require_torch()
     namespace = {}
     exec(compile(data["code"]["pytorch"].replace("print(y[0, 0])", "result = y[0, 0]"), "<generated>", "exec"), namespace)
     np.testing.assert_allclose(namespace["result"].numpy(), expected(body), rtol=1e-12)

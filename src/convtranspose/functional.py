@@ -23,7 +23,7 @@ from .errors import DTypeError, OutOfMemoryError, ParameterError, ParameterTypeE
 from .padding import PaddingArg
 from .plan import Hyper, Plan, as_operand, build_plan, compute_dtype
 from .shape import conv_geometry
-from .spec import ConvTransposeSpec, IntOrTuple
+from .spec import ConvTransposeSpec, IntOrTuple, make_spec
 
 __all__ = [
     "conv_transpose",
@@ -621,10 +621,11 @@ def conv(
             f"conv: expected a {ndim + 1}-d (unbatched) or {ndim + 2}-d (batched) input for a {ndim + 2}-d weight, "
             f"got input of shape {y.shape}"
         )
-    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)):
-        raise ParameterTypeError(f"conv: groups must be an int, got {groups!r}")
+    # stride, dilation and groups follow conv_transpose's rules (and messages); padding is checked
+    # by conv_geometry, which also accepts the forms conv_transpose takes.
+    make_spec(ndim, stride=stride, dilation=dilation, groups=groups)
     channels = y.shape[-ndim - 1]
-    if groups < 1 or channels != w.shape[1] * groups:
+    if channels != w.shape[1] * groups:
         raise ShapeError(
             f"conv: the input must have weight.shape[1] * groups = {w.shape[1]} * {groups} channels, got input of "
             f"shape {y.shape}"

@@ -123,7 +123,7 @@ class SolveResult:
 def _check_size(name: str, value: object) -> int:
     if not is_int(value):
         raise ParameterTypeError(f"{name} must be an int, got {value!r}")
-    number = int(value)  # type: ignore[call-overload]  # an integral number (checked above)
+    number = int(value)  # an integral number (checked above)
     if not (1 <= number <= MAX_SOLVE_SIZE):
         raise ParameterError(f"{name} must be between 1 and {MAX_SOLVE_SIZE}, got {name}={value}")
     return number
