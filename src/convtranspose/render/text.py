@@ -432,7 +432,7 @@ def step_caption(step: object, problem: Problem, lang: str = "en") -> tuple[str,
         return tr(lang, "full_title", shape=_tuple_text(step.canvas.shape)), []
     if isinstance(step, CropStep):
         notes = [tr(lang, "crop_why")] + ([tr(lang, "crop_empty")] if step.cropped.size == 0 else [])
-        return tr(lang, "crop_title", padding=_tuple_text(step.padding)), notes
+        return tr(lang, "crop_title", padding=problem.padding_label), notes
     if isinstance(step, OutputPaddingStep):
         return tr(lang, "op_title", output_padding=_tuple_text(step.output_padding)), [tr(lang, "op_why")]
     if isinstance(step, BiasStep):
