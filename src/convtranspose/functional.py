@@ -632,9 +632,9 @@ def conv(
         )
     spatial, op = conv_geometry(y.shape[-ndim:], w.shape[2:], stride, padding, dilation)
     input_shape = y.shape[: y.ndim - ndim - 1] + (w.shape[0],) + spatial
-    hyper: dict[str, Any] = dict(stride=stride, padding=padding, output_padding=op, groups=groups, dilation=dilation)
-    if padding_mode != "zeros":
-        hyper["padding_mode"] = padding_mode
+    hyper: dict[str, Any] = dict(
+        stride=stride, padding=padding, output_padding=op, groups=groups, dilation=dilation, padding_mode=padding_mode
+    )
     # The input gradient is the adjoint: for complex weights it conjugates them, which conv must not.
     w_plain = np.conj(w) if np.iscomplexobj(w) else w
     out = conv_transpose_input_grad(y, input_shape, w_plain, **hyper)
