@@ -456,6 +456,7 @@ _UI: dict[str, tuple[str, str]] = {
     "legend_current": ("▣ input element of this step", "▣ 本步的输入元素"),
     "legend_folded": ("↩ dotted: border cell folded back (padding_mode)", "↩ 点线框：折回的边界单元（填充模式）"),
     "legend_fold_target": ("⊕ receives folded border values", "⊕ 接收折回的边界值"),
+    "output_cell": ("output", "输出"),
     "folded_from": ("folded from canvas{canvas}", "从画布{canvas}折回"),
     "folded_via": ("via canvas{canvas}, folded back", "经画布{canvas}折回"),
     "scatter_only": (

@@ -841,7 +841,7 @@ function inspect(gridName, index, remember) {
       `<p id="inspect-title">${esc(t("lands_on", { index: idxText(entry.input_index), value: fmt(entry.value) }))}:</p>` +
       (inside.length
         ? `<ul id="inspect-landings">${inside
-            .map((c) => `<li><code>K${idxText(c.tap)} → output${idxText(c.output)}</code>${c.folded ? ` <span class="folded-note">${esc(t("folded_via", { canvas: idxText(c.canvas) }))}</span>` : ""}</li>`)
+            .map((c) => `<li><code>K${idxText(c.tap)} → ${esc(t("output_cell"))}${idxText(c.output)}</code>${c.folded ? ` <span class="folded-note">${esc(t("folded_via", { canvas: idxText(c.canvas) }))}</span>` : ""}</li>`)
             .join("")}</ul>`
         : `<p>${esc(t("lands_none"))}</p>`) +
       (outside.length ? `<p>${esc(t("lands_cropped"))} ${outside.map((c) => `<code>canvas${idxText(c.canvas)}</code>`).join(" ")}</p>` : "");
