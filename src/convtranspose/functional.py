@@ -429,7 +429,7 @@ def _backward(
         # PyTorch's complex gradients are A^H g: the real rule with conjugated operands
         xb, wc = np.conj(xb), np.conj(wc)
     try:
-        grad_x, grad_w, grad_b = engine.backward(
+        grad_x, grad_w, grad_b = modes.backward(  # the engine's gradients, through the fold for a mode
             plan,
             gy,
             xb,
@@ -438,10 +438,6 @@ def _backward(
             need_weight=flags["need_weight_grad"],
             need_bias=flags["bias"],
         )
-        if plan.spec.padding_mode != "zeros":
-            grad_x = None if grad_x is None else np.require(grad_x, requirements="W")
-            grad_w = None if grad_w is None else np.require(grad_w, requirements="W")
-            modes.add_fold_gradients(plan, gy, xb, wc, grad_x, grad_w)
         return (
             None if grad_x is None else _finish(grad_x, plan),
             None if grad_w is None else np.ascontiguousarray(grad_w.astype(plan.result_dtype, copy=False)),
