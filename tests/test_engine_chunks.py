@@ -123,16 +123,18 @@ def test_gemm_jit_tiling_scatter_matches_the_reference(monkeypatch, case, with_b
         assert any(first_line > 0 for first_line in calls), "the small budget should split items by input lines"
 
 
-@pytest.mark.parametrize("budget", [4096, None])
+@pytest.mark.parametrize("budget", [7200, None])
 def test_gemm_jit_position_major_backward_matches_the_reference(monkeypatch, budget):
     """The gradients' gather into position-major columns, whole items or ranges of positions.
 
-    With the 4 KB budget each item is split into 25 + 25 + 13 positions: the two longer ranges
-    are gathered position-major, the 13-position remainder (fewer than the 16 rows) row-major.
+    With the 7200-byte budget (288 bytes a position: 16 column values and 4 input values in
+    float64, and 16 int64 target-map entries) each item is split into 25 + 25 + 13 positions: the
+    two longer ranges are gathered position-major, the 13-position remainder (fewer than the 16
+    rows) row-major; the weight gradient is accumulated over the nine chunks.
     """
     gemm_jit = pytest.importorskip("convtranspose.engine.jit_gemm")
     if budget is not None:
-        monkeypatch.setattr(gemm_jit, "COLUMN_BUDGET_BYTES", budget)
+        monkeypatch.setattr(gemm_jit, "buffer_budget", lambda largest_gradient_bytes: budget)
     calls = []
     original = gemm_jit._im2col_position_major
     monkeypatch.setattr(gemm_jit, "_im2col_position_major", lambda *a: calls.append(1) or original(*a))

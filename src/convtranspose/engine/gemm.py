@@ -50,7 +50,9 @@ import numpy as np
 
 from ..plan import Plan, is_dense
 from . import cost, threads
-from ._common import Grads, Needs, TapWindow, buffer_if, batch_chunks, bias_grad, buffer_budget, tap_windows
+from ._common import (
+    Grads, Needs, TapWindow, accumulate_matmul, buffer_if, batch_chunks, bias_grad, buffer_budget, gradient_bytes, tap_windows,
+)
 
 __all__ = [
     "EXACT", "applies", "estimate", "forward", "backward", "grouped_input", "grouped_weight", "initial_output",
@@ -213,10 +215,13 @@ def backward(plan: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndar
     grouped_w = grouped_weight(weight, groups)  # (G, Ci, Co*KK)
 
     grad_x = buffer_if(need_input, x.shape, x.dtype)
-    grad_w_grouped = buffer_if(need_weight, grouped_w.shape, x.dtype, fill=True)
+    grad_w_grouped = buffer_if(need_weight, grouped_w.shape, x.dtype)  # the first chunk's product is written into it
     if need_input or need_weight:
+        # Columns and input copy (or input-gradient columns) within 1.5x the largest gradient, the
+        # weight gradient's accumulation temporary within an eighth of it: peak extra under 2x.
+        largest = gradient_bytes(x, weight)
         per_item = (groups * per_group_out * prod(kernel) + x.shape[1]) * prod(spatial_in) * x.itemsize
-        for batch in batch_chunks(n, per_item, buffer_budget(grad_output.nbytes)):
+        for index, batch in enumerate(batch_chunks(n, per_item, buffer_budget(largest))):
             rows = batch.stop - batch.start
             cols = _gather(grad_output[batch], windows, kernel, groups, spatial_in)  # (G, Co*KK, rows*P)
             if need_input:
@@ -224,8 +229,12 @@ def backward(plan: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndar
                 grad_cols = grad_cols.reshape((groups, c_in // groups, rows) + spatial_in)
                 grouped_gx = grad_x[batch].reshape((rows, groups, c_in // groups) + spatial_in)
                 np.copyto(grouped_gx, np.moveaxis(grad_cols, 2, 0))
+                del grad_cols
             if need_weight:
-                grad_w_grouped += np.matmul(grouped_input(x[batch], groups), cols.transpose(0, 2, 1))
+                x_part = grouped_input(x[batch], groups)  # (G, Ci, rows*P)
+                accumulate_matmul(grad_w_grouped, x_part, cols.transpose(0, 2, 1), index == 0, largest // 8)
+                del x_part
+            del cols  # free this chunk's buffers before the next chunk makes its own
     grad_b = bias_grad(grad_output) if need_bias else None
     return (grad_x if need_input else None), (grad_w_grouped.reshape(weight.shape) if need_weight else None), grad_b
 

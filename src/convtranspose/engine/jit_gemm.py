@@ -30,7 +30,7 @@ from __future__ import annotations
 from functools import lru_cache
 from itertools import product
 from math import prod
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 import numba
 import numpy as np
@@ -38,7 +38,9 @@ import numpy as np
 from ..plan import Plan
 from ..shape import AxisGeometry
 from . import threads
-from ._common import CACHE_CHUNK_BYTES, COLUMN_BUDGET_BYTES, Grads, Needs, buffer_if, batch_chunks, bias_grad, buffer_budget
+from ._common import (
+    CACHE_CHUNK_BYTES, Grads, Needs, accumulate_matmul, buffer_if, batch_chunks, bias_grad, buffer_budget, gradient_bytes,
+)
 from ._jit_common import row_index
 from .gemm import grouped_input, grouped_weight
 
@@ -221,24 +223,24 @@ def _over_rows(kernel: Callable[..., None], rows: int, work: int, *arrays: objec
     threads.run(lambda part: kernel(*arrays, part.start, part.stop), threads.split(rows, work))
 
 
-def _chunks(n: int, positions: int, per_position_bytes: int, budget: int, align: int = 1) -> list[tuple[slice, slice]]:
+def _chunks(n: int, positions: int, per_position_bytes: int, budget: int, align: int = 1) -> Iterator[tuple[slice, slice]]:
     """(batch slice, position slice) pairs whose columns and input copy fit ``budget``.
 
     Whole batch items are grouped while one item fits; a larger item (a big single image) is
     split into ranges of input positions, so the buffers stay bounded even at batch size 1.
-    Ranges start at multiples of ``align`` (whole input lines, for the tiling scatter).
+    Ranges start at multiples of ``align`` (whole input lines, for the tiling scatter). Made one
+    at a time (there can be thousands).
     """
     per_item = positions * per_position_bytes
     if per_item <= budget or n == 0:
         whole = slice(0, positions)
-        return [(batch, whole) for batch in batch_chunks(n, per_item, budget)]
+        yield from ((batch, whole) for batch in batch_chunks(n, per_item, budget))
+        return
     step = max(1, budget // per_position_bytes)
     step = max(align, step - step % align)
-    return [
-        (slice(item, item + 1), slice(start, min(positions, start + step)))
-        for item in range(n)
-        for start in range(0, positions, step)
-    ]
+    for item in range(n):
+        for start in range(0, positions, step):
+            yield slice(item, item + 1), slice(start, min(positions, start + step))
 
 
 #: Scatter kernel == stride layers line by line with :func:`_tile_rows` (off: the generic scatter).
@@ -361,11 +363,14 @@ def _forward_by_positions(
 def _input_grad_into(target: np.ndarray, grouped_w: np.ndarray, columns: np.ndarray, groups: int) -> None:
     """``target (rows, G*Ci, width) = W @ columns`` per group, ``columns`` ``(G, Co*KK, rows*width)``.
 
-    With one group and wide items, one GEMM per item writes straight into ``target``; otherwise
-    one GEMM per group, then a transposing copy.
+    With one group and one item, or wide items, one GEMM (per item) writes straight into
+    ``target``; otherwise one GEMM per group, then a transposing copy.
     """
     rows, c_in, width = target.shape
     per_group_in = c_in // groups
+    if groups == 1 and rows == 1:
+        np.matmul(grouped_w[0], columns[0], out=target[0])
+        return
     if groups == 1 and rows > 1 and width >= PER_ITEM_GEMM_MIN_POSITIONS and target.flags.c_contiguous:
         per_item = columns[0].reshape(-1, rows, width).transpose(1, 0, 2)  # (rows, Co*KK, width)
         np.matmul(grouped_w[0], per_item, out=target)
@@ -415,11 +420,16 @@ def backward(plan: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndar
     flat_x = x.reshape(n, c_in, positions)
 
     grad_x = buffer_if(need_input, (n, c_in, positions), x.dtype)
-    grad_w = buffer_if(need_weight, grouped_w.shape, x.dtype, fill=True)
+    grad_w = buffer_if(need_weight, grouped_w.shape, x.dtype)  # the first chunk's product is written into it
     if need_input or need_weight:
+        # Columns, input copy and target map within 1.5x the largest gradient, the weight
+        # gradient's accumulation temporary within an eighth of it: peak extra memory under 2x.
+        largest = gradient_bytes(x, weight)
+        budget = buffer_budget(largest)
         per_position = (groups * per_group_out * taps + c_in) * x.itemsize
-        # The memory target is the forward's; here larger chunks keep the GEMMs efficient.
-        for batch, span in _chunks(n, positions, per_position, COLUMN_BUDGET_BYTES):
+        if positions * per_position > budget:  # items are split: each range of positions copies its target map
+            per_position += taps * target_map(geo).itemsize
+        for index, (batch, span) in enumerate(_chunks(n, positions, per_position, budget)):
             rows, width = batch.stop - batch.start, span.stop - span.start
             row_count = rows * groups * per_group_out
             position_major = _position_major(rows * width, per_group_out, taps, x.itemsize)
@@ -438,8 +448,9 @@ def backward(plan: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndar
                 _input_grad_into(grad_x[batch, :, span], grouped_w, channel_major, groups)
             if need_weight:
                 x_part = grouped_input(flat_x[batch, :, span], groups)  # (G, Ci, rows*width)
-                grad_w += np.matmul(x_part, channel_major.transpose(0, 2, 1))
-            del cols, channel_major
+                accumulate_matmul(grad_w, x_part, channel_major.transpose(0, 2, 1), index == 0, largest // 8)
+                del x_part
+            del cols, channel_major, part_target  # free this chunk's buffers before the next chunk makes its own
     grad_b = bias_grad(grad_output) if need_bias else None
     return (
         grad_x.reshape(x.shape) if need_input else None,
