@@ -37,8 +37,11 @@ def tiny_budget(monkeypatch):
             module = importlib.import_module(f"convtranspose.engine.{name}")
         except ImportError:  # jit_gemm (the gemm_jit kernels) needs numba (the 'jit' extra)
             continue
-        if hasattr(module, "buffer_budget"):
-            monkeypatch.setattr(module, "buffer_budget", lambda output_bytes: 256)
+        for name in ("buffer_budget", "backward_budget"):
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, lambda output_bytes: 256)
+        if hasattr(module, "accumulation_budget"):  # the weight gradient added a column at a time
+            monkeypatch.setattr(module, "accumulation_budget", lambda largest_gradient_bytes: 1)
         if hasattr(module, "COLUMN_BUDGET_BYTES"):
             monkeypatch.setattr(module, "COLUMN_BUDGET_BYTES", 256)
 
@@ -134,7 +137,7 @@ def test_gemm_jit_position_major_backward_matches_the_reference(monkeypatch, bud
     """
     gemm_jit = pytest.importorskip("convtranspose.engine.jit_gemm")
     if budget is not None:
-        monkeypatch.setattr(gemm_jit, "buffer_budget", lambda largest_gradient_bytes: budget)
+        monkeypatch.setattr(gemm_jit, "backward_budget", lambda largest_gradient_bytes: budget)
     calls = []
     original = gemm_jit._im2col_position_major
     monkeypatch.setattr(gemm_jit, "_im2col_position_major", lambda *a: calls.append(1) or original(*a))

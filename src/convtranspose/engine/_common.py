@@ -16,7 +16,7 @@ from ..shape import AxisGeometry
 __all__ = [
     "COLUMN_BUDGET_BYTES", "CACHE_CHUNK_BYTES", "TapWindow", "tap_windows", "batch_chunks", "buffer_budget", "bias_grad",
     "Needs", "Grads", "buffer_if", "square_sum", "finite", "product_limit", "bounded_products", "gradient_bytes",
-    "accumulate_matmul",
+    "backward_budget", "accumulation_budget", "accumulate_matmul",
 ]
 
 class Needs(NamedTuple):
@@ -68,7 +68,12 @@ CACHE_CHUNK_BYTES = 4 * 1024 * 1024
 MIN_BUDGET_BYTES = 64 * 1024
 
 
-def buffer_budget(output_bytes: int) -> int:
+#: Smallest budget granted to a backward: calls whose buffers fit it run in one chunk (the
+#: per-chunk overhead tripled fcn8s.upscore2's 0.3 ms backward when it was split in six).
+MIN_BACKWARD_BUDGET_BYTES = 512 * 1024
+
+
+def buffer_budget(output_bytes: int, floor: int = MIN_BUDGET_BYTES) -> int:
     """Working-buffer budget for a call: 1.5 times the output's size, within fixed bounds.
 
     A chunk's column (or patch) buffer and its input copy together stay within the budget, and each
@@ -76,37 +81,51 @@ def buffer_budget(output_bytes: int) -> int:
     stays under twice its output (or under :data:`MIN_BUDGET_BYTES` for tiny calls) while the GEMMs
     stay large enough to run at speed.
     """
-    return max(MIN_BUDGET_BYTES, min(COLUMN_BUDGET_BYTES, output_bytes * 3 // 2))
+    return max(floor, min(COLUMN_BUDGET_BYTES, output_bytes * 3 // 2))
 
 
 def gradient_bytes(x: np.ndarray, weight: np.ndarray) -> int:
     """Size of a backward's largest gradient (``grad_input`` or ``grad_weight``; the bias's is smaller).
 
-    A backward's working buffers are budgeted from it (``buffer_budget(gradient_bytes(x, w))``)
-    rather than from ``grad_output``, which can be far larger than either gradient (a 16x16 kernel
-    of stride 8 on 21 channels: 21 MiB of ``grad_output`` for 0.4 MiB of weight): the peak extra
-    memory then stays under twice the largest gradient.
+    A backward's working buffers are budgeted from it (:func:`backward_budget`) rather than from
+    ``grad_output``, which can be far larger than either gradient (a 16x16 kernel of stride 8 on
+    21 channels: 21 MiB of ``grad_output`` for 0.4 MiB of weight): the peak extra memory then
+    stays under twice the largest gradient.
     """
     return max(x.nbytes, weight.nbytes)
+
+
+def backward_budget(largest_gradient_bytes: int) -> int:
+    """Budget of a backward's columns and input copy: :func:`buffer_budget` of its largest
+    gradient, at least :data:`MIN_BACKWARD_BUDGET_BYTES`."""
+    return buffer_budget(largest_gradient_bytes, MIN_BACKWARD_BUDGET_BYTES)
+
+
+def accumulation_budget(largest_gradient_bytes: int) -> int:
+    """Bound on the temporary of :func:`accumulate_matmul` in a backward: an eighth of the largest
+    gradient (at least :data:`MIN_BUDGET_BYTES`), so that with :func:`backward_budget` the peak
+    extra memory stays under twice that gradient."""
+    return max(MIN_BUDGET_BYTES, largest_gradient_bytes // 8)
 
 
 def accumulate_matmul(out: np.ndarray, a: np.ndarray, b: np.ndarray, first: bool, budget: int) -> None:
     """``out = a @ b`` (``first``) or ``out += a @ b``, with a bounded temporary.
 
     The first product is written into ``out`` directly. Later ones are computed in blocks of
-    ``out``'s rows (its second-to-last axis), each block's product (at most ``budget`` bytes, or
-    one row) added in place, so accumulating a gradient over chunks never allocates a second
-    gradient-sized array. (Blocks of whole rows keep the addition's target contiguous: NumPy
-    buffers an addition into a strided view.)
+    ``out``'s columns (its last axis), each block's product (at most ``budget`` bytes, or one
+    column) added in place, so accumulating a gradient over chunks never allocates a second
+    gradient-sized array. (Blocks of columns keep every row of the GEMM: blocks of rows made
+    fcn8s.upscore8's backward 1.5x slower. NumPy buffers the addition into the strided block
+    with a few KiB.)
     """
     if first:
         np.matmul(a, b, out=out)
         return
-    height = out.shape[-2]
-    step = max(1, budget // max(1, out[..., :1, :].nbytes))
-    for start in range(0, height, step):
-        block = slice(start, min(height, start + step))
-        out[..., block, :] += np.matmul(a[..., block, :], b)
+    width = out.shape[-1]
+    step = max(1, budget // max(1, out[..., :1].nbytes))
+    for start in range(0, width, step):
+        block = slice(start, min(width, start + step))
+        out[..., block] += np.matmul(a, b[..., block])
 
 
 def batch_chunks(n: int, per_item_bytes: int, budget: int = COLUMN_BUDGET_BYTES) -> list[slice]:

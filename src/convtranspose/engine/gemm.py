@@ -51,7 +51,8 @@ import numpy as np
 from ..plan import Plan, is_dense
 from . import cost, threads
 from ._common import (
-    Grads, Needs, TapWindow, accumulate_matmul, buffer_if, batch_chunks, bias_grad, buffer_budget, gradient_bytes, tap_windows,
+    Grads, Needs, TapWindow, accumulate_matmul, accumulation_budget, backward_budget, batch_chunks, bias_grad, buffer_budget,
+    buffer_if, gradient_bytes, tap_windows,
 )
 
 __all__ = [
@@ -221,7 +222,7 @@ def backward(plan: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndar
         # weight gradient's accumulation temporary within an eighth of it: peak extra under 2x.
         largest = gradient_bytes(x, weight)
         per_item = (groups * per_group_out * prod(kernel) + x.shape[1]) * prod(spatial_in) * x.itemsize
-        for index, batch in enumerate(batch_chunks(n, per_item, buffer_budget(largest))):
+        for index, batch in enumerate(batch_chunks(n, per_item, backward_budget(largest))):
             rows = batch.stop - batch.start
             cols = _gather(grad_output[batch], windows, kernel, groups, spatial_in)  # (G, Co*KK, rows*P)
             if need_input:
@@ -232,7 +233,7 @@ def backward(plan: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndar
                 del grad_cols
             if need_weight:
                 x_part = grouped_input(x[batch], groups)  # (G, Ci, rows*P)
-                accumulate_matmul(grad_w_grouped, x_part, cols.transpose(0, 2, 1), index == 0, largest // 8)
+                accumulate_matmul(grad_w_grouped, x_part, cols.transpose(0, 2, 1), index == 0, accumulation_budget(largest))
                 del x_part
             del cols  # free this chunk's buffers before the next chunk makes its own
     grad_b = bias_grad(grad_output) if need_bias else None

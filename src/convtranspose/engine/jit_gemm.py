@@ -39,7 +39,8 @@ from ..plan import Plan
 from ..shape import AxisGeometry
 from . import threads
 from ._common import (
-    CACHE_CHUNK_BYTES, Grads, Needs, accumulate_matmul, buffer_if, batch_chunks, bias_grad, buffer_budget, gradient_bytes,
+    CACHE_CHUNK_BYTES, Grads, Needs, accumulate_matmul, accumulation_budget, backward_budget, batch_chunks, bias_grad,
+    buffer_budget, buffer_if, gradient_bytes,
 )
 from ._jit_common import row_index
 from .gemm import grouped_input, grouped_weight
@@ -425,7 +426,7 @@ def backward(plan: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndar
         # Columns, input copy and target map within 1.5x the largest gradient, the weight
         # gradient's accumulation temporary within an eighth of it: peak extra memory under 2x.
         largest = gradient_bytes(x, weight)
-        budget = buffer_budget(largest)
+        budget = backward_budget(largest)
         per_position = (groups * per_group_out * taps + c_in) * x.itemsize
         if positions * per_position > budget:  # items are split: each range of positions copies its target map
             per_position += taps * target_map(geo).itemsize
@@ -448,7 +449,7 @@ def backward(plan: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndar
                 _input_grad_into(grad_x[batch, :, span], grouped_w, channel_major, groups)
             if need_weight:
                 x_part = grouped_input(flat_x[batch, :, span], groups)  # (G, Ci, rows*width)
-                accumulate_matmul(grad_w, x_part, channel_major.transpose(0, 2, 1), index == 0, largest // 8)
+                accumulate_matmul(grad_w, x_part, channel_major.transpose(0, 2, 1), index == 0, accumulation_budget(largest))
                 del x_part
             del cols, channel_major, part_target  # free this chunk's buffers before the next chunk makes its own
     grad_b = bias_grad(grad_output) if need_bias else None
