@@ -17,8 +17,9 @@ Forward, two stages:
    survives the crop is added, straight into the output (``AxisGeometry.tap_window`` clips it), so
    no canvas is ever allocated.
 
-The batch is processed in chunks so that the column buffer stays below
-:data:`convtranspose.engine._common.COLUMN_BUDGET_BYTES`.
+The batch is processed in chunks so that the column buffer stays within
+:func:`convtranspose.engine._common.buffer_budget` of the output (forward) or
+:func:`~convtranspose.engine._common.backward_budget` of the largest gradient (backward).
 
 Understanding the gradient rules
 --------------------------------
