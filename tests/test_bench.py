@@ -304,12 +304,16 @@ def test_cli_missing_dependency(monkeypatch, capsys):
 # --------------------------------------------------------------------------------------------
 
 
-def _measurement(name: str, direction: str, **seconds: float) -> Measurement:
+def _measurement(name: str, direction: str, memory_ratio: float | None = None, **seconds: float) -> Measurement:
+    """Layer ``name`` measured with the given seconds per implementation and, optionally, its peak
+    extra memory as a multiple of the direction's reference (output / largest gradient)."""
     layer = suite.find_layers([name])[0]
-    timings = {impl: Timing(s, s, 1, 1) for impl, s in seconds.items()}
-    peak = memory.MemoryUsage(peak_bytes=3 * 4 * int(np.prod(layer.output_shape)), result_bytes=0,
-                              reference_bytes=4 * int(np.prod(layer.output_shape)))
-    return Measurement(layer, direction, timings, peak if direction == "forward" else None)
+    timings = {impl.replace("_", "-"): Timing(s, s, 1, 1) for impl, s in seconds.items()}
+    peak = None
+    if memory_ratio is not None:
+        reference = layer.output_bytes if direction == "forward" else layer.largest_gradient_bytes
+        peak = memory.MemoryUsage(peak_bytes=round(memory_ratio * reference), result_bytes=0, reference_bytes=reference)
+    return Measurement(layer, direction, timings, peak)
 
 
 def _environment() -> Environment:
@@ -320,20 +324,111 @@ def _environment() -> Environment:
     )
 
 
+def test_targets_are_issue_15s():
+    """The target table, written out from issue 15's text (plus the tiny-call overhead target kept from before)."""
+    table = {(r.runs, r.direction, r.kind, r.versus): r.threshold for r in report.TARGETS}
+    assert table == {
+        ("suite", "forward", "geomean", "best peer"): 0.85,
+        ("suite", "forward", "every layer", "best peer"): 1.15,
+        ("suite", "backward", "geomean", "torch"): 0.8,
+        ("suite", "backward", "every layer", "torch"): 1.2,
+        ("suite", "forward", "sgemm", "torch"): 0.8,
+        ("suite", "forward", "memory", "torch"): 2.0,
+        ("suite", "backward", "memory", "torch"): 2.0,
+        ("suite", "forward", "overhead", "torch"): 1.5,
+        ("sweep", "forward", "geomean", "torch"): 0.9,
+        ("sweep", "forward", "geomean", "best peer"): 1.0,
+        ("sweep", "forward", "every layer", "best peer"): 1.5,
+        ("sweep", "backward", "geomean", "torch"): 0.9,
+        ("sweep", "backward", "geomean", "best peer"): 1.0,
+        ("sweep", "backward", "every layer", "best peer"): 1.5,
+    }
+    assert report.MEMORY_MIN_OUTPUT_BYTES == 10**6  # 'above 1 MB': hifigan.up2/up3's 1 MiB outputs count
+    assert len({r.name for r in report.TARGETS}) == len(report.TARGETS)
+
+
+def _peers(rule, ratio: float) -> dict[str, float]:
+    """Peer seconds for ours = ``ratio`` ms against ``rule.versus``; the other reading of "versus"
+    gives the opposite verdict, so a rule that compares with the wrong peer fails."""
+    if rule.versus == "torch":
+        return dict(ours=ratio * 1e-3, torch=1e-3, torch_nomkldnn=0.5e-3)  # best peer would be 2x ratio
+    return dict(ours=ratio * 1e-3, torch=2e-3, torch_nomkldnn=1e-3)  # ours/torch would be ratio / 2
+
+
+def _case(rule, value: float) -> list[Measurement]:
+    """Hand-made measurements on which ``rule`` measures exactly ``value``."""
+    d = rule.direction
+    if rule.kind == "geomean":  # two layers whose ratios straddle the value: geomean(1.2 v, v / 1.2) = v
+        return [_measurement("dcgan.2", d, **_peers(rule, value * 1.2)), _measurement("dcgan.3", d, **_peers(rule, value / 1.2))]
+    if rule.kind == "every layer":  # one layer at the value, one well under: their geomean is always under
+        return [_measurement("dcgan.2", d, **_peers(rule, value)), _measurement("dcgan.3", d, **_peers(rule, 0.5))]
+    if rule.kind == "sgemm":  # dcgan.2 is compute-bound; tiny is not and runs at a hopeless rate
+        layer = suite.find_layers(["dcgan.2"])[0]
+        seconds = layer.forward_flops / (value * 100.0 * 1e9)  # value x the 100 GFLOP/s sgemm rate
+        return [_measurement("dcgan.2", d, ours=seconds, torch=seconds), _measurement("tiny", d, ours=1.0, torch=1e-5)]
+    if rule.kind == "memory":  # dcgan.2 has 4 MiB of output; hifigan.up1's 256 KiB and tiny's 100 B are below 1 MB
+        return [_measurement("dcgan.2", d, memory_ratio=value), _measurement("tiny", d, memory_ratio=100.0),
+                _measurement("hifigan.up1", d, memory_ratio=100.0)]
+    assert rule.kind == "overhead"
+    return [_measurement("tiny", d, ours=value * 1e-5, torch=1e-5), _measurement("dcgan.2", d, ours=1.0, torch=1e-3)]
+
+
+@pytest.mark.parametrize("side", ["inside", "outside"])
+@pytest.mark.parametrize("rule", report.TARGETS, ids=lambda rule: rule.name)
+def test_each_target_on_both_sides_of_its_threshold(rule, side):
+    at_least = rule.kind == "sgemm"  # ">= threshold"; every other kind is "<= threshold"
+    factor = 1.01 if (side == "inside") == at_least else 0.99
+    target = report.evaluate_target(rule, _case(rule, rule.threshold * factor), sgemm=100.0)
+    assert target.name == rule.name
+    assert target.met is (side == "inside"), target
+    assert target.status == ("met" if side == "inside" else "NOT met")
+
+
+def test_targets_name_what_misses_them():
+    rule = report.TARGETS[1]  # forward, every layer vs best peer, <= 1.15x
+    target = report.evaluate_target(rule, _case(rule, 1.3), sgemm=100.0)
+    assert target.measured == "worst dcgan.2 1.30x (torch (no mkldnn)); 1 over: dcgan.2 1.30x"
+    memory_rule = next(r for r in report.TARGETS if r.kind == "memory" and r.direction == "backward")
+    target = report.evaluate_target(memory_rule, _case(memory_rule, 3.0), sgemm=100.0)
+    assert target.requirement == "<= 2x the largest gradient, every layer above 1 MB of output"
+    assert target.measured.startswith("worst dcgan.2 3.00x (24.0 MB extra for a 8.0 MB largest gradient) over 1 layers")
+    assert "tiny" not in target.measured
+
+
+def test_targets_not_measured_without_measurements():
+    targets = report.evaluate_targets([], sgemm=100.0)
+    assert [t.name for t in targets] == [r.name for r in report.TARGETS if r.runs == "suite"]
+    assert all(t.met is None and t.status == "not measured" for t in targets)
+    assert report.sweep_targets([]) == []
+
+
+def test_memory_references():
+    dcgan2 = suite.find_layers(["dcgan.2"])[0]  # input 64x512x4x4, weight 512x256x4x4, output 64x256x8x8
+    assert dcgan2.output_bytes == 4 * 64 * 256 * 8 * 8
+    assert dcgan2.largest_gradient_bytes == 4 * 512 * 256 * 4 * 4  # the weight gradient
+    unet = suite.find_layers(["unet.up3"])[0]  # input 4x128x128x128, weight 128x64x2x2
+    assert unet.largest_gradient_bytes == 4 * 4 * 128 * 128 * 128  # the input gradient
+    judged = [layer.name for layer in suite.LAYERS if layer.output_bytes > report.MEMORY_MIN_OUTPUT_BYTES]
+    assert "hifigan.up2" in judged and "hifigan.up3" in judged  # exactly 1 MiB of output each
+    assert "hifigan.up1" not in judged and "fcn8s.upscore2" not in judged and "tiny" not in judged
+
+
 def test_targets_verdicts_on_synthetic_numbers(tmp_path):
     measurements = [
-        _measurement("dcgan.2", "forward", ours=0.048, torch=0.100, ort=0.040),  # 0.48x torch, 1.2x ORT
-        _measurement("tiny", "forward", ours=2e-5, torch=1e-5, ort=1e-5),  # 2x: overhead target fails
-        _measurement("dcgan.2", "backward", ours=0.1, torch=0.2),
+        _measurement("dcgan.2", "forward", 3.0, ours=0.048, torch=0.100, ort=0.040),  # 0.48x torch, 1.2x ORT
+        _measurement("tiny", "forward", 3.0, ours=2e-5, torch=1e-5, ort=1e-5),  # 2x: overhead target fails
+        _measurement("dcgan.2", "backward", 1.5, ours=0.1, torch=0.2),
     ]
     targets = {t.name: t for t in report.evaluate_targets(measurements, sgemm=100.0)}
-    assert targets["Forward geomean"].met is False  # geomean(0.48, 2.0) = 0.98 > 0.8
+    assert targets["Forward geomean vs best peer"].met is False  # geomean(1.2, 2.0) = 1.55 > 0.85
     assert targets["Forward, every layer vs best peer"].met is False  # tiny is 2x
     assert "tiny 2.00x" in targets["Forward, every layer vs best peer"].measured
-    assert targets["Backward geomean (all three grads)"].met is True
+    assert targets["Backward geomean vs torch"].met is True  # 0.5x
+    assert targets["Backward, every layer vs torch"].met is True
     # dcgan.2: 4.295 GFLOP in 48 ms = 89.5 GFLOP/s = 89% of 100
     assert targets["Compute-bound layers (forward)"].met is True
-    assert targets["Peak extra memory (forward)"].met is False  # 3x output
+    assert targets["Peak extra memory (forward)"].met is False  # 3x output on dcgan.2
+    assert targets["Peak extra memory (backward)"].met is True  # 1.5x the weight gradient
     assert targets["Tiny-call overhead (forward)"].met is False
     pytest.importorskip("matplotlib", reason="the results chart needs matplotlib (the 'bench' extra)")
     markdown, chart = report.write_results(tmp_path, measurements, _environment())

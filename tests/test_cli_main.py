@@ -214,6 +214,27 @@ def test_html_export_is_one_self_contained_file(tmp_path, capsys):
     assert '"stride":[2,2]' in html
 
 
+def test_html_export_of_a_padding_mode_holds_its_fold_step(tmp_path, capsys):
+    """A padding mode is shown by the scatter view: the export embeds it (with its fold step) in both
+    languages and no other view, which the page disables."""
+    import json
+    import re
+
+    page = tmp_path / "reflect.html"
+    code, out, err = run(capsys, "explain", "--input", "1,2,3,4", "--kernel", "1,10,100", "--padding", "1",
+                         "--padding-mode", "reflect", "-o", str(page))
+    assert code == 0 and err == "", err
+    html = page.read_text(encoding="utf-8")
+    data = json.loads(re.search(r'<script type="application/json" id="ct-data">(.*?)</script>', html, re.S).group(1))
+    for lang in ("en", "zh"):
+        base = data[lang]["base"]
+        assert base["params"]["padding_mode"] == "reflect" and list(data[lang]["views"]) == ["scatter"]
+        fold = [step for step in base["steps"] if step["kind"] == "fold"]
+        assert len(fold) == 1 and [m["output_index"] for m in fold[0]["moves"]] == [[1], [2]]
+    # output = canvas [1 12 123 234 340 400] cropped to [12 123 234 340], border 1 -> cell 1, 400 -> cell 2
+    assert data["en"]["base"]["output"] == [12.0, 124.0, 634.0, 340.0]
+
+
 def test_zh_figure_without_a_cjk_font_is_one_clear_error(tmp_path, capsys, monkeypatch, recwarn):
     figures = pytest.importorskip("convtranspose.render.figures", reason="figures need the explain extra")
     monkeypatch.setattr(figures, "cjk_font", lambda: None)

@@ -21,6 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from oracle import conv_transpose_naive, require_torch
+from padding_oracle import expected_pads
 from web_server import free_port, running_server
 
 pytest.importorskip("starlette", reason="the web extra (starlette) is not installed")
@@ -40,13 +41,25 @@ def client():
 
 
 def expected(body: dict) -> np.ndarray:
-    """The naive reference's output for a request body (1-d or 2-d plane)."""
+    """The naive reference's output for a request body (1-d or 2-d plane, any padding form and mode);
+    the padding forms are resolved from their definitions (tests/padding_oracle.py)."""
     x = np.asarray(body["input"], dtype=np.float64)
     w = np.asarray(body["kernel"], dtype=np.float64)
-    kwargs = {name: np.asarray(body.get(name, default)).astype(int).tolist() for name, default in
-              (("stride", 1), ("padding", 0), ("output_padding", 0), ("dilation", 1))}
+    ndim = w.ndim
+    per_dim = {name: np.broadcast_to(np.asarray(body.get(name, default)).astype(int), (ndim,)).tolist()
+               for name, default in (("stride", 1), ("output_padding", 0), ("dilation", 1))}
+    padding = body.get("padding", 0)
+    if isinstance(padding, list):
+        padding = [tuple(int(v) for v in p) if isinstance(p, list) else int(p) for p in padding]
+        padding = padding * ndim if len(padding) == 1 else padding
+    elif not isinstance(padding, str):
+        padding = int(padding)
+    pads, ops = expected_pads(padding, w.shape, per_dim["stride"], per_dim["dilation"], per_dim["output_padding"])
     bias = None if body.get("bias") is None else np.array([body["bias"]])
-    return conv_transpose_naive(x[None, None], w[None, None], bias, **kwargs)[0, 0]
+    return conv_transpose_naive(
+        x[None, None], w[None, None], bias, stride=per_dim["stride"], padding=pads, output_padding=ops,
+        dilation=per_dim["dilation"], padding_mode=body.get("padding_mode", "zeros"),
+    )[0, 0]
 
 
 def post(client, body, **kwargs):
@@ -127,6 +140,82 @@ def test_one_dimensional_and_presets(client):
         np.testing.assert_allclose(np.array(data["output"]), expected(body), rtol=1e-12, atol=1e-12)
 
 
+@st.composite
+def padded_requests(draw):
+    """A 1-d or 2-d request with any padding form and mode (valid or not: the library decides)."""
+    ndim = draw(st.integers(1, 2))
+    def grid(max_side):
+        shape = draw(st.lists(st.integers(1, max_side), min_size=ndim, max_size=ndim))
+        values = draw(st.lists(st.integers(-3, 3), min_size=int(np.prod(shape)), max_size=int(np.prod(shape))))
+        return np.array(values, dtype=float).reshape(shape).tolist()
+    per_dim = lambda lo, hi: draw(st.lists(st.integers(lo, hi), min_size=ndim, max_size=ndim))
+    stride, dilation = per_dim(1, 3), per_dim(1, 2)
+    output_padding = [draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation)]
+    entry = st.one_of(st.integers(0, 2), st.lists(st.integers(0, 2), min_size=2, max_size=2))
+    padding = draw(st.one_of(
+        st.integers(0, 2), st.sampled_from(["valid", "same", "same_lower"]),
+        st.lists(entry, min_size=ndim, max_size=ndim),
+    ))
+    body = {"input": grid(4), "kernel": grid(3), "stride": stride, "dilation": dilation,
+            "output_padding": output_padding, "padding": padding,
+            "padding_mode": draw(st.sampled_from(["zeros", "circular", "reflect", "replicate"])),
+            "lang": draw(st.sampled_from(["en", "zh"]))}
+    if draw(st.booleans()):
+        body["bias"] = draw(st.integers(-2, 2)) / 2
+    return body
+
+
+@given(body=padded_requests())
+def test_padding_forms_and_modes_through_the_api(client, body):
+    """Every padding form and mode: the output equals the NumPy reference (forms resolved from their
+    definitions), each output cell's listed terms (including border cells folded onto it) sum to it,
+    each input's landings are among those terms, and both generated snippets compute the same output.
+    An invalid combination answers 422 exactly when the library refuses the same call."""
+    import convtranspose
+    from convtranspose.errors import ConvTransposeError
+
+    status, data = post(client, body)
+    x = np.asarray(body["input"])[None, None]
+    w = np.asarray(body["kernel"])[None, None]
+    padding = [tuple(p) if isinstance(p, list) else p for p in body["padding"]] if isinstance(body["padding"], list) else body["padding"]
+    call = dict(stride=body["stride"], padding=padding, output_padding=body["output_padding"],
+                dilation=body["dilation"], padding_mode=body["padding_mode"])
+    if status == 422:
+        with pytest.raises(ConvTransposeError):
+            convtranspose.conv_transpose(x, w, **call)
+        return
+    assert status == 200, data
+    out = expected(body)
+    np.testing.assert_allclose(np.array(data["output"]), out, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(convtranspose.conv_transpose(x, w, **call)[0, 0] + (body.get("bias") or 0), out, atol=1e-12)
+    kinds = [step["kind"] for step in data["steps"]]
+    assert ("fold" in kinds) == (body["padding_mode"] != "zeros" and any(b or a > 0 for b, a in data["params"]["pads"]))
+    bias = body.get("bias") or 0
+    before = [b for b, _ in data["params"]["pads"]]
+    terms = {}
+    for entry in data["terms"]:
+        cell = tuple(entry["cell"])
+        assert entry["value"] == pytest.approx(out[cell], abs=1e-12)
+        assert sum(t["product"] for t in entry["terms"]) + bias == pytest.approx(out[cell], abs=1e-12)
+        for t in entry["terms"]:
+            own = [c + b for c, b in zip(cell, before)]
+            assert (t["canvas"] != own) == t["folded"]
+            # x[i] * K[t] is written to canvas i*s + t*d
+            assert t["canvas"] == [i * s + k * d for i, k, s, d in zip(t["input_index"], t["tap"], body["stride"], body["dilation"])]
+        terms[cell] = {(tuple(t["input_index"]), tuple(t["tap"])) for t in entry["terms"]}
+    for landing in data["landings"]:
+        for c in landing["cells"]:
+            if c["output"] is not None:
+                assert (tuple(landing["input_index"]), tuple(c["tap"])) in terms[tuple(c["output"])]
+    namespace: dict = {}
+    exec(compile(data["code"]["convtranspose"].replace("print(y[0, 0])", "result = y[0, 0]"), "<generated>", "exec"), namespace)
+    np.testing.assert_allclose(namespace["result"], out, rtol=1e-12, atol=1e-12)
+    require_torch()
+    namespace = {}
+    exec(compile(data["code"]["pytorch"].replace("print(y[0, 0])", "result = y[0, 0]"), "<generated>", "exec"), namespace)
+    np.testing.assert_allclose(namespace["result"].detach().numpy(), out, rtol=1e-12, atol=1e-12)
+
+
 def test_the_page_and_its_assets(client):
     page = client.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
@@ -175,7 +264,21 @@ BAD = [
     (b'{"input": [1], "kernel": [1], "bias": "x"}', 400, "bias: every entry must be a number"),
     (b'{"input": [1], "kernel": [1], "view": "pictures"}', 400, "view must be one of scatter, conv, matrix, phase, overlap"),
     (b'{"input": [1], "kernel": [1], "lang": "fr"}', 400, "lang must be one of en, zh"),
-    (b'{"input": [1], "kernel": [1], "padding_mode": "zeros"}', 400, "unknown field 'padding_mode'"),
+    (b'{"input": [1], "kernel": [1], "padding_mode": "mirror"}', 400,
+     "padding_mode must be one of zeros, circular, reflect, replicate, got 'mirror'"),
+    (b'{"input": [1], "kernel": [1], "colour": 1}', 400, "unknown field 'colour'"),
+    (b'{"input": [1], "kernel": [1], "padding": "full"}', 400,
+     "padding must be an int, a list of ints or [before, after] pairs (one per dimension), or one of 'valid', "
+     "'same', 'same_lower'; got 'full'"),
+    (b'{"input": [1], "kernel": [1], "padding": [[1, 2, 3]]}', 400, "padding: a [before, after] pair has 2 entries, got [1, 2, 3]"),
+    (b'{"input": [1], "kernel": [1], "padding": [[1, 0.5]]}', 400, "padding must be an int"),
+    (b'{"input": [1], "kernel": [1], "padding": [[0, -1]]}', 422,
+     "padding must be non-negative (>= 0), got padding=((0, -1),) (dimension 0: (before, after) = (0, -1))"),
+    (b'{"input": [1, 2], "kernel": [1, 1], "padding": [[2, 1]]}', 422, "before + after may be at most (2,) here"),
+    (b'{"input": [1, 2], "kernel": [1, 1, 1], "stride": 2, "padding": 2, "padding_mode": "reflect"}', 422,
+     "padding_mode='reflect' needs padding smaller than the output size"),
+    (b'{"input": [1, 2], "kernel": [1, 1, 1], "padding": 1, "padding_mode": "reflect", "view": "phase"}', 422,
+     "padding_mode='reflect' is shown by the scatter view (its fold step); view 'phase' shows padding_mode='zeros' only"),
     (b'{"input": [1, 1e200], "kernel": [1]}', 422, "input values must lie within +-1e+100"),
     (json.dumps({"input": list(range(65)), "kernel": [1]}).encode(), 422, "at most 64"),
     (json.dumps({"input": [[1] * 8] * 8, "kernel": [[1] * 8] * 8}).encode(), 422, "at most 7 per side"),
@@ -221,7 +324,9 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=5), children, max_size=5),
     max_leaves=30,
 )
-fields = st.sampled_from(["input", "kernel", "bias", "stride", "padding", "output_padding", "dilation", "view", "lang"])
+fields = st.sampled_from(
+    ["input", "kernel", "bias", "stride", "padding", "output_padding", "dilation", "padding_mode", "view", "lang"]
+)
 
 
 @given(body=st.dictionaries(fields, json_values, max_size=9))

@@ -39,7 +39,7 @@ from .explain import (
     explain,
     solve,
 )
-from .i18n import LANGUAGES, tr
+from .i18n import LANGUAGES, localize_error, tr
 from .padding import PADDING_MODES
 from .render.text import render_shape, render_solve, render_text
 from .shape import geometries, spatial_output_shape
@@ -570,7 +570,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (UsageError, ConvTransposeError, ValueError, TypeError, OSError) as exc:
         text = _describe_os_error(exc) if isinstance(exc, OSError) else str(exc)
         message = " ".join(text.split()) or type(exc).__name__
-        err.write(f"{PROG}: {tr(_lang_of(args_list), 'error_prefix')}{message}\n")
+        lang = _lang_of(args_list)
+        err.write(f"{PROG}: {tr(lang, 'error_prefix')}{localize_error(message, lang)}\n")
         return 2
     except KeyboardInterrupt:
         err.write(f"{PROG}: interrupted\n")

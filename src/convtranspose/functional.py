@@ -429,7 +429,7 @@ def _backward(
         # PyTorch's complex gradients are A^H g: the real rule with conjugated operands
         xb, wc = np.conj(xb), np.conj(wc)
     try:
-        grad_x, grad_w, grad_b = engine.backward(
+        grad_x, grad_w, grad_b = modes.backward(  # the engine's gradients, through the fold for a mode
             plan,
             gy,
             xb,
@@ -438,10 +438,6 @@ def _backward(
             need_weight=flags["need_weight_grad"],
             need_bias=flags["bias"],
         )
-        if plan.spec.padding_mode != "zeros":
-            grad_x = None if grad_x is None else np.require(grad_x, requirements="W")
-            grad_w = None if grad_w is None else np.require(grad_w, requirements="W")
-            modes.add_fold_gradients(plan, gy, xb, wc, grad_x, grad_w)
         return (
             None if grad_x is None else _finish(grad_x, plan),
             None if grad_w is None else np.ascontiguousarray(grad_w.astype(plan.result_dtype, copy=False)),
@@ -646,9 +642,9 @@ def conv(
     y, w = as_array("input", input), as_array("weight", weight)
     input_shape, op = conv_shapes(y.shape, w.shape, stride, padding, groups, dilation)
     ndim = w.ndim - 2
-    hyper: dict[str, Any] = dict(stride=stride, padding=padding, output_padding=op, groups=groups, dilation=dilation)
-    if padding_mode != "zeros":
-        hyper["padding_mode"] = padding_mode
+    hyper: dict[str, Any] = dict(
+        stride=stride, padding=padding, output_padding=op, groups=groups, dilation=dilation, padding_mode=padding_mode
+    )
     # The input gradient is the adjoint: for complex weights it conjugates them, which conv must not.
     w_plain = np.conj(w) if np.iscomplexobj(w) else w
     out = conv_transpose_input_grad(y, input_shape, w_plain, **hyper)

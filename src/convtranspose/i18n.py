@@ -14,9 +14,11 @@ Examples
 
 from __future__ import annotations
 
+import re
+
 from .errors import ParameterError
 
-__all__ = ["LANGUAGES", "tr", "check_lang", "ui_strings"]
+__all__ = ["LANGUAGES", "tr", "check_lang", "ui_strings", "localize_error"]
 
 LANGUAGES = ("en", "zh")
 
@@ -135,6 +137,10 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "所以这里是把那一圈裁剪掉。",
     ),
     "crop_legend": ("(v) = removed by padding", "(v) = 被填充裁剪掉的单元"),
+    "crop_title_form": (
+        "padding {form}: crop (before, after) = {pads} cells from the start and the end of each axis",
+        "填充 {form}：在每个轴的开头和末端分别裁剪 (前, 后) = {pads} 个单元",
+    ),
     "crop_title_pairs": (
         "padding: crop (before, after) = {pads} cells from the start and the end of each axis",
         "填充：在每个轴的开头和末端分别裁剪 (前, 后) = {pads} 个单元",
@@ -386,6 +392,9 @@ _UI: dict[str, tuple[str, str]] = {
     "preset_unet": ("U-Net up-convolution: k2 s2", "U-Net 上采样层：卷积核 2，步长 2"),
     "preset_checkerboard": ("Checkerboard-prone: k3 s2", "易产生棋盘格伪影：卷积核 3，步长 2"),
     "preset_one_d": ("1-d: stride 2, padding 1, output_padding 1", "一维：步长 2，填充 1，输出填充 1"),
+    "preset_same": ("'same' padding, k3 s2: output = input × stride", "'same' 填充，卷积核 3，步长 2：输出 = 输入 × 步长"),
+    "preset_asymmetric": ("Asymmetric padding ((1, 2), (0, 1))", "非对称填充 ((1, 2), (0, 1))"),
+    "preset_reflect": ("padding_mode 'reflect': the border folds back", "填充模式 'reflect'：边界折回"),
     "dims": ("Dimensions", "维度"),
     "dims_1": ("1-d", "一维"),
     "dims_2": ("2-d", "二维"),
@@ -445,6 +454,36 @@ _UI: dict[str, tuple[str, str]] = {
     "legend_term": ("× term of the selected output cell", "× 所选输出单元的一项"),
     "legend_landing": ("◆ reached by the selected input", "◆ 所选输入到达的单元"),
     "legend_current": ("▣ input element of this step", "▣ 本步的输入元素"),
+    "legend_folded": ("↩ dotted: border cell folded back (padding_mode)", "↩ 点线框：折回的边界单元（填充模式）"),
+    "legend_fold_target": ("⊕ receives folded border values", "⊕ 接收折回的边界值"),
+    "output_cell": ("output", "输出"),
+    "folded_from": ("folded from canvas{canvas}", "从画布{canvas}折回"),
+    "folded_via": ("via canvas{canvas}, folded back", "经画布{canvas}折回"),
+    "scatter_only": (
+        "padding_mode {mode} is shown by the scatter view (its fold step)",
+        "填充模式 {mode} 只在逐步叠加视角中展示（折回步骤）",
+    ),
+    "padding_form": ("Padding form", "填充形式"),
+    "padding_form_ints": ("symmetric (PyTorch): p cells from both ends", "对称（PyTorch）：两端各裁剪 p 个单元"),
+    "padding_form_pairs": ("asymmetric: (before, after) per axis", "非对称：每个轴 (前, 后)"),
+    "padding_form_valid": ("'valid': no crop", "'valid'：不裁剪"),
+    "padding_form_same": ("'same': output = input × stride, odd cell at the end", "'same'：输出 = 输入 × 步长，多出的单元在末端"),
+    "padding_form_same_lower": (
+        "'same_lower': output = input × stride, odd cell at the start",
+        "'same_lower'：输出 = 输入 × 步长，多出的单元在开头",
+    ),
+    "padding_mode": ("Padding mode", "填充模式"),
+    "padding_mode_zeros": ("zeros: crop the border (PyTorch)", "zeros：裁掉边界（PyTorch）"),
+    "padding_mode_circular": ("circular: wrap the border around", "circular：边界循环折回另一端"),
+    "padding_mode_reflect": ("reflect: mirror the border back", "reflect：边界镜像折回"),
+    "padding_mode_replicate": ("replicate: add the border onto the edge", "replicate：边界加到边缘单元上"),
+    "pad_before": ("crop before", "前端裁剪"),
+    "pad_after": ("crop after", "末端裁剪"),
+    "padding_pairs": ("padding (before, after)", "填充 (前, 后)"),
+    "canvas_after_fold": (
+        "canvas: dotted ↩ border cells are folded back onto the output",
+        "画布：点线 ↩ 边界单元被折回到输出上",
+    ),
     "code": ("Code for these settings", "当前设置的代码"),
     "copy": ("Copy", "复制"),
     "copied": ("Copied", "已复制"),
@@ -492,3 +531,123 @@ def ui_strings(lang: str) -> dict[str, str]:
     """
     index = 1 if check_lang(lang) == "zh" else 0
     return {key: pair[index] for key, pair in _UI.items()}
+
+
+# --------------------------------------------------------------------------------------------
+# Error messages
+# --------------------------------------------------------------------------------------------
+# The library's errors are English sentences built at the raise site. For the explainer (web page
+# and CLI) in Chinese, the rules a learner meets by changing the settings are matched here and
+# re-worded with the same numbers; any other message is shown as raised. tests/test_i18n_errors.py
+# drives every control of the page into each rule and checks that no English sentence is left.
+
+_PARAMETER_NAMES = {
+    "stride": "步长 (stride)",
+    "padding": "填充 (padding)",
+    "output_padding": "输出填充 (output_padding)",
+    "dilation": "膨胀率 (dilation)",
+    "input": "输入 (input)",
+    "kernel": "卷积核 (kernel)",
+    "bias": "偏置 (bias)",
+    "padding_mode": "填充模式 (padding_mode)",
+}
+_TUPLE = r"\([^()]*\)"
+_ERRORS_ZH: tuple[tuple[str, str], ...] = (
+    (
+        r"(?P<name>\w+) must be positive \(>= 1\), got (?P=name)=(?P<value>.+)",
+        "{name} 必须为正整数（>= 1），当前为 {value}",
+    ),
+    (
+        r"(?P<name>\w+) must be non-negative \(>= 0\), got (?P=name)=(?P<value>.+?)"
+        r"(?: \(dimension (?P<dim>\d+): \(before, after\) = (?P<pair>" + _TUPLE + r")\))?",
+        "{name} 不能为负数（>= 0），当前为 {value}",
+    ),
+    (
+        r"output_padding must be smaller than either stride or dilation, but got output_padding=(?P<op>" + _TUPLE
+        + r"), stride=(?P<s>" + _TUPLE + r"), dilation=(?P<d>" + _TUPLE + r") \(in dimension (?P<dim>\d+): "
+        r"(?P<v>\d+) is not < max\((?P<ms>\d+), (?P<md>\d+)\); valid range 0\.\.(?P<hi>\d+)\)",
+        "输出填充 (output_padding) 必须小于步长或膨胀率中较大的那个：第 {dim} 维的 {v} 不小于 max({ms}, {md})，"
+        "有效范围是 0..{hi}（output_padding={op}，stride={s}，dilation={d}）",
+    ),
+    (
+        r"computed output size (?P<size>" + _TUPLE + r") is too small \(must be >= 1 in every dimension\) for an "
+        r"input of (?P<input>" + _TUPLE + r") with kernel_size=(?P<k>" + _TUPLE + r"), stride=(?P<s>" + _TUPLE
+        + r"), padding=(?P<padding>.+), output_padding=(?P<op>" + _TUPLE + r"), dilation=(?P<d>" + _TUPLE
+        + r"); (?P<what>padding|before \+ after) may be at most (?P<max>" + _TUPLE + r") here",
+        "算出的输出尺寸 {size} 太小（每一维都必须 >= 1）：输入 {input}，卷积核 {k}，步长 {s}，填充 {padding}，"
+        "输出填充 {op}，膨胀率 {d}；这里{what}最多为 {max}",
+    ),
+    (
+        r"padding_mode='reflect' needs padding smaller than the output size in every dimension \(the mirror does "
+        r"not repeat the edge cell\), but dimension (?P<dim>\d+) has padding \(before, after\) = (?P<pair>"
+        + _TUPLE + r") for an output of size (?P<size>\d+) \(padding=(?P<padding>.+)\) \(valid range "
+        r"0\.\.(?P<hi>\d+)\)",
+        "填充模式 'reflect' 要求每一维的填充都小于输出尺寸（镜像不重复边缘单元），但第 {dim} 维的填充 (前, 后) = {pair}，"
+        "而输出尺寸是 {size}（padding={padding}），有效范围是 0..{hi}",
+    ),
+    (
+        r"padding_mode='circular' needs padding at most the output size in every dimension \(it wraps around "
+        r"once\), but dimension (?P<dim>\d+) has padding \(before, after\) = (?P<pair>" + _TUPLE + r") for an "
+        r"output of size (?P<size>\d+) \(padding=(?P<padding>.+)\) \(valid range 0\.\.(?P<hi>\d+)\)",
+        "填充模式 'circular' 要求每一维的填充都不超过输出尺寸（只循环一圈），但第 {dim} 维的填充 (前, 后) = {pair}，"
+        "而输出尺寸是 {size}（padding={padding}），有效范围是 0..{hi}",
+    ),
+    (
+        r"padding_mode='(?P<mode>\w+)' is shown by the scatter view \(its fold step\); view '(?P<view>\w+)' shows "
+        r"padding_mode='zeros' only",
+        "填充模式 '{mode}' 只在逐步叠加视角中展示（折回步骤）；视角 '{view}' 只展示 padding_mode='zeros'",
+    ),
+    (
+        r"full canvas (?P<full>" + _TUPLE + r") / output (?P<out>" + _TUPLE + r") too large to draw; at most "
+        r"(?P<n>\d+) cells per side",
+        "完整画布 {full} / 输出 {out} 太大，无法绘制；每边最多 {n} 个单元",
+    ),
+    (
+        r"the matrix view is limited to (?P<a>\d+) input and (?P<b>\d+) output elements, got (?P<c>\d+) and "
+        r"(?P<d>\d+)",
+        "矩阵视角最多显示 {a} 个输入元素和 {b} 个输出元素，当前为 {c} 和 {d}",
+    ),
+    (
+        r"(?P<name>\w+): every entry must be a number, got (?P<value>.+)",
+        "{name} 的每一项都必须是数字，当前有 {value}",
+    ),
+    (
+        r"(?P<name>\w+): every entry must be a finite number, got (?P<value>.+)",
+        "{name} 的每一项都必须是有限的数字，当前有 {value}",
+    ),
+    (
+        r"(?P<name>\w+) must be an int or a list of ints \(one per dimension\), got (?P<value>.+)",
+        "{name} 必须是整数，或每一维一个整数，当前为 {value}",
+    ),
+    (
+        r"(?P<name>\w+) values must lie within \+-(?P<limit>\S+) for the explainer \(so that its products and "
+        r"sums cannot overflow\), got (?P<value>\S+)(?: at index (?P<index>" + _TUPLE + r"))?",
+        "{name} 的数值必须在 ±{limit} 以内（这样乘积与累加和才不会溢出），当前有 {value}",
+    ),
+)
+_ERROR_PATTERNS = tuple((re.compile(pattern), template) for pattern, template in _ERRORS_ZH)
+
+
+def localize_error(message: str, lang: str) -> str:
+    """An error message of the library in ``lang``: re-worded with its own numbers when its rule is
+    in the catalogue, else unchanged (always unchanged for English).
+
+    Examples
+    --------
+    >>> localize_error("stride must be positive (>= 1), got stride=(0, 2)", "zh")
+    '步长 (stride) 必须为正整数（>= 1），当前为 (0, 2)'
+    >>> localize_error("stride must be positive (>= 1), got stride=(0, 2)", "en")
+    'stride must be positive (>= 1), got stride=(0, 2)'
+    """
+    if check_lang(lang) == "en":
+        return message
+    for pattern, template in _ERROR_PATTERNS:
+        match = pattern.fullmatch(message)
+        if match:
+            values = {key: value for key, value in match.groupdict().items() if value is not None}
+            if "name" in values:
+                values["name"] = _PARAMETER_NAMES.get(values["name"], values["name"])
+            if values.get("what") is not None:
+                values["what"] = "填充" if values["what"] == "padding" else " 前 + 后 "
+            return template.format(**values)
+    return message

@@ -1,13 +1,22 @@
 """Padding modes other than ``'zeros'`` on top of any engine path: the border's fold, forward and back.
 
 A call with ``padding_mode='reflect'`` (or ``'replicate'``, ``'circular'``) is the exact adjoint
-of PyTorch's padded ordinary convolution (:mod:`convtranspose.padding`). The engine computes the
-call as if the mode were ``'zeros'`` (the cropped output, bias included); this module adds the
-border's share: the canvas cells that ``'zeros'`` crops, computed region by region from the input
-slabs that reach them and folded onto the output (:mod:`convtranspose.borders`). The gradients are
-the adjoint: the zeros-mode gradients plus each region's gradients at the mode's padding of the
-output gradient. The border calls are ordinary zeros-mode plans, routed by the engine like any
-call, so every engine path serves every mode.
+of PyTorch's padded ordinary convolution (:mod:`convtranspose.padding`)::
+
+    y = fold_m(canvas(x, w)) + bias
+
+``canvas`` is the transposed convolution with no crop at all: an ordinary zeros-mode call with
+padding 0 (and the cells output_padding adds past the canvas), routed by the engine like any call,
+so every engine path serves every mode. :func:`~convtranspose.padding.fold` then adds each border
+cell onto the output cell the paired convolution's padding copied it from, in place, axis by axis.
+Compared with the zeros-mode call, a mode costs the border cells' share of the canvas (computed like
+any other cell) plus one pass over the border to fold it.
+
+Each forward beside its gradient. ``fold_m`` is linear and its adjoint is the mode's padding
+``pad_m`` (:func:`~convtranspose.padding.pad`), so with ``g`` the output gradient::
+
+    d/dx, d/dw  = the canvas call's gradients at pad_m(g)
+    d/dbias     = g summed over batch and space       (the bias is added after the fold)
 """
 
 from __future__ import annotations
@@ -19,90 +28,87 @@ from typing import Callable, Optional
 import numpy as np
 
 from . import engine
-from .borders import Region, border_regions, fold_backward, fold_forward
-from .padding import Pads
+from .padding import Pads, fold, pad
 from .plan import Plan, build_plan
 from .spec import ConvTransposeSpec
 
-__all__ = ["fold_pads", "regions", "fold_runner", "add_fold_gradients"]
+__all__ = ["fold_pads", "has_border", "fold_runner", "backward"]
 
 Runner = Callable[[np.ndarray, np.ndarray, Optional[np.ndarray]], np.ndarray]
+Grads = tuple[Optional[np.ndarray], Optional[np.ndarray], Optional[np.ndarray]]
 
 
 def fold_pads(plan: Plan) -> tuple[Pads, tuple[int, ...]]:
     """The border ``(before, after)`` and output padding of each axis as the fold sees them.
 
     A negative ``after`` (``'same'`` with a kernel shorter than the stride) adds cells at the end:
-    for the fold that is no border and more output padding.
+    for the fold that is no border and more output padding. The canvas the fold starts from has
+    ``before + out + after`` cells per axis, which is the full canvas plus that output padding.
     """
     pads = tuple((g.pad_before, max(g.pad_after, 0)) for g in plan.geometry)
     ops = tuple(g.output_padding + max(-g.pad_after, 0) for g in plan.geometry)
     return pads, ops
 
 
-def regions(plan: Plan) -> tuple[Region, ...]:
-    """The border regions some input element reaches (none for ``'zeros'``)."""
-    pads, ops = fold_pads(plan)
-    return _regions(plan.input_spatial, plan.kernel, plan.spec.stride, plan.spec.dilation, pads, ops,
-                    plan.spec.padding_mode)
+def has_border(plan: Plan) -> bool:
+    """Whether ``plan`` has a padding mode and a border to fold (else it is a zeros-mode call)."""
+    return plan.spec.padding_mode != "zeros" and any(b or a for b, a in fold_pads(plan)[0])
 
 
-@lru_cache(maxsize=256)
-def _regions(
-    input_spatial: tuple[int, ...], kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...],
-    pads: Pads, ops: tuple[int, ...], mode: str,
-) -> tuple[Region, ...]:
-    return border_regions(input_spatial, kernel, stride, dilation, pads, ops, mode)
+def _canvas_plan(plan: Plan, x_shape: tuple[int, ...]) -> Plan:
+    """The routed zeros-mode plan of ``plan``'s uncropped canvas, for a batched input of ``x_shape``."""
+    _, ops = fold_pads(plan)
+    return _routed(plan.spec, plan.weight_shape, plan.compute_dtype, x_shape, ops, engine.dispatch_state())
 
 
-def _sub_plan(plan: Plan, x_shape: tuple[int, ...], pads: Pads, ops: tuple[int, ...]) -> Plan:
-    """The routed zeros-mode plan of one border region's small call."""
-    return _routed(plan.spec, plan.weight_shape, plan.compute_dtype, x_shape, pads, ops, engine.dispatch_state())
-
-
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=512)
 def _routed(
-    spec: ConvTransposeSpec, weight_shape: tuple[int, ...], dtype: np.dtype, x_shape: tuple[int, ...], pads: Pads,
+    spec: ConvTransposeSpec, weight_shape: tuple[int, ...], dtype: np.dtype, x_shape: tuple[int, ...],
     ops: tuple[int, ...], _dispatch: object,
 ) -> Plan:
-    sub = replace(spec, pads=pads, output_padding=ops, padding_mode="zeros", padding_form="explicit")
-    return engine.route(build_plan("conv_transpose", len(pads), x_shape, dtype, weight_shape, dtype, None, None, sub))
+    canvas = replace(spec, pads=((0, 0),) * len(ops), output_padding=ops, padding_mode="zeros", padding_form="explicit")
+    return engine.route(build_plan("conv_transpose", len(ops), x_shape, dtype, weight_shape, dtype, None, None, canvas))
 
 
 def fold_runner(plan: Plan, run: Runner) -> Runner:
-    """``run`` (the zeros-mode forward of ``plan``) followed by the border's fold."""
-    parts = regions(plan)
-    if not parts:
+    """The batched forward of ``plan``: ``run`` (its zeros-mode runner) when there is no border to
+    fold, else the canvas call followed by the fold and the bias."""
+    if not has_border(plan):
         return run
-
-    def forward(x: np.ndarray, w: np.ndarray, pads: Pads, ops: tuple[int, ...]) -> np.ndarray:
-        return engine.forward(_sub_plan(plan, x.shape, pads, ops), x, w, None)
+    pads, _ = fold_pads(plan)
+    mode = plan.spec.padding_mode
+    spatial = len(pads)
 
     def folded(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray]) -> np.ndarray:
-        return fold_forward(run(x, weight, bias), x, weight, parts, forward)
+        canvas = engine.forward(_canvas_plan(plan, x.shape), x, weight, None)
+        out = np.ascontiguousarray(fold(canvas, pads, mode))
+        if bias is not None:
+            out += bias.reshape((1, -1) + (1,) * spatial)
+        return out
 
     return folded
 
 
-def add_fold_gradients(
+def backward(
     plan: Plan,
     grad_output: np.ndarray,
     x: np.ndarray,
     weight: np.ndarray,
-    grad_input: Optional[np.ndarray],
-    grad_weight: Optional[np.ndarray],
-) -> None:
-    """Add the border's share to the zeros-mode gradients of ``plan`` (batched, in place)."""
-    parts = regions(plan)
-
-    def backward(
-        gy: np.ndarray, xs: np.ndarray, w: np.ndarray, pads: Pads, ops: tuple[int, ...], need_input: bool,
-        need_weight: bool,
-    ) -> tuple[Optional[np.ndarray], Optional[np.ndarray]]:
-        gx, gw, _ = engine.backward(
-            _sub_plan(plan, xs.shape, pads, ops), gy, xs, w,
-            need_input=need_input, need_weight=need_weight, need_bias=False,
+    *,
+    need_input: bool = True,
+    need_weight: bool = True,
+    need_bias: bool = True,
+) -> Grads:
+    """Batched gradients of ``plan`` (any padding mode), with :func:`convtranspose.engine.backward`'s
+    signature: the canvas call's gradients at the mode's padding of ``grad_output``."""
+    if not has_border(plan):
+        return engine.backward(
+            plan, grad_output, x, weight, need_input=need_input, need_weight=need_weight, need_bias=need_bias
         )
-        return gx, gw
-
-    fold_backward(grad_output, x, weight, parts, backward, grad_input, grad_weight)
+    pads, _ = fold_pads(plan)
+    padded = pad(grad_output, pads, plan.spec.padding_mode)
+    grad_x, grad_w, _ = engine.backward(
+        _canvas_plan(plan, x.shape), padded, x, weight, need_input=need_input, need_weight=need_weight,
+        need_bias=False,
+    )
+    return grad_x, grad_w, (engine.bias_grad(grad_output) if need_bias else None)

@@ -15,8 +15,12 @@ crop asymmetrically where PyTorch crops ``padding`` cells from both ends. ``auto
     SAME_UPPER:              begin = total // 2,          end = total - total // 2   (odd cell at the end)
     NOTSET/VALID/SAME_LOWER: begin = total - total // 2,  end = total // 2           (odd cell at the start)
 
-This module maps those attributes to a call of :func:`convtranspose.conv_transpose`
-(:func:`conv_transpose_attributes`), runs one node given its inputs (:func:`run_conv_transpose`,
+This module maps those attributes to one call of :func:`convtranspose.conv_transpose`
+(:func:`conv_transpose_attributes`): ``pads`` become per-axis ``(begin, end)`` padding pairs, SAME_UPPER
+and SAME_LOWER the library's ``'same'`` and ``'same_lower'`` (the same split, odd cell at the end
+resp. the start), VALID ``'valid'``, and ``output_shape`` pairs whose total is the canvas minus the
+requested size (cells missing at the end become ``output_padding``). It runs one node given its
+inputs (:func:`run_conv_transpose`,
 :func:`run_node`), and runs a loaded ``onnx.ModelProto`` with every ``ConvTranspose`` node computed
 by convtranspose and the other operators by ONNX's reference evaluator (:func:`run_model`). The
 ``onnx`` package is needed only by :func:`run_node` and :func:`run_model` (``pip install
@@ -66,6 +70,8 @@ import numpy as np
 
 from .errors import OutputSizeError, ParameterError, ParameterTypeError, ShapeError
 from .functional import conv_transpose
+from .padding import PaddingForm
+from .shape import full_size
 from .spec import normalize_tuple
 
 __all__ = [
@@ -81,25 +87,34 @@ _AUTO_PAD = ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")
 
 @dataclass(frozen=True)
 class OnnxConvTranspose:
-    """One ONNX ConvTranspose call in convtranspose's terms, per spatial axis.
+    """One ONNX ConvTranspose node as the arguments of one :func:`convtranspose.conv_transpose` call.
 
     Attributes
     ----------
-    stride, dilation, output_padding : tuple of int
+    stride, dilation : tuple of int
     group : int
-    crop : tuple of (int, int)
-        Cells cropped at the (start, end) of each axis of the canvas ``full + output_padding``; a
-        negative end adds cells (SAME_* with a kernel shorter than the stride).
+        ``groups``.
+    padding : str or tuple of (int, int)
+        ``'same'`` (SAME_UPPER), ``'same_lower'`` (SAME_LOWER), ``'valid'`` (VALID), or the cells
+        cropped at the (begin, end) of each spatial axis (``pads``, or the crop ``output_shape`` asks for).
+    output_padding : tuple of int
+        The node's ``output_padding``, plus the cells an ``output_shape`` longer than the canvas adds
+        at the end.
     output_spatial : tuple of int
         The output's spatial shape.
     """
 
     stride: tuple[int, ...]
     dilation: tuple[int, ...]
-    output_padding: tuple[int, ...]
     group: int
-    crop: tuple[tuple[int, int], ...]
+    padding: PaddingForm
+    output_padding: tuple[int, ...]
     output_spatial: tuple[int, ...]
+
+    def arguments(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`convtranspose.conv_transpose` for this node."""
+        return dict(stride=self.stride, dilation=self.dilation, groups=self.group, padding=self.padding,
+                    output_padding=self.output_padding)
 
 
 def _ints(value: object, length: int, name: str, default: int) -> tuple[int, ...]:
@@ -132,7 +147,7 @@ def conv_transpose_attributes(
     pads: Optional[Sequence[int]] = None,
     strides: Optional[Sequence[int]] = None,
 ) -> OnnxConvTranspose:
-    """Validate a ConvTranspose node's attributes for the given shapes and resolve its crop.
+    """Validate a ConvTranspose node's attributes for the given shapes and resolve its padding.
 
     Parameters
     ----------
@@ -155,10 +170,13 @@ def conv_transpose_attributes(
     Examples
     --------
     >>> call = conv_transpose_attributes((1, 1, 3, 3), (1, 2, 3, 3), strides=[3, 2], output_shape=[10, 8])
-    >>> call.crop, call.output_spatial
-    (((0, -1), (0, -1)), (10, 8))
-    >>> conv_transpose_attributes((1, 1, 3), (1, 1, 2), strides=[2], auto_pad="SAME_LOWER").crop
-    ((0, 0),)
+    >>> call.padding, call.output_padding, call.output_spatial     # one cell added at each end
+    (((0, 0), (0, 0)), (1, 1), (10, 8))
+    >>> call = conv_transpose_attributes((1, 1, 5), (1, 1, 4), strides=[2], output_shape=[9])
+    >>> call.padding, call.output_padding                          # canvas 12: crop 3, odd cell first
+    (((2, 1),), (0,))
+    >>> conv_transpose_attributes((1, 1, 3), (1, 1, 2), strides=[2], auto_pad="SAME_LOWER").padding
+    'same_lower'
     """
     if isinstance(auto_pad, bytes):
         auto_pad = auto_pad.decode()
@@ -213,15 +231,14 @@ def conv_transpose_attributes(
     if min(padding, default=0) < 0:
         raise ParameterError(f"ConvTranspose: attribute pads must be non-negative, got pads={list(padding)}")
     x_spatial = x_shape[2:]
-    canvas = tuple(
-        s * (i - 1) + d * (k - 1) + 1 + o for i, k, s, d, o in zip(x_spatial, kernel, stride, dilation, op)
-    )
+    canvas = tuple(full_size(i, k, s, d) + o for i, k, s, d, o in zip(x_spatial, kernel, stride, dilation, op))
+    form: PaddingForm
     if output_shape is not None:
         shape = list(output_shape.tolist() if isinstance(output_shape, np.ndarray) else output_shape)
         if len(shape) == n + 2:  # onnxruntime also accepts the full (N, M, D1, ..., Dn) shape
             shape = shape[2:]
-        target = _ints(shape, n, "output_shape", 1)
-        for axis, (t, c, s, o) in enumerate(zip(target, canvas, stride, op)):
+        out = _ints(shape, n, "output_shape", 1)
+        for axis, (t, c, s, o) in enumerate(zip(out, canvas, stride, op)):
             # Longer than the canvas adds cells at the end, at most stride - 1 as output_padding
             # (onnxruntime's limit: the paired convolution must map output_shape back to the input).
             longest = c - o + s - 1
@@ -229,29 +246,31 @@ def conv_transpose_attributes(
                 raise OutputSizeError(
                     f"ConvTranspose: output_shape[{axis}] must be between 1 and {longest} for an input of "
                     f"{x_spatial[axis]} (stride * (in - 1) + dilation * (kernel - 1) + 1 = {c - o}, plus at most "
-                    f"stride - 1 = {s - 1} cells), got output_shape={list(target)}"
+                    f"stride - 1 = {s - 1} cells), got output_shape={list(out)}"
                 )
+        # output_shape overrides pads: the total crop is the canvas minus the requested size, split
+        # like SAME_UPPER or (NOTSET, VALID, SAME_LOWER) like SAME_LOWER; missing cells are output_padding.
+        upper = auto_pad == "SAME_UPPER"
+        form = tuple(_split(max(c - t, 0), upper) for c, t in zip(canvas, out))
+        op = tuple(o + max(t - c, 0) for o, c, t in zip(op, canvas, out))
     elif auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-        target = tuple(i * s for i, s in zip(x_spatial, stride))
+        form = "same" if auto_pad == "SAME_UPPER" else "same_lower"
+        out = tuple(i * s for i, s in zip(x_spatial, stride))
+    elif auto_pad == "VALID":
+        form, out = "valid", canvas
     else:
-        target = None
-    if target is None:
-        crop = tuple((padding[a], padding[a + n]) for a in range(n))
-    else:
-        crop = tuple(_split(c - t, auto_pad == "SAME_UPPER") for c, t in zip(canvas, target))
-    out = tuple(c - b - e for c, (b, e) in zip(canvas, crop))
-    if min(out) < 1:
-        raise OutputSizeError(
-            f"ConvTranspose: the output would have spatial shape {list(out)} (pads={list(padding)} crop more than "
-            f"the canvas {list(canvas)} holds); every output size must be positive"
-        )
-    return OnnxConvTranspose(stride, dilation, op, int(group), crop, out)
+        form = tuple((padding[a], padding[a + n]) for a in range(n))
+        out = tuple(c - b - e for c, (b, e) in zip(canvas, form))
+        if min(out) < 1:
+            raise OutputSizeError(
+                f"ConvTranspose: the output would have spatial shape {list(out)} (pads={list(padding)} crop more "
+                f"than the canvas {list(canvas)} holds); every output size must be positive"
+            )
+    return OnnxConvTranspose(stride, dilation, int(group), form, op, out)
 
 
 def _split(total: int, upper: bool) -> tuple[int, int]:
-    """Split a total crop into (begin, end); a negative total adds cells at the end."""
-    if total < 0:
-        return 0, total
+    """Split a total crop into (begin, end): the odd cell at the end if ``upper``, else at the begin."""
     small = total // 2
     return (small, total - small) if upper else (total - small, small)
 
@@ -290,36 +309,14 @@ def run_conv_transpose(
         raise ParameterError(f"ConvTranspose: unknown attribute(s) {sorted(unknown)}")
     X, W = np.asarray(X), np.asarray(W)
     call = conv_transpose_attributes(X.shape, W.shape, **attributes)
-    return _run(call, X, W, None if B is None else np.asarray(B))
-
-
-def _library_padding(call: OnnxConvTranspose) -> tuple[tuple[tuple[int, int], ...], tuple[int, ...]]:
-    """Per-axis (before, after) crops and output_padding for :func:`conv_transpose`.
-
-    A negative end crop (cells added at the end) is output_padding: ``op - end`` stays below the
-    stride, since the added cells number at most ``stride - 1 - op``.
-    """
-    pads = tuple((b, max(e, 0)) for b, e in call.crop)
-    output_padding = tuple(o + max(-e, 0) for (_, e), o in zip(call.crop, call.output_padding))
-    return pads, output_padding
-
-
-def _run(call: OnnxConvTranspose, X: np.ndarray, W: np.ndarray, B: Optional[np.ndarray]) -> np.ndarray:
-    """The call through :func:`conv_transpose`: a symmetric crop directly, otherwise cropped after."""
-    hyper: dict[str, Any] = dict(stride=call.stride, dilation=call.dilation, groups=call.group)
-    pads, output_padding = _library_padding(call)
-    if all(b == e for b, e in pads):
-        return conv_transpose(X, W, B, padding=tuple(b for b, _ in pads), output_padding=output_padding, **hyper)
-    # Crop the common part inside the library, the rest here.
-    common = tuple(min(b, e) for b, e in pads)
-    inner = conv_transpose(X, W, padding=common, output_padding=output_padding, **hyper)
-    window = tuple(slice(b - c, b - c + n) for (b, _), c, n in zip(pads, common, call.output_spatial))
-    out = np.ascontiguousarray(inner[(slice(None), slice(None)) + window])
     if B is not None:
-        if B.shape != (out.shape[1],):
-            raise ShapeError(f"ConvTranspose: B must have shape ({out.shape[1]},) (M), got B of shape {B.shape}")
-        out += B.astype(out.dtype, copy=False).reshape((-1,) + (1,) * len(call.output_spatial))
-    return out
+        B = np.asarray(B)
+        channels = W.shape[1] * call.group
+        if B.shape != (channels,):
+            raise ShapeError(
+                f"ConvTranspose: B must have shape ({channels},) (M, one bias per output channel), got B of shape {B.shape}"
+            )
+    return conv_transpose(X, W, B, **call.arguments())
 
 
 def _attributes(node: Any) -> dict[str, Any]:

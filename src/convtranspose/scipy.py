@@ -65,8 +65,6 @@ def as_linear_operator(weight: np.ndarray, input_shape: Sequence[int], **params:
     in_shape = tuple(int(n) for n in input_shape)
     if "bias" in params:
         raise ShapeError("as_linear_operator: a bias makes the map affine, not linear; add it outside the operator")
-    if params.get("padding_mode") == "zeros":
-        params = {k: v for k, v in params.items() if k != "padding_mode"}  # the default, also where modes are new
     # One forward on a zero-stride stand-in validates everything and gives the output shape.
     out_shape = conv_transpose(np.broadcast_to(np.zeros((), w.dtype), in_shape), w, **params).shape
     dtype = w.dtype

@@ -23,7 +23,7 @@ from typing import Optional, Sequence, Union
 
 from ._checks import is_int
 from .errors import OutputSizeError, ParameterError, ParameterTypeError, ShapeError
-from .padding import PaddingArg, axis_padding
+from .padding import PaddingArg, axis_padding, normalize_padding
 from .spec import MAX_INDEX, ConvTransposeSpec, IntOrTuple, make_spec, normalize_tuple
 
 __all__ = [
@@ -433,32 +433,6 @@ def output_padding_for(
 # --------------------------------------------------------------------------------------------
 
 
-
-
-def _axis_pads(padding: object, ndim: int) -> Union[str, tuple[tuple[int, int], ...]]:
-    """Per-axis (before, after) pads from every padding form, or the string 'same'/'same_lower'."""
-    if isinstance(padding, str):
-        if padding == "valid":
-            return ((0, 0),) * ndim
-        if padding in ("same", "same_lower"):
-            return padding
-        raise ParameterError(
-            f"padding must be an int, per-dimension ints, (before, after) pairs, 'valid', 'same' or "
-            f"'same_lower', got padding={padding!r}"
-        )
-    if isinstance(padding, (tuple, list)) and padding and all(isinstance(p, (tuple, list)) for p in padding):
-        if len(padding) != ndim or any(len(p) != 2 for p in padding):
-            raise ParameterError(
-                f"padding pairs must be one (before, after) pair per spatial dimension ({ndim}), got padding={padding!r}"
-            )
-        pairs = tuple((int(b), int(a)) for b, a in padding)
-    else:
-        pairs = tuple((p, p) for p in normalize_tuple(padding, ndim, "padding"))  # type: ignore[arg-type]
-    if min(min(pair) for pair in pairs) < 0:
-        raise ParameterError(f"padding must be non-negative, got padding={padding!r}")
-    return pairs
-
-
 def conv_geometry(
     spatial: tuple[int, ...], kernel: tuple[int, ...], stride: IntOrTuple, padding: PaddingArg, dilation: IntOrTuple,
 ) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -481,15 +455,16 @@ def conv_geometry(
     """
     ndim = len(kernel)
     stride_t, dilation_t = normalize_tuple(stride, ndim, "stride"), normalize_tuple(dilation, ndim, "dilation")
-    pads = _axis_pads(padding, ndim)
-    if isinstance(pads, str):
+    form = normalize_padding(padding, ndim)
+    if form in ("same", "same_lower"):
         bad = [axis for axis, (n, s) in enumerate(zip(spatial, stride_t)) if n % s]
         if bad:
             raise ShapeError(
-                f"conv with padding={pads!r} needs every spatial size to be a multiple of its stride (the transposed "
+                f"conv with padding={form!r} needs every spatial size to be a multiple of its stride (the transposed "
                 f"convolution maps n to n * stride), got sizes {spatial} for stride {stride_t}"
             )
         return tuple(n // s for n, s in zip(spatial, stride_t)), (0,) * ndim
+    pads = ((0, 0),) * ndim if isinstance(form, str) else form  # 'valid' crops nothing
     out, output_padding = [], []
     for axis, (n, k, s, d, (b, a)) in enumerate(zip(spatial, kernel, stride_t, dilation_t, pads)):
         span = n + b + a - d * (k - 1) - 1

@@ -113,7 +113,6 @@ class ConvTransposeSpec:
         Per-dimension values.
     pads : tuple of (int, int)
         Per-dimension ``(before, after)`` crop of the full canvas; PyTorch's ``padding=p`` is
-        ``(p, p)``.
         ``(p, p)``. Zeros when ``padding_form`` is a string (resolved per call, from the kernel).
     groups : int
         Number of channel groups.

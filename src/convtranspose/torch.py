@@ -41,7 +41,8 @@ from torch import nn
 from torch.autograd.function import once_differentiable
 
 from . import functional
-from .errors import ParameterError, ParameterTypeError
+from .errors import ParameterTypeError
+from .padding import normalize_padding_mode
 
 __all__ = [
     "ConvTranspose1d",
@@ -54,9 +55,6 @@ __all__ = [
     "as_numpy",
     "as_tensor",
 ]
-
-PADDING_MODES = ("zeros", "circular", "reflect", "replicate")
-
 
 # --------------------------------------------------------------------------------------------
 # Tensors <-> arrays
@@ -155,14 +153,6 @@ class _ConvTransposeFunction(torch.autograd.Function):
         return tuple(None if g is None else as_tensor(g) for g in (grad_x, grad_w, grad_b)) + (None, None)
 
 
-def _check_mode(padding_mode: object) -> str:
-    if padding_mode not in PADDING_MODES:
-        raise ParameterError(
-            f"padding_mode must be one of {', '.join(repr(m) for m in PADDING_MODES)}, got padding_mode={padding_mode!r}"
-        )
-    return str(padding_mode)
-
-
 def _apply(
     forward: Callable[..., np.ndarray], input: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
     stride: Any, padding: Any, output_padding: Any, groups: int, dilation: Any,
@@ -171,9 +161,8 @@ def _apply(
     hyper: dict[str, Any] = dict(
         stride=stride, padding=padding, output_padding=output_padding, groups=groups, dilation=dilation,
         output_size=None if output_size is None else tuple(int(s) for s in output_size),
+        padding_mode=padding_mode,
     )
-    if _check_mode(padding_mode) != "zeros":  # only passed when used: the keyword is issue 12's
-        hyper["padding_mode"] = padding_mode
     return _ConvTransposeFunction.apply(input, weight, bias, forward, hyper)
 
 
@@ -268,7 +257,7 @@ class _ConvTransposeMixin:
             "zeros", device, dtype,
         )
         self.padding = _module_padding(padding, len(self.weight.shape) - 2)
-        setattr(self, "padding_mode", _check_mode(padding_mode))  # PyTorch's annotation allows only "zeros"
+        setattr(self, "padding_mode", normalize_padding_mode(padding_mode))  # PyTorch's annotation allows only "zeros"
 
     def forward(self: Any, input: torch.Tensor, output_size: Optional[Sequence[int]] = None) -> torch.Tensor:
         """PyTorch's forward (``output_size`` picks ``output_padding``), computed by convtranspose."""

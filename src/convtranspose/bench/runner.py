@@ -128,8 +128,9 @@ def _memory(runners: dict, layer: Layer, direction: str) -> Optional[MemoryUsage
     ours = runners.get("ours")
     if ours is None:
         return None
-    output_bytes = int(np.prod(layer.output_shape)) * np.dtype(np.float32).itemsize
-    return peak_extra(ours.call(direction), reference_bytes=output_bytes)
+    # the forward against its output, the backward against its largest gradient (issue 15's targets)
+    reference = layer.output_bytes if direction == "forward" else layer.largest_gradient_bytes
+    return peak_extra(ours.call(direction), reference_bytes=reference)
 
 
 def measure_layer(

@@ -106,6 +106,16 @@ class Layer:
     def output_shape(self) -> tuple[int, ...]:
         return (self.batch, self.out_channels) + self.output_spatial
 
+    @property
+    def output_bytes(self) -> int:
+        """Size of the output in float32 (the forward memory target's reference)."""
+        return 4 * prod(self.output_shape)
+
+    @property
+    def largest_gradient_bytes(self) -> int:
+        """Size of the largest of the input, weight and bias gradients in float32 (the backward's reference)."""
+        return 4 * max(prod(self.input_shape), prod(self.weight_shape), self.out_channels)
+
     def conv_kwargs(self) -> dict[str, int]:
         """Keyword arguments shared by :func:`convtranspose.conv_transpose` and torch's functional."""
         return {

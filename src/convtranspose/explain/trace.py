@@ -8,16 +8,18 @@ rendering decisions: only arrays, indices and small enums. The steps, in order:
 2. :class:`ScatterStep` -- one per input element, in C order: ``x[i, j] * K`` stamped on the full
    canvas at offset ``(i * stride_h, j * stride_w)``, with the running sum after it.
 3. :class:`FullCanvasStep` -- the uncropped canvas once every element has been stamped.
-4. :class:`CropStep` -- ``padding`` removes ``padding`` cells from *both* ends of each axis
-   (present only when some padding is non-zero).
+4. :class:`CropStep` -- ``padding`` removes ``(before, after)`` cells from the two ends of each
+   axis (PyTorch's ``padding=p`` is ``(p, p)``; present only when some padding is non-zero).
 5. :class:`OutputPaddingStep` -- ``output_padding`` adds cells at the *end* side of each axis
    only; each added cell is either a value that padding would otherwise have cropped, or a cell no
    input reaches (bias only). Present only when some output_padding is non-zero.
-6. :class:`BiasStep` -- the bias added to every output cell (present only when a bias is given).
+6. :class:`FoldStep` -- with a ``padding_mode`` other than ``'zeros'``, the cropped border cells
+   are added back onto the output cells they fold onto (present only when there is a border).
+7. :class:`BiasStep` -- the bias added to every output cell (present only when a bias is given).
 
 Coordinates: "canvas" positions index the full canvas (length ``AxisGeometry.full`` per axis, see
 :mod:`convtranspose.shape`); "output" positions index the final output. Output position ``o`` is
-canvas position ``o + padding``. Arrays are 1-d for a 1-d problem and 2-d for a 2-d problem; use
+canvas position ``o + before`` (the crop at the start). Arrays are 1-d for a 1-d problem and 2-d for a 2-d problem; use
 :func:`as_grid` to view any of them as 2-d (a 1-d array becomes one row).
 
 The trace covers one (input channel -> output channel) plane. With several channels and groups,
@@ -639,7 +641,7 @@ class FoldStep:
 
 @dataclass(frozen=True, eq=False)
 class BiasStep:
-    """Step (f): the bias is added to every output cell.
+    """Step (g): the bias is added to every output cell.
 
     Attributes
     ----------
@@ -808,12 +810,13 @@ def trace_problem(problem: Problem) -> Trace:
     steps.extend(scatter)
     canvas = scatter[-1].running_sum
     steps.append(FullCanvasStep(index=len(steps), canvas=canvas))
-    if any(before > 0 or after > 0 for before, after in problem.pads):
+    has_border = any(before > 0 or after > 0 for before, after in problem.pads)
+    if has_border:
         steps.append(_crop_step(problem, canvas, len(steps)))
     result = _window(problem, canvas)
     if any(problem.added):
         steps.append(_output_padding_step(problem, result, len(steps)))
-    if problem.padding_mode != "zeros":
+    if problem.padding_mode != "zeros" and has_border:  # with no border there is nothing to fold
         fold_step = _fold_step(problem, canvas, result, len(steps))
         steps.append(fold_step)
         result = fold_step.after

@@ -396,8 +396,11 @@ def _bias_lines(step: BiasStep, lang: str) -> tuple[str, list[str]]:
     return title, _indent(body)
 
 
-def formula_lines(geometry: Sequence[AxisGeometry], lang: str = "en") -> list[str]:
+def formula_lines(geometry: Sequence[AxisGeometry], lang: str = "en", form: str = "explicit") -> list[str]:
     """The output size formula, then one line per axis with the numbers plugged in.
+
+    ``form`` is the spec's ``padding_form``: for ``'same'``/``'same_lower'`` a line per axis adds
+    how the total crop ``d*(k - 1) + 1 - s + output_padding`` was split.
 
     Examples
     --------
@@ -405,7 +408,7 @@ def formula_lines(geometry: Sequence[AxisGeometry], lang: str = "en") -> list[st
     >>> formula_lines(make_problem([1.0, 2.0], [1.0, 1.0, 1.0], stride=2).geometry)[1].strip()
     'length: (2 - 1)*2 - 2*0 + 1*(3 - 1) + 0 + 1 = 5   (full canvas before the crop: 5)'
     """
-    return _formula_lines(geometry, lang)
+    return _formula_lines(geometry, lang, form=form)
 
 
 def step_caption(step: object, problem: Problem, lang: str = "en") -> tuple[str, list[str]]:
@@ -432,9 +435,11 @@ def step_caption(step: object, problem: Problem, lang: str = "en") -> tuple[str,
         return tr(lang, "full_title", shape=_tuple_text(step.canvas.shape)), []
     if isinstance(step, CropStep):
         notes = [tr(lang, "crop_why")] + ([tr(lang, "crop_empty")] if step.cropped.size == 0 else [])
-        return tr(lang, "crop_title", padding=problem.padding_label), notes
+        return _crop_title(step, problem, lang), notes
     if isinstance(step, OutputPaddingStep):
         return tr(lang, "op_title", output_padding=_tuple_text(step.output_padding)), [tr(lang, "op_why")]
+    if isinstance(step, FoldStep):
+        return tr(lang, "fold_title", mode=repr(step.padding_mode)), [tr(lang, f"fold_why_{step.padding_mode}")]
     if isinstance(step, BiasStep):
         return tr(lang, "bias_title", bias=format_number(step.bias)), []
     raise TypeError(f"not a trace step: {type(step).__name__}")
@@ -473,7 +478,7 @@ def _render_trace(trace: Trace, lang: str, color: bool) -> list[str]:
             title = tr(lang, "full_title", shape=_tuple_text(step.canvas.shape))
             body = _indent(format_grid(step.canvas))
         elif isinstance(step, CropStep):
-            title, body = _crop_lines_with(step, step.cropped if canvas is None else canvas, lang, color)
+            title, body = _crop_lines_with(step, step.cropped if canvas is None else canvas, problem, lang, color)
         elif isinstance(step, OutputPaddingStep):
             title, body = _output_padding_lines(step, lang, color)
         elif isinstance(step, FoldStep):
@@ -513,12 +518,20 @@ def _fold_lines(
     return title, _indent(body)
 
 
-def _crop_lines_with(step: CropStep, canvas: np.ndarray, lang: str, color: bool) -> tuple[str, list[str]]:
+def _crop_title(step: CropStep, problem: Problem, lang: str) -> str:
+    """The crop step's title: the padding as given, and the (before, after) cells it crops."""
     pads = tuple((start, int(full) - stop) for (start, stop), full in zip(step.kept, step.removed.shape))
+    if isinstance(problem.padding, str):
+        return tr(lang, "crop_title_form", form=problem.padding_label, pads=str(pads))
     if all(before == after for before, after in pads):
-        title = tr(lang, "crop_title", padding=_tuple_text(before for before, _ in pads))
-    else:
-        title = tr(lang, "crop_title_pairs", pads=str(pads))
+        return tr(lang, "crop_title", padding=_tuple_text(before for before, _ in pads))
+    return tr(lang, "crop_title_pairs", pads=str(pads))
+
+
+def _crop_lines_with(
+    step: CropStep, canvas: np.ndarray, problem: Problem, lang: str, color: bool
+) -> tuple[str, list[str]]:
+    title = _crop_title(step, problem, lang)
     marks = np.where(step.removed, "removed", "").astype(object)
     kept_title = tr(lang, "crop_kept", shape=_tuple_text(step.cropped.shape))
     body = _wrap(tr(lang, "crop_why")) + [tr(lang, "crop_legend")]

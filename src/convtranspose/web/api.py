@@ -6,7 +6,10 @@ Contract (version 1; kept stable, documented in ``docs/web-api.md``)::
     {"input": [[0, 1], [2, 3]],          # 1-d list or 2-d list of rows (numbers)
      "kernel": [[1.1, 2.2], [3.3, 4.4]], # same rank as input
      "bias": null,                        # optional number
-     "stride": 1, "padding": 0,           # int, or one int per dimension
+     "stride": 1,                         # int, or one int per dimension
+     "padding": 0,                        # int, one int or [before, after] pair per dimension,
+                                          #   or "valid" | "same" | "same_lower"
+     "padding_mode": "zeros",             # zeros | circular | reflect | replicate
      "output_padding": 0, "dilation": 1,
      "view": "scatter",                   # scatter | conv | matrix | phase | overlap
      "lang": "en"}                        # en | zh
@@ -15,8 +18,9 @@ Contract (version 1; kept stable, documented in ``docs/web-api.md``)::
     4xx -> {"error": "<one sentence naming the parameter and the rule>"}
 
 Every field but ``input`` and ``kernel`` is optional. Each field has its own parser in
-:data:`FIELDS`, so a new field (e.g. ``padding_mode``) or a new form of one (e.g. ``"same"`` or
-``(before, after)`` pairs for ``padding``) is one entry or one parser, not a restructuring.
+:data:`FIELDS`, so a new field or a new form of one is one entry or one parser, not a
+restructuring. A ``padding_mode`` other than ``"zeros"`` is shown by the scatter view (its fold
+step); the other views answer 422 for it.
 
 Everything the page shows is computed here, by the library's trace model and views
 (:mod:`convtranspose.explain`); the page only draws it.
@@ -43,7 +47,7 @@ from typing import Any, Callable, Optional, Union
 import numpy as np
 
 from ..errors import ConvTransposeError
-from ..i18n import LANGUAGES, tr
+from ..i18n import LANGUAGES, localize_error, tr
 
 __all__ = [
     "API_VERSION",
@@ -71,14 +75,18 @@ MAX_DEPTH = 8
 
 VIEWS = ("scatter", "conv", "matrix", "phase", "overlap")
 PER_DIMENSION = ("stride", "padding", "output_padding", "dilation")
+PADDING_FORMS = ("valid", "same", "same_lower")
+PADDING_MODES = ("zeros", "circular", "reflect", "replicate")
 
 
 class RequestError(ValueError):
     """A bad request: the message names the field and the rule; ``status`` is the HTTP status."""
 
-    def __init__(self, message: str, status: int = 400) -> None:
+    def __init__(self, message: str, status: int = 400, lang: str = "en") -> None:
         super().__init__(message)
         self.status = status
+        #: The request's language when it could be read (the answer's error is worded in it).
+        self.lang = lang
 
 
 # --------------------------------------------------------------------------------------------
@@ -86,6 +94,8 @@ class RequestError(ValueError):
 # --------------------------------------------------------------------------------------------
 
 IntOrInts = Union[int, tuple[int, ...]]
+#: ``padding`` as parsed: an int, per-dimension ints or ``(before, after)`` pairs, or a form's name.
+PaddingValue = Union[int, str, tuple[Union[int, tuple[int, int]], ...]]
 
 
 @dataclass(frozen=True)
@@ -96,16 +106,17 @@ class ExplainRequest:
     kernel: Any
     bias: Optional[float] = None
     stride: IntOrInts = 1
-    padding: IntOrInts = 0
+    padding: PaddingValue = 0
     output_padding: IntOrInts = 0
     dilation: IntOrInts = 1
+    padding_mode: str = "zeros"
     view: str = "scatter"
     lang: str = "en"
     extra: dict = field(default_factory=dict)
 
     def params(self) -> dict:
-        """The per-dimension hyper-parameters as keyword arguments of ``explain``."""
-        return {name: getattr(self, name) for name in PER_DIMENSION}
+        """The hyper-parameters as keyword arguments of ``explain``."""
+        return {name: getattr(self, name) for name in PER_DIMENSION + ("padding_mode",)}
 
 
 def _reject_constant(name: str) -> float:
@@ -184,9 +195,30 @@ def _ints(value: object, name: str) -> IntOrInts:
     return _int(value, name)
 
 
-def _padding(value: object, name: str) -> IntOrInts:
-    """``padding``: an int or one int per dimension (the "Beyond PyTorch" forms extend this parser)."""
-    return _ints(value, name)
+def _padding(value: object, name: str) -> PaddingValue:
+    """``padding``: an int; per dimension an int or a ``[before, after]`` pair; or a form's name."""
+    if isinstance(value, str):
+        if value not in PADDING_FORMS:
+            raise RequestError(
+                f"{name} must be an int, a list of ints or [before, after] pairs (one per dimension), or one of "
+                f"{', '.join(repr(form) for form in PADDING_FORMS)}; got {value!r}"
+            )
+        return value
+    if not isinstance(value, list):
+        return _int(value, name)
+    if not 1 <= len(value) <= 2:
+        raise RequestError(
+            f"{name} must be an int or a list of 1 or 2 entries (one per dimension), got {len(value)} values"
+        )
+    entries: list[Union[int, tuple[int, int]]] = []
+    for item in value:
+        if isinstance(item, list):
+            if len(item) != 2:
+                raise RequestError(f"{name}: a [before, after] pair has 2 entries, got {item!r}")
+            entries.append((_int(item[0], name), _int(item[1], name)))
+        else:
+            entries.append(_int(item, name))
+    return tuple(entries)
 
 
 def _bias(value: object, name: str) -> Optional[float]:
@@ -211,6 +243,7 @@ FIELDS: dict[str, Callable[[object, str], object]] = {
     "padding": _padding,
     "output_padding": _ints,
     "dilation": _ints,
+    "padding_mode": _choice(PADDING_MODES),
     "view": _choice(VIEWS),
     "lang": _choice(LANGUAGES),
 }
@@ -229,7 +262,13 @@ def parse_fields(data: object) -> ExplainRequest:
     for name in REQUIRED:
         if name not in data:
             raise RequestError(f"{name} is required (a list of numbers or a list of rows)")
-    values = {name: FIELDS[name](value, name) for name, value in data.items()}
+    lang = data.get("lang")
+    lang = lang if isinstance(lang, str) and lang in LANGUAGES else "en"
+    try:
+        values = {name: FIELDS[name](value, name) for name, value in data.items()}
+    except RequestError as exc:
+        exc.lang = lang
+        raise
     return ExplainRequest(**values)  # type: ignore[arg-type]
 
 
@@ -267,7 +306,7 @@ def _cells(cells: Any) -> list:
 
 
 def _step_json(step: Any, problem: Any, lang: str) -> dict:
-    from ..explain import BiasStep, CropStep, DilateKernelStep, FullCanvasStep, OutputPaddingStep, ScatterStep
+    from ..explain import BiasStep, CropStep, DilateKernelStep, FoldStep, FullCanvasStep, OutputPaddingStep, ScatterStep
     from ..render.text import step_caption
 
     title, notes = step_caption(step, problem, lang)
@@ -296,41 +335,87 @@ def _step_json(step: Any, problem: Any, lang: str) -> dict:
             ],
             result=_list(step.result),
         )
+    elif isinstance(step, FoldStep):
+        data.update(
+            padding_mode=step.padding_mode,
+            pads=[list(pair) for pair in step.pads],
+            moves=[
+                {"canvas_index": list(m.canvas_index), "output_index": list(m.output_index), "value": m.value}
+                for m in step.moves
+            ],
+            added=_list(step.added),
+            before=_list(step.before),
+            result=_list(step.after),
+        )
     elif isinstance(step, BiasStep):
         data.update(bias=step.bias, result=_list(step.after))
     return data
 
 
-def _terms_json(problem: Any) -> list:
-    """Per output cell (C order): its canvas position, its ``x[i] * K[t]`` terms, the products and their sum."""
-    from ..explain import overlap_view
+def _canvas_terms(trace: Any) -> dict:
+    """Per full-canvas cell, the ``(input index, tap)`` pairs the scatter steps wrote into it."""
+    terms: dict = {}
+    for step in trace.scatter_steps:
+        for cell, tap in zip(step.cells, trace.problem.taps):
+            terms.setdefault(tuple(cell), []).append((tuple(step.input_index), tuple(tap)))
+    return terms
 
-    view = overlap_view(problem)
+
+def _fold_targets(trace: Any) -> dict:
+    """Border canvas cell -> the output cell the fold adds it onto (empty for padding_mode zeros)."""
+    from ..explain import FoldStep
+
+    return {
+        tuple(m.canvas_index): tuple(m.output_index)
+        for step in trace.steps
+        if isinstance(step, FoldStep)
+        for m in step.moves
+    }
+
+
+def _terms_json(trace: Any) -> list:
+    """Per output cell (C order): its ``x[i] * K[t]`` terms, each with the canvas cell it was written
+    to (the cell's own canvas position, or a border cell folded onto it), the products and their sum."""
+    problem = trace.problem
     xs = {index: float(v) for index, v in np.ndenumerate(problem.input)}
     ks = {index: float(v) for index, v in np.ndenumerate(problem.kernel)}
-    values = view.output.tolist() if problem.ndim == 2 else [view.output.tolist()]
+    by_canvas = _canvas_terms(trace)
+    folded: dict = {}
+    for canvas_cell, output_cell in _fold_targets(trace).items():
+        folded.setdefault(output_cell, []).append(canvas_cell)
+    output = np.asarray(trace.output, dtype=np.float64).reshape(problem.output_shape)
     cells = []
     for cell in np.ndindex(*problem.output_shape):
+        canvas = tuple(o + g.pad_before for o, g in zip(cell, problem.geometry))
+        sources = [(canvas, False)] + [(c, True) for c in folded.get(cell, [])]
         terms = [
-            {"input_index": list(e), "tap": list(t), "x": xs[e], "k": ks[t], "product": xs[e] * ks[t]}
-            for e, t in view.terms[cell]
+            {"input_index": list(e), "tap": list(t), "x": xs[e], "k": ks[t], "product": xs[e] * ks[t],
+             "canvas": list(source), "folded": is_folded}
+            for source, is_folded in sources
+            for e, t in by_canvas.get(source, [])
         ]
-        value = values[cell[0]][cell[1]] if problem.ndim == 2 else values[0][cell[0]]
-        canvas = [o + g.padding for o, g in zip(cell, problem.geometry)]  # output o is canvas o + padding
-        cells.append({"cell": list(cell), "canvas": canvas, "terms": terms, "value": value})
+        cells.append({"cell": list(cell), "canvas": list(canvas), "terms": terms, "value": float(output[cell])})
     return cells
 
 
 def _landings_json(trace: Any) -> list:
-    """Per input element (C order): the output cells its kernel copy reaches (after the crop)."""
+    """Per input element (C order): the output cell each of its kernel copy's cells ends up in: its
+    window position, or for a padding mode the cell the fold adds it onto; None when cropped."""
     problem = trace.problem
+    targets = _fold_targets(trace)
     landings = []
     for step in trace.scatter_steps:
         out = []
         for cell, tap in zip(step.cells, problem.taps):
-            position = [c - g.padding for c, g in zip(cell, problem.geometry)]
+            position = tuple(c - g.pad_before for c, g in zip(cell, problem.geometry))
             inside = all(0 <= p < g.output for p, g in zip(position, problem.geometry))
-            out.append({"canvas": list(cell), "output": position if inside else None, "tap": list(tap)})
+            target = position if inside else targets.get(tuple(cell))
+            out.append({
+                "canvas": list(cell),
+                "output": list(target) if target is not None else None,
+                "folded": not inside and target is not None,
+                "tap": list(tap),
+            })
         landings.append({"input_index": list(step.input_index), "value": step.input_value, "cells": out})
     return landings
 
@@ -383,41 +468,102 @@ def _view_json(explanation: Any) -> dict:
 
 
 def _code(problem: Any, bias: Optional[float]) -> dict:
-    """PyTorch and convtranspose code that computes the same output."""
+    """PyTorch and convtranspose code that computes the same output.
+
+    PyTorch's ``conv_transpose*d`` has only symmetric int padding and no padding mode, so for the
+    other settings the PyTorch code spells out what convtranspose does: the full canvas cropped by
+    ``F.pad`` with negative widths (positive widths append output_padding cells), or, for a padding
+    mode, the definition itself -- the vector-Jacobian product of ``conv*d(F.pad(z, pads, mode), w)``.
+    """
+    spec = problem.spec
     ndim = problem.ndim
     x = _list(problem.input)
     k = _list(problem.kernel)
-    args = ", ".join(f"{name}={_py(getattr(problem.spec, name))}" for name in PER_DIMENSION)
-    bias_torch = f"torch.tensor([{bias!r}], dtype=torch.float64)" if bias is not None else "None"
+    shape_note = f"(N=1, C_in=1, *{list(problem.input.shape)})"
+    kernel_note = f"(C_in=1, C_out=1, *{list(problem.kernel.shape)})"
+    ours = {
+        "stride": _py(spec.stride),
+        "padding": _padding_py(problem.padding),
+        "output_padding": _py(spec.output_padding),
+        "dilation": _py(spec.dilation),
+    }
+    if spec.padding_mode != "zeros":
+        ours["padding_mode"] = repr(spec.padding_mode)
     bias_np = f"np.array([{bias!r}])" if bias is not None else "None"
-    torch_code = (
-        "import torch\n"
-        "import torch.nn.functional as F\n\n"
-        f"x = torch.tensor([[{x!r}]], dtype=torch.float64)  # (N=1, C_in=1, *{list(problem.input.shape)})\n"
-        f"w = torch.tensor([[{k!r}]], dtype=torch.float64)  # (C_in=1, C_out=1, *{list(problem.kernel.shape)})\n"
-        f"y = F.conv_transpose{ndim}d(x, w, {bias_torch}, {args})\n"
-        "print(y[0, 0])\n"
-    )
     numpy_code = (
         "import numpy as np\n"
         f"from convtranspose import conv_transpose{ndim}d\n\n"
-        f"x = np.array([[{x!r}]])  # (N=1, C_in=1, *{list(problem.input.shape)})\n"
-        f"w = np.array([[{k!r}]])  # (C_in=1, C_out=1, *{list(problem.kernel.shape)})\n"
-        f"y = conv_transpose{ndim}d(x, w, {bias_np}, {args})\n"
+        f"x = np.array([[{x!r}]])  # {shape_note}\n"
+        f"w = np.array([[{k!r}]])  # {kernel_note}\n"
+        f"y = conv_transpose{ndim}d(x, w, {bias_np}, {', '.join(f'{n}={v}' for n, v in ours.items())})\n"
         "print(y[0, 0])\n"
     )
-    return {"pytorch": torch_code, "convtranspose": numpy_code}
+    head = (
+        "import torch\n"
+        "import torch.nn.functional as F\n\n"
+        f"x = torch.tensor([[{x!r}]], dtype=torch.float64)  # {shape_note}\n"
+        f"w = torch.tensor([[{k!r}]], dtype=torch.float64)  # {kernel_note}\n"
+    )
+    bias_torch = f"torch.tensor([{bias!r}], dtype=torch.float64)" if bias is not None else "None"
+    add_bias = f"y = y + {bias!r}  # the bias\n" if bias is not None else ""
+    common = f"stride={_py(spec.stride)}, dilation={_py(spec.dilation)}"
+    pads = [(g.pad_before, g.pad_after) for g in problem.geometry]
+    if spec.padding_mode != "zeros":
+        # F.pad lists (before, after) from the last axis to the first; the border a negative 'same'
+        # crop leaves at the end is output padding, which the paired convolution never reads.
+        widths = [w for b, a in reversed(pads) for w in (b, max(a, 0))]
+        limit = ", ".join(f":{n}" for n in problem.input.shape)
+        body = (
+            f"# PyTorch's conv_transpose{ndim}d has no padding_mode: this is its definition, the adjoint of\n"
+            f"# conv{ndim}d(F.pad(z, {widths}, mode={spec.padding_mode!r}), w), computed by autograd.\n"
+            f"z = torch.zeros(1, 1, *{list(problem.output_shape)}, dtype=torch.float64, requires_grad=True)\n"
+            f"conv = F.conv{ndim}d(F.pad(z, {widths}, mode={spec.padding_mode!r}), w, {common})\n"
+            f"(y,) = torch.autograd.grad(conv[..., {limit}], z, grad_outputs=x)\n"
+            + add_bias
+        )
+    elif not isinstance(problem.padding, str) and all(isinstance(p, int) for p in problem.padding):
+        body = (
+            f"y = F.conv_transpose{ndim}d(x, w, {bias_torch}, stride={_py(spec.stride)}, "
+            f"padding={_py(tuple(b for b, _ in pads))}, output_padding={_py(spec.output_padding)}, "
+            f"dilation={_py(spec.dilation)})\n"
+        )
+    else:
+        # Negative widths crop, positive ones append zero cells (output_padding past the canvas).
+        widths = [w for (b, a), op in reversed(list(zip(pads, spec.output_padding))) for w in (-b, op - a)]
+        body = (
+            f"# PyTorch's padding is symmetric: take the full canvas and crop (before, after) = {pads}\n"
+            f"y = F.conv_transpose{ndim}d(x, w, None, {common})\n"
+            f"y = F.pad(y, {widths})  # negative widths crop, positive ones add output_padding cells\n"
+            + add_bias
+        )
+    return {"pytorch": head + body + "print(y[0, 0])\n", "convtranspose": numpy_code}
 
 
 def _py(values: tuple[int, ...]) -> str:
     return str(values[0]) if len(set(values)) == 1 else str(tuple(values))
 
 
+def _padding_py(padding: Any) -> str:
+    """``padding`` as the user gave it, as Python source."""
+    if isinstance(padding, str):
+        return repr(padding)
+    if all(isinstance(p, int) for p in padding):
+        return _py(tuple(padding))
+    return repr(tuple(p if isinstance(p, int) else tuple(p) for p in padding))
+
+
+def _padding_json(padding: Any) -> Any:
+    """``padding`` as the user gave it, as JSON: a form's name, or per dimension an int or a pair."""
+    return padding if isinstance(padding, str) else [p if isinstance(p, int) else list(p) for p in padding]
+
+
 def explain_payload(request: ExplainRequest) -> dict:
     """The 200 response: everything the page draws, computed by the trace model and the views.
 
     Keys: ``api_version``, ``ndim``, ``lang``, ``view``, ``input``, ``kernel``, ``bias``,
-    ``params`` (per-dimension lists), ``geometry`` (per axis: input, kernel, stride, padding,
+    ``params`` (per-dimension lists; ``padding`` as given: per-dimension ints or ``[before, after]``
+    pairs, or a form's name; ``pads``: the resolved pairs; ``padding_mode``), ``geometry`` (per
+    axis: input, kernel, stride, padding (the crop at the start), pad_before, pad_after,
     output_padding, dilation, full, output), ``formula`` (text lines with the numbers plugged
     in), ``output``, ``output_shape``, ``full_shape``, ``matches_reference``, ``steps`` (the
     scatter trace: kind, title, notes and that step's grids), ``terms`` (per output cell, its
@@ -446,13 +592,22 @@ def explain_payload(request: ExplainRequest) -> dict:
             "input": _list(problem.input),
             "kernel": _list(problem.kernel),
             "bias": problem.bias,
-            "params": {name: list(getattr(problem.spec, name)) for name in PER_DIMENSION},
+            "params": {
+                "stride": list(problem.spec.stride),
+                "padding": _padding_json(problem.padding),
+                "output_padding": list(problem.spec.output_padding),
+                "dilation": list(problem.spec.dilation),
+                "padding_mode": problem.padding_mode,
+                "pads": [list(pair) for pair in problem.pads],
+            },
             "geometry": [
                 {
                     "input": g.input_size,
                     "kernel": g.kernel_size,
                     "stride": g.stride,
-                    "padding": g.padding,
+                    "padding": g.pad_before,
+                    "pad_before": g.pad_before,
+                    "pad_after": g.pad_after,
                     "output_padding": g.output_padding,
                     "dilation": g.dilation,
                     "full": g.full,
@@ -460,13 +615,13 @@ def explain_payload(request: ExplainRequest) -> dict:
                 }
                 for g in problem.geometry
             ],
-            "formula": [line.strip() for line in formula_lines(problem.geometry, request.lang)],
+            "formula": [line.strip() for line in formula_lines(problem.geometry, request.lang, problem.spec.padding_form)],
             "output": _list(trace.output),
             "output_shape": list(problem.output_shape),
             "full_shape": list(problem.full_shape),
             "matches_reference": bool(trace.matches_reference and explanation.matches_reference),
             "steps": steps,
-            "terms": _terms_json(problem),
+            "terms": _terms_json(trace),
             "landings": _landings_json(trace),
             "view_data": _view_json(explanation),
             "text": render_text(explanation, lang=request.lang, detail="auto"),
@@ -476,8 +631,14 @@ def explain_payload(request: ExplainRequest) -> dict:
 
 
 def error_payload(message: str, lang: str = "en") -> dict:
-    """The 4xx body: ``{"error": message}`` (one line), plus the localised prefix for the page."""
-    return {"error": " ".join(message.split()), "error_label": tr(lang, "error_prefix").strip(" :：")}
+    """The 4xx body: ``{"error": message}`` (one line, in ``lang`` when the rule is in the
+    catalogue of :func:`~convtranspose.i18n.localize_error`), ``error_label`` (the localised
+    prefix) and, when the message was re-worded, the English original as ``error_en``."""
+    original = " ".join(message.split())
+    payload = {"error": localize_error(original, lang), "error_label": tr(lang, "error_prefix").strip(" :：")}
+    if payload["error"] != original:
+        payload["error_en"] = original
+    return payload
 
 
 def respond(body: bytes) -> tuple[int, dict]:
@@ -499,12 +660,12 @@ def respond(body: bytes) -> tuple[int, dict]:
         lang = request.lang
         return 200, explain_payload(request)
     except RequestError as exc:
-        return exc.status, error_payload(str(exc), lang)
-    except (ConvTransposeError, ValueError, TypeError) as exc:
+        return exc.status, error_payload(str(exc), exc.lang)
+    except ConvTransposeError as exc:
         return 422, error_payload(str(exc), lang)
 
 
-#: Settings of the page's preset menu (the seed examples and three classic layers).
+#: Settings of the page's preset menu (the seed examples, three classic layers, the padding forms and a mode).
 PRESETS: tuple[dict, ...] = (
     {"id": "seed", "input": [[0, 1], [2, 3]], "kernel": [[1.1, 2.2], [3.3, 4.4]]},
     {"id": "seed_stride12", "input": [[0, 1], [2, 3]], "kernel": [[1.1, 2.2], [3.3, 4.4]], "stride": [1, 2]},
@@ -522,4 +683,9 @@ PRESETS: tuple[dict, ...] = (
     {"id": "unet", "input": [[1, 2, 3], [4, 5, 6], [7, 8, 9]], "kernel": [[1, 2], [3, 4]], "stride": 2},
     {"id": "checkerboard", "input": [[1] * 4] * 4, "kernel": [[1] * 3] * 3, "stride": 2},
     {"id": "one_d", "input": [1, 2, 3], "kernel": [1, 10, 100], "stride": 2, "padding": 1, "output_padding": 1},
+    {"id": "same", "input": [[1, 2, 3], [4, 5, 6], [7, 8, 9]], "kernel": [[1, 2, 1], [2, 4, 2], [1, 2, 1]], "stride": 2,
+     "padding": "same"},
+    {"id": "asymmetric", "input": [[1, 2, 3], [4, 5, 6], [7, 8, 9]], "kernel": [[1.1, 2.2], [3.3, 4.4]], "stride": 2,
+     "padding": [[1, 2], [0, 1]]},
+    {"id": "reflect", "input": [1, 2, 3, 4], "kernel": [1, 10, 100], "padding": 1, "padding_mode": "reflect"},
 )

@@ -44,6 +44,7 @@ def _request_of(explanation: Any, view: str, lang: str) -> ExplainRequest:
         padding=problem.padding,
         output_padding=problem.output_padding,
         dilation=problem.dilation,
+        padding_mode=problem.padding_mode,
         view=view,
         lang=lang,
     )
@@ -61,7 +62,8 @@ def export_data(explanation: Any) -> dict:
     for lang in LANGUAGES:
         base = explain_payload(_request_of(explanation, "scatter", lang))
         views = {"scatter": {key: base[key] for key in _BASE_ONLY}}
-        for view in VIEWS[1:]:
+        # A padding mode is shown by the scatter view only (the page disables the others).
+        for view in VIEWS[1:] if explanation.problem.padding_mode == "zeros" else ():
             payload = explain_payload(_request_of(explanation, view, lang))
             views[view] = {key: payload[key] for key in _BASE_ONLY}
         data[lang] = {"base": base, "views": views}

@@ -6,6 +6,9 @@ const config = JSON.parse(document.getElementById("ct-config").textContent);
 const store = JSON.parse(document.getElementById("ct-data").textContent);
 const VIEWS = ["scatter", "conv", "matrix", "phase", "overlap"];
 const PARAMS = ["stride", "padding", "output_padding", "dilation"];
+// padding: "ints" (PyTorch's symmetric p per axis), "pairs" ([before, after] per axis), or a form's name.
+const PADDING_FORMS = ["ints", "pairs", "valid", "same", "same_lower"];
+const PADDING_MODES = ["zeros", "circular", "reflect", "replicate"];
 const SPEEDS = { "0.5×": 1600, "1×": 800, "2×": 400, "4×": 200 };
 const LIMITS = { inputSide: 8, kernelSide: 7, param: 9 };
 const serverMode = config.mode === "server";
@@ -52,8 +55,28 @@ function settingsFrom(payload) {
     useBias: payload.bias !== null,
     bias: payload.bias ?? 0,
   };
-  for (const name of PARAMS) s[name] = payload.params[name].slice();
+  for (const name of ["stride", "output_padding", "dilation"]) s[name] = payload.params[name].slice();
+  Object.assign(s, paddingSettings(payload.params.padding, payload.ndim, payload.params.pads));
+  s.padding_mode = payload.params.padding_mode;
   return s;
+}
+
+/** The page's padding fields for ``padding`` as the API or a preset gives it. */
+function paddingSettings(padding, ndim, pads = null) {
+  if (typeof padding === "string") {
+    const resolved = pads ? pads.map((p) => p.slice()) : Array.from({ length: ndim }, () => [0, 0]);
+    return { paddingForm: padding, padding: resolved.map((p) => p[0]), pads: resolved };
+  }
+  const perDim = Array.isArray(padding) ? padding : Array(ndim).fill(padding ?? 0);
+  const pairs = perDim.map((p) => (Array.isArray(p) ? p.slice() : [p, p]));
+  const symmetric = perDim.every((p) => !Array.isArray(p));
+  return { paddingForm: symmetric ? "ints" : "pairs", padding: pairs.map((p) => p[0]), pads: pairs };
+}
+
+function paddingValue(s) {
+  if (s.paddingForm === "ints") return s.padding.slice(0, s.ndim);
+  if (s.paddingForm === "pairs") return s.pads.slice(0, s.ndim).map((p) => p.slice());
+  return s.paddingForm;
 }
 
 function requestBody(view = state.view, lang = state.lang) {
@@ -61,7 +84,9 @@ function requestBody(view = state.view, lang = state.lang) {
   const grid = (g) => (s.ndim === 1 ? g[0] : g);
   const body = { input: grid(s.input), kernel: grid(s.kernel), view, lang };
   if (s.useBias) body.bias = s.bias;
-  for (const name of PARAMS) body[name] = s[name].slice(0, s.ndim);
+  for (const name of ["stride", "output_padding", "dilation"]) body[name] = s[name].slice(0, s.ndim);
+  body.padding = paddingValue(s);
+  body.padding_mode = s.padding_mode;
   return body;
 }
 
@@ -76,9 +101,10 @@ function presetSettings(preset) {
     useBias: preset.bias !== undefined,
     bias: preset.bias ?? 0,
     stride: perDim(preset.stride, 1),
-    padding: perDim(preset.padding, 0),
     output_padding: perDim(preset.output_padding, 0),
     dilation: perDim(preset.dilation, 1),
+    ...paddingSettings(preset.padding ?? 0, ndim),
+    padding_mode: preset.padding_mode ?? "zeros",
   };
 }
 
@@ -258,11 +284,20 @@ function renderResults() {
   const p = state.payload;
   document.getElementById("error").hidden = true;
   document.getElementById("main").classList.remove("stale");
+  const scatterOnly = p.params.padding_mode !== "zeros";
   for (const tab of document.querySelectorAll("[data-view]")) {
     const selected = tab.dataset.view === state.view;
     tab.setAttribute("aria-selected", String(selected));
     tab.tabIndex = selected ? 0 : -1;
+    const off = scatterOnly && tab.dataset.view !== "scatter";
+    tab.disabled = off;
+    tab.title = off ? t("scatter_only", { mode: p.params.padding_mode }) : "";
   }
+  // A named padding form shows the crop it resolved to.
+  p.params.pads.forEach((pair, d) => {
+    const cell = document.getElementById(`padding-${d}-resolved`);
+    if (cell && p.params.padding === state.settings.paddingForm) cell.textContent = "(" + pair.join(", ") + ")";
+  });
   renderFormula(p);
   renderView();
   renderCode(p);
@@ -284,14 +319,15 @@ function bindSkeleton() {
   });
   tabs.addEventListener("keydown", (e) => {
     if (e.key !== "ArrowRight" && e.key !== "ArrowLeft") return;
-    const i = VIEWS.indexOf(state.view) + (e.key === "ArrowRight" ? 1 : VIEWS.length - 1);
-    switchView(VIEWS[i % VIEWS.length]);
+    const enabled = VIEWS.filter((v) => !document.getElementById("tab-" + v).disabled);
+    const i = enabled.indexOf(state.view) + (e.key === "ArrowRight" ? 1 : enabled.length - 1);
+    switchView(enabled[i % enabled.length]);
     e.preventDefault();
   });
 }
 
 function switchView(view) {
-  if (view === state.view) return;
+  if (view === state.view || document.getElementById("tab-" + view)?.disabled) return;
   state.view = view;
   stop();
   if (serverMode) state.dirty = true;
@@ -344,17 +380,30 @@ function renderSettings() {
     <div class="row"><label><input type="checkbox" id="use-bias"${s.useBias ? " checked" : ""}> ${esc(t("use_bias"))}</label>
       ${numberInput("bias", s.bias, { label: t("bias") })}</div>
     <table class="params"><thead><tr><th></th>${axes.map((a) => `<th scope="col">${esc(a)}</th>`).join("")}</tr></thead><tbody>
-      ${PARAMS.map(
-        (name) =>
-          `<tr><th scope="row">${esc(t(name))}</th>${axes
-            .map((a, d) => `<td>${numberInput(`${name}-${d}`, s[name][d], { step: 1, label: `${t(name)} (${a})` })}</td>`)
-            .join("")}</tr>`
-      ).join("")}
-    </tbody></table>`;
+      ${PARAMS.map((name) => `<tr><th scope="row">${esc(t(name === "padding" && s.paddingForm === "pairs" ? "padding_pairs" : name))}</th>${axes.map((a, d) => paramCell(name, d, a)).join("")}</tr>`).join("")}
+    </tbody></table>
+    <label class="wide">${esc(t("padding_form"))}
+      <select id="padding-form">${PADDING_FORMS.map((f) => `<option value="${f}"${f === s.paddingForm ? " selected" : ""}>${esc(t("padding_form_" + f))}</option>`).join("")}</select></label>
+    <label class="wide">${esc(t("padding_mode"))}
+      <select id="padding-mode">${PADDING_MODES.map((m) => `<option value="${m}"${m === s.padding_mode ? " selected" : ""}>${esc(t("padding_mode_" + m))}</option>`).join("")}</select></label>`;
   document.getElementById("bias").disabled = !s.useBias;
   box.oninput = onSettingsInput;
   box.onchange = onSettingsChange;
   if (state.error) showError(state.error);
+}
+
+/** One cell of the parameter table; padding depends on the form (one int, a before/after pair, or
+ *  the crop a named form resolved to, read-only). */
+function paramCell(name, d, axis) {
+  const s = state.settings;
+  if (name !== "padding") return `<td>${numberInput(`${name}-${d}`, s[name][d], { step: 1, label: `${t(name)} (${axis})` })}</td>`;
+  if (s.paddingForm === "ints") return `<td>${numberInput(`padding-${d}`, s.padding[d], { step: 1, label: `${t("padding")} (${axis})` })}</td>`;
+  if (s.paddingForm === "pairs") {
+    const pair = s.pads[d];
+    return `<td class="pair">${numberInput(`pad-before-${d}`, pair[0], { step: 1, label: `${t("pad_before")} (${axis})` })}${numberInput(`pad-after-${d}`, pair[1], { step: 1, label: `${t("pad_after")} (${axis})` })}</td>`;
+  }
+  const pads = state.payload && state.payload.params.padding === s.paddingForm ? state.payload.params.pads[d] : null;
+  return `<td class="resolved" id="padding-${d}-resolved">${esc(pads ? "(" + pads.join(", ") + ")" : "…")}</td>`;
 }
 
 function readNumber(el) {
@@ -371,6 +420,10 @@ function onSettingsInput(e) {
   } else if (/^(stride|padding|output_padding|dilation)-\d$/.test(el.id)) {
     const [name, d] = [el.id.slice(0, el.id.lastIndexOf("-")), Number(el.id.slice(el.id.lastIndexOf("-") + 1))];
     s[name][d] = readNumber(el);
+    if (name === "padding") s.pads[d] = [s.padding[d], s.padding[d]];
+  } else if (/^pad-(before|after)-\d$/.test(el.id)) {
+    const d = Number(el.id.slice(-1));
+    s.pads[d][el.id.startsWith("pad-before") ? 0 : 1] = readNumber(el);
   } else if (el.id === "bias") {
     s.bias = readNumber(el);
   } else {
@@ -406,7 +459,23 @@ function onSettingsChange(e) {
       s.input = resize(s.input, Math.max(2, s.input.length), s.input[0].length, 0);
       s.kernel = resize(s.kernel, Math.max(2, s.kernel.length), s.kernel[0].length, 1);
     }
-    for (const name of PARAMS) s[name] = Array(ndim).fill(s[name][0]);
+    for (const name of ["stride", "padding", "output_padding", "dilation"]) s[name] = Array(ndim).fill(s[name][0]);
+    s.pads = Array.from({ length: ndim }, () => s.pads[0].slice());
+    markCustom();
+  } else if (el.id === "padding-form") {
+    const form = el.value;
+    // Start a pair or int form from the crop the current answer resolved to.
+    const resolved = state.payload ? state.payload.params.pads.map((p) => p.slice()) : s.pads;
+    if (typeof paddingValue(s) === "string" && resolved.length === s.ndim) {
+      s.pads = resolved;
+      s.padding = resolved.map((p) => p[0]);
+    }
+    if (form === "ints") s.padding = s.pads.map((p) => p[0]);
+    s.paddingForm = form;
+    markCustom();
+  } else if (el.id === "padding-mode") {
+    s.padding_mode = el.value;
+    if (s.padding_mode !== "zeros" && state.view !== "scatter") state.view = "scatter";
     markCustom();
   } else if (/^(input|kernel)-(rows|cols)$/.test(el.id)) {
     const [name, which] = el.id.split("-");
@@ -589,6 +658,7 @@ function buildFrame(p) {
     canvasText: new Map(),
     crop: steps.find((s) => s.kind === "crop"),
     op: steps.find((s) => s.kind === "output_padding"),
+    fold: steps.find((s) => s.kind === "fold"),
     captions: {
       canvas: area.querySelector('[data-grid="canvas"]').closest("figure").querySelector("figcaption"),
       output: area.querySelector('[data-grid="output"]').closest("figure").querySelector("figcaption"),
@@ -655,11 +725,18 @@ function renderStep() {
       if (cell.origin === "recovered") addMark(canvasMarks, cell.canvas_index, "added");
     }
   }
+  if (frame.fold && state.step >= frame.fold.index) {
+    for (const move of frame.fold.moves) {
+      addMark(canvasMarks, move.canvas_index, "folded");
+      addMark(outputMarks, move.output_index, "fold-target");
+    }
+  }
   applyMarks("canvas", canvasMarks);
   applyMarks("input", inputMarks);
   applyMarks("kernel", kernelMarks);
   applyMarks("output", outputMarks);
-  frame.captions.canvas.textContent = cropped ? t("canvas_after_crop") : t("canvas");
+  const folded = frame.fold && state.step >= frame.fold.index;
+  frame.captions.canvas.textContent = folded ? t("canvas_after_fold") : cropped ? t("canvas_after_crop") : t("canvas");
   const last = state.step >= steps.length - 1;
   frame.captions.output.textContent = last && p.matches_reference ? t("output_final") + " ✓" : t("output_final");
   const notes = step.notes.map((n) => `<p class="note-line">${esc(n)}</p>`).join("");
@@ -675,6 +752,7 @@ function zerosLike(shape) {
 
 function legendHTML() {
   const items = ["legend_current", "legend_hi", "legend_removed", "legend_added", "legend_bias_only", "legend_term", "legend_landing"];
+  if (state.payload && state.payload.params.padding_mode !== "zeros") items.splice(3, 0, "legend_folded", "legend_fold_target");
   return `<ul class="legend" aria-label="${esc(t("legend"))}">${items.map((k) => `<li class="${k}">${esc(t(k))}</li>`).join("")}</ul>`;
 }
 
@@ -730,16 +808,20 @@ function inspect(gridName, index, remember) {
   const body = document.getElementById("inspect-body");
   body.classList.remove("muted");
   cellAt(gridName, index)?.classList.add("selected");
-  const pad = p.params.padding;
+  const pad = p.params.pads.map((pair) => pair[0]);
   if (gridName === "output") {
     const entry = p.terms[flat(index, p.output_shape)];
     if (!entry) return;
     for (const term of entry.terms) {
       cellAt("input", term.input_index)?.classList.add("term");
-      cellAt("canvas", entry.canvas)?.classList.add("term");
+      cellAt("canvas", term.canvas)?.classList.add("term");
     }
+    cellAt("canvas", entry.canvas)?.classList.add("term");
     const lines = entry.terms.map(
-      (term) => `<li><code>x${idxText(term.input_index)} · K${idxText(term.tap)} = ${fmt(term.x)} × ${fmt(term.k)} = ${fmt(term.product)}</code></li>`
+      (term) =>
+        `<li><code>x${idxText(term.input_index)} · K${idxText(term.tap)} = ${fmt(term.x)} × ${fmt(term.k)} = ${fmt(term.product)}</code>` +
+        (term.folded ? ` <span class="folded-note">${esc(t("folded_from", { canvas: idxText(term.canvas) }))}</span>` : "") +
+        "</li>"
     );
     const bias = p.bias !== null ? `<li><code>+ ${esc(t("bias"))} ${fmt(p.bias)}</code></li>` : "";
     body.innerHTML =
@@ -758,7 +840,9 @@ function inspect(gridName, index, remember) {
     body.innerHTML =
       `<p id="inspect-title">${esc(t("lands_on", { index: idxText(entry.input_index), value: fmt(entry.value) }))}:</p>` +
       (inside.length
-        ? `<ul id="inspect-landings">${inside.map((c) => `<li><code>K${idxText(c.tap)} → output${idxText(c.output)}</code></li>`).join("")}</ul>`
+        ? `<ul id="inspect-landings">${inside
+            .map((c) => `<li><code>K${idxText(c.tap)} → ${esc(t("output_cell"))}${idxText(c.output)}</code>${c.folded ? ` <span class="folded-note">${esc(t("folded_via", { canvas: idxText(c.canvas) }))}</span>` : ""}</li>`)
+            .join("")}</ul>`
         : `<p>${esc(t("lands_none"))}</p>`) +
       (outside.length ? `<p>${esc(t("lands_cropped"))} ${outside.map((c) => `<code>canvas${idxText(c.canvas)}</code>`).join(" ")}</p>` : "");
   }
