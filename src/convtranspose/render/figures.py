@@ -393,7 +393,10 @@ def _problem_legend(problem: Problem, lang: str, entries: Sequence[str]) -> list
         "copy": LegendEntry(text(lang, "legend_copy"), COLORS["current"]),
         "hole": LegendEntry(text(lang, "legend_hole"), COLORS["hole"]),
         "window": LegendEntry(text(lang, "legend_window"), "white", edge=COLORS["window"], linewidth=2.0),
-        "cropped": LegendEntry(text(lang, "legend_cropped"), COLORS["cropped"], hatch=HATCH_CROPPED),
+        "cropped": LegendEntry(
+            text(lang, "legend_cropped" if problem.padding_mode == "zeros" else "legend_border_folded"),
+            COLORS["cropped"], hatch=HATCH_CROPPED,
+        ),
         "recovered": LegendEntry(text(lang, "legend_recovered"), COLORS["recovered"]),
         "bias_only": LegendEntry(text(lang, "legend_bias_only"), COLORS["bias_only"]),
         "folded": LegendEntry(text(lang, "legend_folded"), COLORS["folded"]),
