@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 da = pytest.importorskip("dask.array")
@@ -113,6 +113,59 @@ def test_sweep_padding_forms(case, data):
             ctd.conv_transpose(lazy_x, w, b, **params)
         return
     _assert_same(ctd.conv_transpose(lazy_x, w, b, **params), expected)
+
+
+MODES = ["reflect", "replicate", "circular"]
+
+
+@settings(max_examples=settings.default.max_examples // 3 + 20)
+@given(dask_cases(), st.sampled_from(MODES), st.data())
+def test_sweep_padding_modes(case, mode, data):
+    """Every padding mode (the fold at the global border), with every padding form, 1-d/2-d/3-d and
+    random chunkings: equal to the in-memory call; invalid ones (e.g. reflect wider than the output)
+    raise its error, with its message, when the graph is built."""
+    x, w, b, chunks, params = case
+    nd = w.ndim - 2
+    form = data.draw(st.sampled_from(["as drawn", "pairs", "same", "same_lower"]))
+    if form == "pairs":
+        params["padding"] = tuple((data.draw(st.integers(0, 3)), data.draw(st.integers(0, 3))) for _ in range(nd))
+    elif form != "as drawn":
+        params["padding"], params["output_padding"] = form, 0
+    try:
+        expected = conv_transpose(x, w, b, padding_mode=mode, **params)
+    except convtranspose.ConvTransposeError as error:
+        event(f"refused: {type(error).__name__}")
+        with pytest.raises(type(error)) as lazy_error:
+            ctd.conv_transpose(_untouchable(x, chunks), w, b, padding_mode=mode, **params)
+        assert str(lazy_error.value) == str(error)
+        return
+    event(f"computed, {mode}")
+    out_chunks = None
+    if data.draw(st.booleans()):
+        out_chunks = tuple(_partition(data.draw, n) for n in expected.shape[-nd:])
+    lazy = ctd.conv_transpose(da.from_array(x, chunks=chunks), w, b, padding_mode=mode, chunks=out_chunks, **params)
+    assert lazy.shape == expected.shape and lazy.dtype == expected.dtype
+    if out_chunks is not None:
+        assert lazy.chunks[-nd:] == out_chunks
+    _assert_same(lazy, expected)
+
+
+def test_padding_mode_fold_against_a_hand_computed_case():
+    """1-d, kernel [1, 10, 100] at stride 1, padding 1, chunks of one cell: the canvas of
+    x = [1, 2, 3] is [1, 12, 123, 230, 300]; the output is [12, 123, 230] plus the border cells 1
+    and 300 folded onto the cells the paired convolution's padding copied them from."""
+    x, w = da.from_array(np.array([[[1.0, 2.0, 3.0]]]), chunks=1), np.array([[[1.0, 10.0, 100.0]]])
+    expected = {
+        "zeros": [12.0, 123.0, 230.0],
+        "circular": [12.0 + 300, 123.0, 230.0 + 1],   # wraps: the start's border onto the end, and back
+        "reflect": [12.0, 123.0 + 1 + 300, 230.0],   # mirrors about the edge cell, onto its neighbour
+        "replicate": [12.0 + 1, 123.0, 230.0 + 300],  # onto the edge cell
+    }
+    for mode, values in expected.items():
+        lazy = ctd.conv_transpose1d(x, w, padding=1, padding_mode=mode)
+        assert lazy.compute(scheduler="sync")[0, 0].tolist() == values
+    with pytest.raises(ParameterError, match="reflect"):  # reflect needs padding < the output's 1 cell
+        ctd.conv_transpose1d(x, w, padding=2, padding_mode="reflect")
 
 
 def test_chunks_smaller_than_the_halo_match_the_reference():
@@ -247,12 +300,14 @@ def test_adapter_specific_errors():
     w = np.ones((1, 1, 2))
     with pytest.raises(ParameterTypeError, match=r"input must be a dask.array.Array \(use convtranspose.conv_transpose"):
         ctd.conv_transpose(np.ones((1, 1, 4)), w)
-    with pytest.raises(ParameterError, match=r"padding_mode='reflect' is not supported on dask arrays \(only 'zeros'\)"):
-        ctd.conv_transpose(x, w, padding_mode="reflect")
-    with pytest.raises(ParameterError, match=r"padding_mode must be one of \('zeros', 'circular', 'reflect', 'replicate'\), got 'mirror'"):
-        ctd.conv_transpose(x, w, padding_mode="mirror")
-    with pytest.raises(ParameterTypeError, match="padding_mode must be a str"):
-        ctd.conv_transpose(x, w, padding_mode=0)
+    for bad in ("mirror", 0):  # the in-memory call's errors
+        with pytest.raises(convtranspose.ConvTransposeError) as in_memory:
+            conv_transpose(np.ones((1, 1, 4)), w, padding_mode=bad)
+        with pytest.raises(type(in_memory.value)) as lazy:
+            ctd.conv_transpose(x, w, padding_mode=bad)
+        assert str(lazy.value) == str(in_memory.value)
+        with pytest.raises(type(in_memory.value)) as lazy:
+            ctd.conv(x, w, padding_mode=bad)
     with pytest.raises(ParameterError, match=r"chunks must give the output chunks of each of the 1 spatial dimensions"):
         ctd.conv_transpose(x, w, chunks=2)
     with pytest.raises(ParameterError, match=r"invalid chunks=\(\(2, 2\),\) for a spatial output of \(5,\)"):
@@ -486,7 +541,7 @@ def test_chain_errors_at_graph_construction():
     with pytest.raises(convtranspose.DTypeError, match=r"chain: layers\[1\] .*dtype"):
         ctd.chain(x, [up, double])
     reflect = ConvTranspose2d(4, 1, kernel_size=3, padding=1, padding_mode="reflect", rng=0)
-    with pytest.raises(ParameterError, match=r"chain: layers\[1\] .*padding_mode='reflect' is not supported on dask"):
+    with pytest.raises(ParameterError, match=r"chain: layers\[1\] .*padding_mode='reflect' is not supported in a chain"):
         ctd.chain(x, [up, reflect])
 
 
@@ -512,11 +567,13 @@ def test_chain_refuses_a_function_that_changes_per_chunk():
         ctd.chain(da.ones((1, 1, 8), chunks=4), [up, shrinking]).compute(scheduler="sync")
 
 
-def test_module_with_a_padding_mode_is_refused_on_dask():
+def test_module_with_a_padding_mode_on_dask():
     """The layer's own padding_mode counts (it used to be dropped on the dask path)."""
-    layer = ConvTranspose2d(2, 1, kernel_size=3, padding=1, padding_mode="circular", rng=0, dtype=np.float64)
-    with pytest.raises(ParameterError, match=r"padding_mode='circular' is not supported on dask arrays"):
-        layer(da.ones((1, 2, 6, 6), chunks=3))
+    layer = ConvTranspose2d(2, 1, kernel_size=3, stride=2, padding=1, padding_mode="circular", rng=0, dtype=np.float64)
+    x = np.random.default_rng(8).standard_normal((1, 2, 6, 6))
+    _assert_same(layer(da.from_array(x, chunks=(1, 1, 4, 2))), layer(x))
+    zeros = ConvTranspose2d(2, 1, kernel_size=3, stride=2, padding=1, rng=0, dtype=np.float64)
+    assert not np.allclose(zeros(x), layer(x))
 
 
 # --------------------------------------------------------------------------------------------
@@ -556,10 +613,16 @@ def conv_cases(draw):
 
 
 @settings(max_examples=settings.default.max_examples // 3 + 20)
-@given(conv_cases())
-def test_conv_sweep_equals_in_memory_and_is_the_adjoint(case):
+@given(conv_cases(), st.sampled_from(["zeros", "zeros", *MODES]))
+def test_conv_sweep_equals_in_memory_and_is_the_adjoint(case, mode):
     y, w, b, chunks, params = case
-    expected = convtranspose.conv(y, w, b, **params)
+    params["padding_mode"] = mode
+    try:
+        expected = convtranspose.conv(y, w, b, **params)
+    except convtranspose.ConvTransposeError as error:  # e.g. reflect wider than the input
+        with pytest.raises(type(error)):
+            ctd.conv(_untouchable(y, chunks), w, b, **params)
+        return
     lazy = ctd.conv(da.from_array(y, chunks=chunks), w, b, **params)
     assert lazy.shape == expected.shape
     _assert_same(lazy, expected)

@@ -45,8 +45,13 @@ Several layers in a row
     memory stays bounded by the chunk size (see its docstring).
 
 Padding modes
-    Only ``padding_mode='zeros'``; other modes raise :class:`ParameterError` (their fold at the
-    global border is not implemented for chunked arrays).
+    ``'reflect'``, ``'replicate'`` and ``'circular'`` follow the in-memory definition
+    (:mod:`convtranspose.modes`): the uncropped canvas, computed like any output with the border
+    cells in chunks of their own, then each axis' border folded onto the cells the paired
+    convolution's padding copied it from (circular wraps to the opposite edge), then the bias. The
+    fold touches only the output chunks that receive border cells. :func:`conv` pads its input
+    lazily with the mode (``dask.array.pad``). :func:`chain` takes only ``'zeros'`` layers: a fold
+    at the global border is not local to a tile.
 
 Needs the ``dask`` extra (``pip install "convtranspose[dask]"``). Nothing else in the library
 imports dask; :class:`convtranspose.ConvTranspose2d` and friends call this module when they are
@@ -57,7 +62,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import accumulate, product
 from typing import Any, Optional, Sequence, Union, cast
 
@@ -73,14 +78,13 @@ from .functional import conv as in_memory_conv
 from .functional import conv_shapes
 from .functional import conv_transpose as _in_memory
 from .plan import Hyper, Plan, as_operand, build_plan
-from .padding import PaddingArg
+from .modes import fold_pads, has_border
+from .padding import NUMPY_PAD_MODES, PADDING_MODES, PaddingArg, normalize_padding_mode
 from .shape import AxisGeometry
 from .spec import ConvTransposeSpec, IntOrTuple
 
 __all__ = ["conv_transpose", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "conv", "chain", "PADDING_MODES"]
 
-#: Padding modes the library knows; only 'zeros' is computed on dask arrays.
-PADDING_MODES = ("zeros", "circular", "reflect", "replicate")
 
 
 # --------------------------------------------------------------------------------------------
@@ -199,18 +203,12 @@ def _dask_input(op: str, input: object, otherwise: str) -> Any:
 
 
 def _check_padding_mode(op: str, padding_mode: object) -> None:
-    if not isinstance(padding_mode, str):
-        raise ParameterTypeError(
-            f"{op}: padding_mode must be a str, one of {PADDING_MODES}, got {padding_mode!r} "
-            f"of type {type(padding_mode).__name__}"
-        )
-    if padding_mode not in PADDING_MODES:
-        raise ParameterError(f"{op}: padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
-    if padding_mode != "zeros":
+    """Only 'zeros' in :func:`chain`; an unknown mode gets the in-memory error."""
+    if normalize_padding_mode(padding_mode) != "zeros":
         raise ParameterError(
-            f"{op}: padding_mode={padding_mode!r} is not supported on dask arrays (only 'zeros'): its fold "
-            f"at the global border is not implemented for chunked arrays; compute in memory with "
-            f"convtranspose.{op} instead"
+            f"{op}: padding_mode={padding_mode!r} is not supported in a chain (only 'zeros'): its fold at the "
+            f"global border is not local to a tile; apply this layer on its own (convtranspose.dask.conv_transpose "
+            f"computes every mode)"
         )
 
 
@@ -259,29 +257,100 @@ def _lazy(
     chunks: object,
 ) -> da.Array:
     x = _dask_input(op, input, f"use convtranspose.{op} for in-memory arrays")
+    if not isinstance(hyper, ConvTransposeSpec):
+        hyper = (*hyper, padding_mode)  # the mode is validated with the rest, by the in-memory rules
     plan, w, b = _plan(op, ndim, x, weight, bias, hyper, output_size)
-    _check_padding_mode(op, padding_mode)
-    spec = plan.spec
     if plan.unbatched:
         x = x[np.newaxis]
-    geos = plan.geometry
+    spatial_out = _output_chunks(op, chunks, plan.geometry, x.chunks[2:], plan.result_dtype)
+    if has_border(plan):
+        result = _folded(op, plan, x, w, b, spatial_out)
+    else:
+        result = _zeros_mode(op, plan, x, w, b, spatial_out)
+    return result[0] if plan.unbatched else result
 
+
+def _zeros_mode(
+    op: str, plan: Plan, x: Any, w: np.ndarray, b: Optional[np.ndarray], spatial_out: tuple[tuple[int, ...], ...],
+) -> da.Array:
+    """The cropped transposed convolution of the batched ``x``: one task per output chunk."""
+    spec, geos = plan.spec, plan.geometry
     # Channels: whole groups per chunk.
     in_per_group, out_per_group = x.shape[1] // spec.groups, w.shape[1]
     channel_chunks = _group_chunks(x.chunks[1], in_per_group)
     if channel_chunks != x.chunks[1]:
         x = x.rechunk({1: channel_chunks})
-    spatial_out = _output_chunks(op, chunks, geos, x.chunks[2:], plan.result_dtype)
     windows = [
         [_reach(geo, o0, o1) + (_placement(geo, o0, o1, *_reach(geo, o0, o1)),) for o0, o1 in _pairs(o_chunks)]
         for geo, o_chunks in zip(geos, spatial_out)
     ]
-    result = _graph(
+    return _graph(
         op, x, _channel_params(w, b, channel_chunks, in_per_group, out_per_group),
         tuple(c // in_per_group * out_per_group for c in channel_chunks), spatial_out, windows, plan.result_dtype,
         _block, (spec.stride, spec.dilation),
     )
-    return result[0] if plan.unbatched else result
+
+
+def _folded(
+    op: str, plan: Plan, x: Any, w: np.ndarray, b: Optional[np.ndarray], spatial_out: tuple[tuple[int, ...], ...],
+) -> da.Array:
+    """A padding mode: the uncropped canvas, its border folded at the global border, then the bias.
+
+    The definition of :func:`convtranspose.modes.fold_runner`, lazily: the canvas is the zeros-mode
+    call with no crop (and the fold's output padding), chunked as ``(before, *output chunks,
+    after)`` along each axis so that its interior has exactly the output's chunks; then each
+    axis' border slabs (thin) are added onto the cells the paired convolution's padding copied them
+    from (:func:`_fold_axis`), axis after axis like :func:`convtranspose.padding.fold`. Only the
+    output chunks that receive border cells get extra tasks.
+    """
+    pads, ops = fold_pads(plan)
+    canvas_spec = replace(
+        plan.spec, pads=((0, 0),) * plan.ndim, output_padding=ops, padding_mode="zeros", padding_form="explicit"
+    )
+    canvas_plan, _, _ = _plan(op, None, x, w, None, canvas_spec, None)
+    canvas_chunks = tuple(
+        tuple(c for c in (before, *chunks, after) if c) for (before, after), chunks in zip(pads, spatial_out)
+    )
+    result = _zeros_mode(op, canvas_plan, x, w, None, canvas_chunks)
+    for axis, (before, after) in enumerate(pads, start=2):
+        result = _fold_axis(result, axis, before, after, plan.spec.padding_mode)
+    if b is not None:
+        result = result + b.reshape((-1,) + (1,) * plan.ndim)
+    return result
+
+
+def _fold_axis(canvas: da.Array, axis: int, before: int, after: int, mode: str) -> da.Array:
+    """One axis of :func:`convtranspose.padding.fold` on a dask array (the interior, a new array).
+
+    circular: ``x[out-b:] += B``, ``x[:a] += A``; reflect: ``x[1:b+1] += B[::-1]``,
+    ``x[out-1-a:out-1] += A[::-1]``; replicate: ``x[0] += sum(B)``, ``x[out-1] += sum(A)``.
+    """
+    length = canvas.shape[axis]
+    out = length - before - after
+
+    def cut(start: int, stop: int) -> tuple[slice, ...]:
+        index = [slice(None)] * canvas.ndim
+        index[axis] = slice(start, stop)
+        return tuple(index)
+
+    inner = canvas[cut(before, before + out)]
+    chunks = inner.chunks[axis]
+    for width, border, first in ((before, cut(0, before), True), (after, cut(before + out, length), False)):
+        if not width:
+            continue
+        value = canvas[border]
+        if mode == "circular":
+            start = out - width if first else 0
+        elif mode == "reflect":
+            start, value = (1 if first else out - 1 - width), da.flip(value, axis)
+        else:  # replicate
+            start, value = (0 if first else out - 1), value.sum(axis=axis, keepdims=True)
+        stop = start + value.shape[axis]
+        # inner[start:stop] += value, as a concatenation (dask's __setitem__ declares wrong layer
+        # dependencies for some of these slices); only the chunks around [start, stop) change.
+        pieces = [inner[cut(0, start)], inner[cut(start, stop)] + value, inner[cut(stop, out)]]
+        inner = da.concatenate([piece for piece in pieces if piece.shape[axis]], axis=axis)
+    return inner.rechunk({axis: chunks})
 
 
 def _pairs(chunks: Sequence[int]) -> list[tuple[int, int]]:
@@ -421,8 +490,8 @@ def conv_transpose(
         Any chunking (see the module docstring for what happens to channel chunks).
     weight, bias, stride, padding, output_padding, groups, dilation, output_size
         As in :func:`convtranspose.conv_transpose`; weight and bias are in-memory arrays.
-    padding_mode : {'zeros'}
-        Other modes raise :class:`ParameterError`.
+    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
+        As in :func:`convtranspose.conv_transpose` (the fold at the global border; see the module docstring).
     chunks : sequence, optional
         Output chunks of each spatial dimension (an int, -1 or a tuple of sizes per dimension);
         by default they follow the input's chunks.
@@ -722,7 +791,8 @@ def conv(
     ``(before, after)`` pairs, ``'valid'``, ``'same'``, ``'same_lower'``), resolved by the same shape
     functions into pads ``(b, a)`` per spatial axis; then ``out = floor((in + b + a - d * (k - 1) - 1) / s) + 1``
     and output chunk ``[q0, q1)`` reads input cells ``[q0 * s - b, (q1 - 1) * s - b + d * (k - 1) + 1)``,
-    clipped to the input, the clipped part being the zero padding. ``padding_mode``: only ``'zeros'``.
+    clipped to the input, the clipped part being the zero padding. With another ``padding_mode`` the
+    input is first padded lazily by that mode (``dask.array.pad``) and the windows read the padded array.
     Output chunks follow the input's (boundary ``b`` becomes ``b // stride``) unless ``chunks=`` gives them.
 
     Examples
@@ -745,17 +815,23 @@ def conv(
     # resolves every padding form into the crop at each axis' start.
     conv_shape, output_padding = conv_shapes(tuple(x.shape), w.shape, stride, padding, groups, dilation)
     nd = w.ndim - 2
-    plan, w, b = _plan(op, nd, _Meta(conv_shape, x.dtype), w, None, (stride, padding, output_padding, groups, dilation),
-                       None)
+    plan, w, b = _plan(op, nd, _Meta(conv_shape, x.dtype), w, None,
+                       (stride, padding, output_padding, groups, dilation, padding_mode), None)
     spec = plan.spec
     if bias is not None:
         b = as_array("bias", bias)
         if b.shape != (w.shape[0],):
             raise ShapeError(f"conv: bias must have shape ({w.shape[0]},) (C_in = weight.shape[0]), got bias of shape {b.shape}")
         b = b.astype(plan.result_dtype)
-    _check_padding_mode(op, padding_mode)
     if plan.unbatched:
         x = x[np.newaxis]
+    crops = [g.crop_start for g in plan.geometry]
+    if has_border(plan):
+        # A padding mode: its padding of x (lazy, the border copied from the cells it mirrors, repeats or
+        # wraps), then the convolution of the padded array with no further padding.
+        pads, _ = fold_pads(plan)
+        x = da.pad(x, ((0, 0), (0, 0)) + pads, mode=NUMPY_PAD_MODES[spec.padding_mode])
+        crops = [0] * nd
 
     in_per_group, out_per_group = w.shape[1], w.shape[0] // spec.groups
     channel_chunks = _group_chunks(x.chunks[1], in_per_group)
@@ -769,13 +845,13 @@ def conv(
     else:
         spatial_out = _output_chunks(op, chunks, [_Length(g.input_size) for g in geos], x.chunks[2:], plan.result_dtype)
     windows = []
-    for n, geo, o_chunks in zip(x.shape[2:], geos, spatial_out):
+    for n, geo, crop, o_chunks in zip(x.shape[2:], geos, crops, spatial_out):
         # conv's output q reads canvas [q * s, q * s + d * (k - 1)] of the paired transposed call, i.e.
         # x cells from q * s - crop_start; cells outside x are the zero padding.
         span = geo.dilation * (geo.kernel_size - 1)
         entries = []
         for q0, q1 in _pairs(o_chunks):
-            start, stop = q0 * geo.stride - geo.crop_start, (q1 - 1) * geo.stride - geo.crop_start + span + 1
+            start, stop = q0 * geo.stride - crop, (q1 - 1) * geo.stride - crop + span + 1
             lo, hi = max(start, 0), min(stop, n)
             entries.append((lo, max(lo, hi), (lo - start, stop - max(lo, hi))))
         windows.append(entries)
