@@ -21,6 +21,9 @@ through the layers and the result is written to a Zarr store.
   about 60 to about 90 MiB per worker: a band of hidden chunks across the width stays alive until
   the next row of chunks has cut its halo strips from them. The test asserts the fused growth at
   4x the width stays within 25% (+4 MiB) of the narrow one's and below 1/8 of the hidden activation.
+* A wider two-layer decoder (1 -> 16 -> 4 channels, random weights, fused by ``chain``) whose output
+  and hidden activation are 512 MiB each: about 60 MiB per worker; the test asserts what it asserts
+  for one layer, 80 MiB per process and half the output in total.
 """
 
 from __future__ import annotations
@@ -79,3 +82,31 @@ def test_two_layer_peak_memory_does_not_grow_with_the_width(upscale_example, tmp
     assert hidden[4096] == 512 * 2**20
     assert growth[4096] <= 1.25 * growth[1024] + 4 * 2**20, mib  # the one-by-one layers: ~60 -> ~90 MiB
     assert growth[4096] < hidden[4096] / 8, mib
+
+
+def test_two_layer_decoder_peak_memory_stays_far_below_its_output(upscale_example, tmp_path):
+    """A wider two-layer decoder, fused by chain: 1 -> 16 -> 4 channels, k4 s2 p1 twice, on a
+    512 x 4096 input in 128^2 chunks. The output (4 x 2048 x 16384 float32) and the never-stored
+    hidden activation (16 x 1024 x 8192) are 512 MiB each, in 4 MiB output chunks; each process must
+    grow by a small multiple of a chunk (measured: about 60 MiB per worker, 5 MiB for the client),
+    not of either."""
+    import dask.array as da
+    import numpy as np
+
+    from convtranspose import ConvTranspose2d
+    from convtranspose.dask import chain
+
+    up = ConvTranspose2d(1, 16, 4, stride=2, padding=1, rng=0)
+    mix = ConvTranspose2d(16, 4, 4, stride=2, padding=1, rng=1)
+    x = da.random.RandomState(0).random_sample((1, 1, 512, 4096), chunks=(1, 1, 128, 128)).astype(np.float32)
+    y = chain(x, [up, upscale_example.relu, mix])
+    output_bytes = y.nbytes
+    assert output_bytes == 512 * 2**20 and y.chunksize == (1, 4, 512, 512)
+    warm = partial(upscale_example.warm_up, up.weight, up.bias, mix.weight, mix.bias)
+    with upscale_example.local_cluster(2, "1GiB") as cluster, distributed.Client(cluster) as client:
+        _, memory = upscale_example.store_measured(client, y, tmp_path / "decoder.zarr", warm)
+    growth = [_growth(entry) for entry in [*memory["workers"].values(), memory["client"]]]
+    mib = [g >> 20 for g in growth]
+    print(f"two-layer decoder, 512 MiB output: peak RSS growth per process (MiB) {mib}")
+    assert all(g < PER_PROCESS_GROWTH_LIMIT for g in growth), mib
+    assert sum(growth) < output_bytes / 2, mib  # as for one layer: 80 MiB per process, half the output in all
