@@ -14,16 +14,19 @@ Not a test (no timing is asserted). Measures, on one problem that fits in memory
 
 each the best of ``--repeat`` runs, with the machine's load average before and after. With
 ``--large`` it also runs ``examples/upscale_large.py`` (8192^2 -> 16384^2 through a 16 GiB hidden
-activation; about 10 minutes here) and records its peak resident memory.
+activation, both layers fused by ``convtranspose.dask.chain``; 15-30 minutes here) and records its
+peak resident memory. The clusters open no HTTP port (``upscale_large.local_cluster``).
 
 Run::
 
     python benchmarks/dask_bench.py --large          # writes benchmarks/dask_results.json and DASK_RESULTS.md
+    python benchmarks/dask_bench.py --large --dry-run   # the same steps at toy sizes (a minute); writes nothing
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
@@ -36,6 +39,14 @@ from typing import Callable
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+EXAMPLES = HERE.parent / "examples"
+
+
+def local_cluster(workers: int, memory_limit: str):
+    """``examples/upscale_large.py``'s LocalCluster: worker processes with one thread each, no HTTP port."""
+    if str(EXAMPLES) not in sys.path:
+        sys.path.insert(0, str(EXAMPLES))  # the workers import the example's functions by name
+    return importlib.import_module("upscale_large").local_cluster(workers, memory_limit)
 
 
 def best_of(repeat: int, run: Callable[[], object]) -> float:
@@ -47,44 +58,42 @@ def best_of(repeat: int, run: Callable[[], object]) -> float:
     return min(times)
 
 
-def problem():
+def problem(size: int = 1024):
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((1, 32, 1024, 1024), dtype=np.float32)
+    x = rng.standard_normal((1, 32, size, size), dtype=np.float32)
     w = (rng.standard_normal((32, 16, 4, 4)) * 0.05).astype(np.float32)
     b = rng.standard_normal(16).astype(np.float32)
     return x, w, b, dict(stride=2, padding=1)
 
 
-def bench_fits(repeat: int) -> dict:
+def bench_fits(repeat: int, size: int = 1024) -> dict:
     import dask.array as da
     import distributed
 
     from convtranspose import conv_transpose, engine
     from convtranspose.dask import conv_transpose as lazy_conv_transpose
 
-    x, w, b, params = problem()
+    x, w, b, params = problem(size)
     expected = conv_transpose(x, w, b, **params)
-    results: dict = {"input_mib": x.nbytes / 2**20, "output_mib": expected.nbytes / 2**20}
+    results: dict = {"size": size, "input_mib": x.nbytes / 2**20, "output_mib": expected.nbytes / 2**20}
     engine.set_num_threads(2)
     results["in_memory_s"] = best_of(repeat, lambda: conv_transpose(x, w, b, **params))
 
-    for chunk_rows in (512, 256):
-        chunks = (1, 32, chunk_rows, 1024)
+    for chunk_rows in (size // 2, size // 4):
+        chunks = (1, 32, chunk_rows, size)
         lazy_x = da.from_array(x, chunks=chunks)
         y = lazy_conv_transpose(lazy_x, w, b, **params)
         for threads in (1, 2):
             engine.set_num_threads(threads)
-            key = f"threads_chunk{x[0, :, :chunk_rows].nbytes >> 20}MiB_engine{threads}_s"
+            key = f"threads_chunk{x[0, :, :chunk_rows].nbytes / 2**20:g}MiB_engine{threads}_s"
             results[key] = best_of(repeat, lambda: y.compute(scheduler="threads", num_workers=2))
             assert np.allclose(y.compute(scheduler="threads", num_workers=2), expected, rtol=1e-4, atol=1e-4)
     engine.set_num_threads(2)
 
     for workers, engine_threads in ((1, 2), (2, 1)):
-        with distributed.LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, memory_limit="4GiB"
-        ) as cluster, distributed.Client(cluster) as client:
+        with local_cluster(workers, "4GiB") as cluster, distributed.Client(cluster) as client:
             client.run(engine.set_num_threads, engine_threads)
-            lazy_x = client.persist(da.from_array(x, chunks=(1, 32, 512, 1024)))
+            lazy_x = client.persist(da.from_array(x, chunks=(1, 32, size // 2, size)))
             distributed.wait(lazy_x)
             runs = iter(range(1, 1000))
 
@@ -101,13 +110,15 @@ def bench_fits(repeat: int) -> dict:
     return results
 
 
-def run_large() -> dict:
-    report = HERE / "dask_large_report.json"
-    out = Path(os.environ.get("TMPDIR", "/tmp")) / "convtranspose_upscaled.zarr"
+def run_large(dry_run: bool = False) -> dict:
+    tmp = Path(os.environ.get("TMPDIR", "/tmp"))
+    report = tmp / "convtranspose_dask_large_dry_run.json" if dry_run else HERE / "dask_large_report.json"
+    out = tmp / "convtranspose_upscaled.zarr"
     command = [
-        sys.executable, str(HERE.parent / "examples" / "upscale_large.py"), "--out", str(out),
-        "--report", str(report), "--quiet",
+        sys.executable, str(EXAMPLES / "upscale_large.py"), "--out", str(out), "--report", str(report), "--quiet",
     ]
+    if dry_run:
+        command += ["--size", "256", "--chunk", "64", "--epochs", "2", "--memory-limit", "1GiB"]
     subprocess.run(command, check=True)
     return json.loads(report.read_text())
 
@@ -122,7 +133,8 @@ def markdown(results: dict) -> str:
         f"load average {results['loadavg_before']} before and {results['loadavg_after']} after "
         "(the machine was shared: treat ratios as indicative).",
         "",
-        f"Problem that fits: input 1x32x1024x1024 float32 ({fits['input_mib']:.0f} MiB), k4 s2 p1 to 16 channels, "
+        f"Problem that fits: input 1x32x{fits['size']}x{fits['size']} float32 ({fits['input_mib']:.0f} MiB), "
+        "k4 s2 p1 to 16 channels, "
         f"output {fits['output_mib']:.0f} MiB. Best of {results['repeat']}.",
         "",
         "| run | seconds | vs in-memory |",
@@ -138,7 +150,9 @@ def markdown(results: dict) -> str:
             f"Large example (`examples/upscale_large.py`): input {large['size']}^2 -> output {2 * large['size']}^2 "
             f"float32 ({large['output_bytes'] / 2**20:.0f} MiB; hidden activation "
             f"{large['hidden_bytes'] / 2**30:.0f} GiB), chunks of {large['chunk']}^2 input cells "
-            f"(hidden chunks {large['hidden_chunk_bytes'] / 2**20:.0f} MiB), {large['workers']} workers with "
+            f"(hidden tiles {large['hidden_chunk_bytes'] / 2**20:.0f} MiB), "
+            f"{'both layers fused by convtranspose.dask.chain' if large.get('fused') else 'layers applied one by one'}, "
+            f"{large['workers']} workers with "
             f"memory_limit={large['memory_limit']}, {large['seconds']} s, load average {large['loadavg']}.",
             "",
             "| process | RSS at start (MiB) | peak RSS (MiB) | growth (MiB) |",
@@ -158,21 +172,26 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--large", action="store_true", help="also run examples/upscale_large.py (~10 min)")
     parser.add_argument("--reuse-large", action="store_true", help="report the last large run's dask_large_report.json")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="every step at toy sizes (fits: 64^2, large: 256^2), 1 repeat; prints, writes nothing here")
     args = parser.parse_args()
+    if args.dry_run:
+        args.repeat = 1
     results: dict = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "repeat": args.repeat,
         "loadavg_before": [round(v, 2) for v in os.getloadavg()],
     }
-    results["fits"] = bench_fits(args.repeat)
+    results["fits"] = bench_fits(args.repeat, 64 if args.dry_run else 1024)
     if args.large:
-        results["large"] = run_large()
+        results["large"] = run_large(args.dry_run)
     elif args.reuse_large and (HERE / "dask_large_report.json").exists():
         results["large"] = json.loads((HERE / "dask_large_report.json").read_text())
     results["loadavg_after"] = [round(v, 2) for v in os.getloadavg()]
-    (HERE / "dask_results.json").write_text(json.dumps(results, indent=2) + "\n")
     text = markdown(results)
-    (HERE / "DASK_RESULTS.md").write_text(text)
+    if not args.dry_run:
+        (HERE / "dask_results.json").write_text(json.dumps(results, indent=2) + "\n")
+        (HERE / "DASK_RESULTS.md").write_text(text)
     print(text)
 
 

@@ -11,8 +11,9 @@ Input
     input is 256 MiB, the 16-channel hidden activation 16 GiB and the output (16384 x 16384) 1 GiB;
     none of them is ever held whole.
 Run
-    The layers are applied to the dask array directly (``model.up(x)`` returns a lazy dask array,
-    see :mod:`convtranspose.dask`), the result is written to a Zarr store with a progress bar, on a
+    The layers are applied to the dask array lazily, fused by ``convtranspose.dask.chain(x,
+    [model.up, relu, model.mix])`` (``--layers 1``: ``model.up(x)``, a layer given a dask array
+    returns one; see :mod:`convtranspose.dask`), the result is written to a Zarr store with a progress bar, on a
     ``distributed.LocalCluster`` of worker processes, each with a memory limit. At the end the
     script reports the peak resident memory (VmHWM, reset when the computation starts) of every
     worker process and of the client (which also hosts the scheduler), checks a corner of the
@@ -24,11 +25,17 @@ Run (needs the ``dask`` and ``examples`` extras)::
     python examples/upscale_large.py --size 2048 --chunk 256 --out /tmp/small.zarr
     python examples/upscale_large.py --size 1024 --chunk 128 --layers 1   # first layer only (the memory test)
 
-Memory: a single layer's workers hold a few chunks at a time. With both layers, the second layer's
-chunk needs one-cell strips of the neighbouring hidden chunks, so hidden chunks stay alive until
-the next row of chunks is computed: a band across the image's width, and the scheduler runs ahead
-of it until the worker's memory limit (``--memory-limit``) makes it pause or spill. So the peak is
-bounded by the width times the chunk height and by the memory limit, never by the image's area.
+Memory: both layers are fused by ``convtranspose.dask.chain``: each output chunk is one task that
+computes the hidden activation only over that chunk's receptive field (its 1024^2 tile plus a
+one-cell halo, recomputed), so a worker holds one hidden tile and the engine's buffers at a time
+(about 4x the 64 MiB tile), whatever the image size. With ``--unfused`` the layers are applied one
+after the other: the hidden activation is then stored in chunks, and each one stays alive until
+the second layer's chunks around it have cut their one-cell strips from it -- a band of hidden
+chunks across the image's width, which grows with the width (measured at 8192^2, before ``chain``:
++1.8 GiB per worker).
+
+No HTTP port: the LocalCluster's scheduler and workers would each open one even without a
+dashboard; ``local_cluster`` closes them (``--dashboard`` serves the dashboard instead).
 
 Point ``--scheduler tcp://host:8786`` at a running ``dask scheduler`` to use a real cluster
 instead of the LocalCluster (the workers need convtranspose installed; the Zarr path must then be
@@ -97,20 +104,83 @@ def lazy_input(height: int, width: int, chunk: int, tiles: np.ndarray):
     return template.map_blocks(partial(mosaic_block, tiles), dtype=np.float32)
 
 
+def warm_zarr() -> None:
+    """Write a small Zarr array (imports and initialises what the real writes will use)."""
+    import tempfile
+
+    import zarr
+
+    with tempfile.TemporaryDirectory() as tmp:
+        zarr.open_array(tmp, mode="w", shape=(4, 4), chunks=(2, 2), dtype="f4")[:] = 1
+
+
 def warm_up(w1: np.ndarray, b1: np.ndarray, w2: np.ndarray, b2: np.ndarray) -> None:
-    """Both layers in memory on a small input (imports and compiles what the real chunks will use)."""
+    """Both layers in memory on a small input, and a small Zarr write: imports and compiles what the
+    real chunks will use, so that the peak measured after counts data, not code."""
+    import convtranspose.dask  # noqa: F401  (dask.array, which the tasks' functions live beside)
     from convtranspose import conv_transpose
 
     hidden = conv_transpose(np.ones((1, 1, 64, 64), np.float32), w1, b1, stride=2, padding=2)
     conv_transpose(np.maximum(hidden, 0), w2, b2, padding=1)
+    warm_zarr()
 
 
-def upscale(model, x, layers: int = 2):
-    """The model on a dask array (each layer returns a lazy dask array); ``layers=1``: the first only."""
+def relu(hidden: np.ndarray) -> np.ndarray:
+    return np.maximum(hidden, 0)
+
+
+def upscale(model, x, layers: int = 2, fused: bool = True):
+    """The model on a dask array, lazily; ``layers=1``: its first layer only.
+
+    ``fused``: both layers in one :func:`convtranspose.dask.chain` (each output chunk from its
+    receptive field of the input; the hidden activation never stored). Otherwise the layers are
+    applied one after the other (``model.mix(relu(model.up(x)))``, each a lazy dask array), which
+    stores the hidden activation in chunks: kept here to compare the memory of the two.
+    """
     import dask.array as da
 
-    hidden = model.up(x)
-    return hidden if layers == 1 else model.mix(da.maximum(hidden, 0))
+    from convtranspose.dask import chain
+
+    if layers == 1:
+        return model.up(x)
+    if fused:
+        return chain(x, [model.up, relu, model.mix])
+    return model.mix(da.maximum(model.up(x), 0))
+
+
+# --------------------------------------------------------------------------------------------
+# A LocalCluster that opens no HTTP port
+# --------------------------------------------------------------------------------------------
+
+
+def _stop_http_server(dask_scheduler=None, dask_worker=None) -> None:
+    """Close this scheduler's or worker's HTTP server (runs on its event loop, through the client)."""
+    server = dask_scheduler if dask_scheduler is not None else dask_worker
+    server.http_server.stop()
+    server.services.pop("dashboard", None)
+
+
+def local_cluster(workers: int, memory_limit, dashboard: bool = False):
+    """A ``distributed.LocalCluster`` of worker processes with one thread each, on 127.0.0.1.
+
+    distributed starts an HTTP server (``/health``, ``/metrics``, and the dashboard if bokeh is
+    installed) in the scheduler and in every worker even with ``dashboard_address=None`` -- the
+    scheduler's on port 8787, or another port if that one is taken. Unless ``dashboard`` is asked
+    for, they start on free loopback ports without the dashboard and are closed at once, so the
+    cluster listens only on its scheduler's and workers' communication ports.
+    """
+    import distributed
+
+    common = dict(n_workers=workers, threads_per_worker=1, processes=True, memory_limit=memory_limit, host="127.0.0.1")
+    if dashboard:
+        return distributed.LocalCluster(**common, dashboard_address="127.0.0.1:8787")
+    cluster = distributed.LocalCluster(
+        **common, dashboard_address="127.0.0.1:0", scheduler_kwargs={"dashboard": False}, worker_dashboard_address=None,
+    )
+    with distributed.Client(cluster) as client:
+        client.run(_stop_http_server)
+        client.run_on_scheduler(_stop_http_server)
+    return cluster
 
 
 # --------------------------------------------------------------------------------------------
@@ -153,50 +223,55 @@ def memory_report(client, workers_start: dict, client_start: int) -> dict:
     }
 
 
-def run(args: argparse.Namespace) -> dict:
+def store_measured(client, y, out: Path, warm_up=None, quiet: bool = True) -> tuple[float, dict]:
+    """Compute ``y`` into the Zarr store ``out`` on ``client``'s workers; the seconds and peak memory.
+
+    Each worker runs its engine with one thread (the workers' threads are the parallelism) and
+    first runs ``warm_up`` (so that the peak counts data, not the compiled kernels it loads); then
+    the peak resident memory of every process is reset and measured over the computation.
+    """
     import dask.array as da
     import distributed
 
     from convtranspose.engine import set_num_threads
 
+    client.run(set_num_threads, 1)
+    if warm_up is not None:
+        client.run(warm_up)
+    workers_start, client_start = client.run(reset_peak), reset_peak()
+    start = time.perf_counter()
+    future = client.compute(da.to_zarr(y, str(out), compute=False, overwrite=True))
+    if not quiet:
+        distributed.progress(future)
+        print()
+    future.result()
+    return time.perf_counter() - start, memory_report(client, workers_start, client_start)
+
+
+def run(args: argparse.Namespace) -> dict:
+    import distributed
+
     model, tiles = trained_model(args.weights, args.epochs, args.quiet)
     if args.save_weights:
         save_weights(model, args.save_weights)
     x = lazy_input(args.height or args.size, args.size, args.chunk, tiles)
-    y = upscale(model, x, args.layers)[0]  # (channels, 2 height, 2 size)
+    y = upscale(model, x, args.layers, fused=not args.unfused)[0]  # (channels, 2 height, 2 size)
     hidden_chunk = 16 * (2 * args.chunk) ** 2 * 4
     print(
         f"input {x.shape} float32 ({x.nbytes / 2**20:.0f} MiB) in {x.npartitions} chunks of {args.chunk}^2; "
-        f"hidden 16 channels ({16 * 4 * y[0].size / 2**30:.1f} GiB, chunks of {hidden_chunk / 2**20:.0f} MiB); "
-        f"output {y.shape} ({y.nbytes / 2**20:.0f} MiB)"
+        f"hidden 16 channels ({16 * 4 * y[0].size / 2**30:.1f} GiB, {'chunks' if args.unfused else 'tiles'} of "
+        f"{hidden_chunk / 2**20:.0f} MiB); output {y.shape} ({y.nbytes / 2**20:.0f} MiB)"
     )
     if args.out.exists():
         shutil.rmtree(args.out)
 
-    if args.scheduler:
-        cluster = None
-        client = distributed.Client(args.scheduler)
-    else:
-        cluster = distributed.LocalCluster(
-            n_workers=args.workers, threads_per_worker=1, processes=True, memory_limit=args.memory_limit,
-            dashboard_address=None,
-        )
-        client = distributed.Client(cluster)
+    cluster = None if args.scheduler else local_cluster(args.workers, args.memory_limit, args.dashboard)
+    client = distributed.Client(args.scheduler or cluster)
     try:
-        # One engine thread per task: the workers' threads are the parallelism (no oversubscription).
-        client.run(set_num_threads, 1)
-        # Load the compiled kernels first, so that the peak below counts data, not code.
-        client.run(partial(warm_up, model.up.weight, model.up.bias, model.mix.weight, model.mix.bias))
-        workers_start, client_start = client.run(reset_peak), reset_peak()
-        start = time.perf_counter()
-        store = da.to_zarr(y, str(args.out), compute=False, overwrite=True)
-        future = client.compute(store)
-        if not args.quiet:
-            distributed.progress(future)
-            print()
-        future.result()
-        seconds = time.perf_counter() - start
-        memory = memory_report(client, workers_start, client_start)
+        if cluster is not None and args.dashboard:
+            print(f"dashboard: {cluster.dashboard_link}")
+        warm = partial(warm_up, model.up.weight, model.up.bias, model.mix.weight, model.mix.bias)
+        seconds, memory = store_measured(client, y, args.out, warm, args.quiet)
     finally:
         client.close()
         if cluster is not None:
@@ -214,6 +289,7 @@ def run(args: argparse.Namespace) -> dict:
         "output_bytes": int(y.nbytes),
         "hidden_bytes": int(16 * 4 * y[0].size),
         "layers": args.layers,
+        "fused": args.layers == 2 and not args.unfused,
         "input_chunk_bytes": args.chunk**2 * 4,
         "hidden_chunk_bytes": hidden_chunk,
         "memory": memory,
@@ -250,7 +326,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--chunk", type=int, default=512, help="input chunk side (default 512)")
     parser.add_argument("--layers", type=int, choices=(1, 2), default=2,
                         help="2: the whole upsampler (default); 1: its first layer, writing the 16-channel activation")
+    parser.add_argument("--unfused", action="store_true",
+                        help="apply the two layers one after the other instead of convtranspose.dask.chain "
+                             "(stores the hidden activation in chunks: more memory, to compare)")
     parser.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes (default 2)")
+    parser.add_argument("--dashboard", action="store_true",
+                        help="serve the LocalCluster's dashboard on 127.0.0.1:8787 (default: no HTTP port at all)")
     parser.add_argument("--memory-limit", default="3GiB", help="per worker (default 3GiB)")
     parser.add_argument("--scheduler", default=None, help="address of a running dask scheduler instead of a LocalCluster")
     parser.add_argument("--out", type=Path, default=Path("upscaled.zarr"), help="Zarr store to write (default upscaled.zarr)")

@@ -23,8 +23,12 @@ blocker and the doctest handling of missing optional packages in the root ``conf
 
 from __future__ import annotations
 
+import importlib
 import os
+import sys
+from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 from oracle import ENGINE_PATHS, UNAVAILABLE_PATHS, engine_path_params
@@ -60,3 +64,17 @@ def pytest_report_header(config):
         f"convtranspose engine paths: {', '.join(ENGINE_PATHS)}"
         + "".join(f"; {name} unavailable: {why}" for name, why in UNAVAILABLE_PATHS.items()),
     ]
+
+
+@pytest.fixture(scope="session")
+def upscale_example():
+    """``examples/upscale_large.py`` imported as the module ``upscale_large``.
+
+    The examples directory goes on ``sys.path`` first, so that the dask worker processes the
+    tests start (which inherit this process's ``sys.path``) can import it too: they unpickle its
+    functions by reference.
+    """
+    examples = str(Path(__file__).resolve().parent.parent / "examples")
+    if examples not in sys.path:
+        sys.path.insert(0, examples)
+    return importlib.import_module("upscale_large")

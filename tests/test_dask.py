@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 da = pytest.importorskip("dask.array")
@@ -19,7 +19,7 @@ dask = pytest.importorskip("dask")
 from dask.array.utils import assert_eq  # noqa: E402
 
 import convtranspose  # noqa: E402
-from convtranspose import ConvTranspose2d, ParameterError, ParameterTypeError, conv_transpose  # noqa: E402
+from convtranspose import ConvTranspose1d, ConvTranspose2d, ParameterError, ParameterTypeError, conv_transpose  # noqa: E402
 from convtranspose import dask as ctd  # noqa: E402
 
 from features import HAS_FORMS  # noqa: E402
@@ -113,6 +113,59 @@ def test_sweep_padding_forms(case, data):
             ctd.conv_transpose(lazy_x, w, b, **params)
         return
     _assert_same(ctd.conv_transpose(lazy_x, w, b, **params), expected)
+
+
+MODES = ["reflect", "replicate", "circular"]
+
+
+@settings(max_examples=settings.default.max_examples // 3 + 20)
+@given(dask_cases(), st.sampled_from(MODES), st.data())
+def test_sweep_padding_modes(case, mode, data):
+    """Every padding mode (the fold at the global border), with every padding form, 1-d/2-d/3-d and
+    random chunkings: equal to the in-memory call; invalid ones (e.g. reflect wider than the output)
+    raise its error, with its message, when the graph is built."""
+    x, w, b, chunks, params = case
+    nd = w.ndim - 2
+    form = data.draw(st.sampled_from(["as drawn", "pairs", "same", "same_lower"]))
+    if form == "pairs":
+        params["padding"] = tuple((data.draw(st.integers(0, 3)), data.draw(st.integers(0, 3))) for _ in range(nd))
+    elif form != "as drawn":
+        params["padding"], params["output_padding"] = form, 0
+    try:
+        expected = conv_transpose(x, w, b, padding_mode=mode, **params)
+    except convtranspose.ConvTransposeError as error:
+        event(f"refused: {type(error).__name__}")
+        with pytest.raises(type(error)) as lazy_error:
+            ctd.conv_transpose(_untouchable(x, chunks), w, b, padding_mode=mode, **params)
+        assert str(lazy_error.value) == str(error)
+        return
+    event(f"computed, {mode}")
+    out_chunks = None
+    if data.draw(st.booleans()):
+        out_chunks = tuple(_partition(data.draw, n) for n in expected.shape[-nd:])
+    lazy = ctd.conv_transpose(da.from_array(x, chunks=chunks), w, b, padding_mode=mode, chunks=out_chunks, **params)
+    assert lazy.shape == expected.shape and lazy.dtype == expected.dtype
+    if out_chunks is not None:
+        assert lazy.chunks[-nd:] == out_chunks
+    _assert_same(lazy, expected)
+
+
+def test_padding_mode_fold_against_a_hand_computed_case():
+    """1-d, kernel [1, 10, 100] at stride 1, padding 1, chunks of one cell: the canvas of
+    x = [1, 2, 3] is [1, 12, 123, 230, 300]; the output is [12, 123, 230] plus the border cells 1
+    and 300 folded onto the cells the paired convolution's padding copied them from."""
+    x, w = da.from_array(np.array([[[1.0, 2.0, 3.0]]]), chunks=1), np.array([[[1.0, 10.0, 100.0]]])
+    expected = {
+        "zeros": [12.0, 123.0, 230.0],
+        "circular": [12.0 + 300, 123.0, 230.0 + 1],   # wraps: the start's border onto the end, and back
+        "reflect": [12.0, 123.0 + 1 + 300, 230.0],   # mirrors about the edge cell, onto its neighbour
+        "replicate": [12.0 + 1, 123.0, 230.0 + 300],  # onto the edge cell
+    }
+    for mode, values in expected.items():
+        lazy = ctd.conv_transpose1d(x, w, padding=1, padding_mode=mode)
+        assert lazy.compute(scheduler="sync")[0, 0].tolist() == values
+    with pytest.raises(ParameterError, match="reflect"):  # reflect needs padding < the output's 1 cell
+        ctd.conv_transpose1d(x, w, padding=2, padding_mode="reflect")
 
 
 def test_chunks_smaller_than_the_halo_match_the_reference():
@@ -247,12 +300,14 @@ def test_adapter_specific_errors():
     w = np.ones((1, 1, 2))
     with pytest.raises(ParameterTypeError, match=r"input must be a dask.array.Array \(use convtranspose.conv_transpose"):
         ctd.conv_transpose(np.ones((1, 1, 4)), w)
-    with pytest.raises(ParameterError, match=r"padding_mode='reflect' is not supported on dask arrays \(only 'zeros'\)"):
-        ctd.conv_transpose(x, w, padding_mode="reflect")
-    with pytest.raises(ParameterError, match=r"padding_mode must be one of \('zeros', 'circular', 'reflect', 'replicate'\), got 'mirror'"):
-        ctd.conv_transpose(x, w, padding_mode="mirror")
-    with pytest.raises(ParameterTypeError, match="padding_mode must be a str"):
-        ctd.conv_transpose(x, w, padding_mode=0)
+    for bad in ("mirror", 0):  # the in-memory call's errors
+        with pytest.raises(convtranspose.ConvTransposeError) as in_memory:
+            conv_transpose(np.ones((1, 1, 4)), w, padding_mode=bad)
+        with pytest.raises(type(in_memory.value)) as lazy:
+            ctd.conv_transpose(x, w, padding_mode=bad)
+        assert str(lazy.value) == str(in_memory.value)
+        with pytest.raises(type(in_memory.value)) as lazy:
+            ctd.conv(x, w, padding_mode=bad)
     with pytest.raises(ParameterError, match=r"chunks must give the output chunks of each of the 1 spatial dimensions"):
         ctd.conv_transpose(x, w, chunks=2)
     with pytest.raises(ParameterError, match=r"invalid chunks=\(\(2, 2\),\) for a spatial output of \(5,\)"):
@@ -310,20 +365,215 @@ def test_threaded_scheduler():
                                rtol=0, atol=1e-10)
 
 
-def test_local_cluster_with_two_worker_processes():
+def _listening_ports(pid: int) -> set[int]:
+    import psutil
+
+    return {c.laddr.port for c in psutil.Process(pid).net_connections(kind="tcp") if c.status == psutil.CONN_LISTEN}
+
+
+def _port(address: str) -> int:
+    return int(address.rsplit(":", 1)[1])
+
+
+def test_local_cluster_with_two_worker_processes(upscale_example):
+    """Two worker processes (pickling, the real scheduler), and no HTTP port anywhere: each worker
+    process listens only on its communication port, and this process (scheduler and nannies) only
+    on theirs -- distributed would otherwise open an HTTP server in the scheduler and every worker."""
+    import os
+
     distributed = pytest.importorskip("distributed")
+    pytest.importorskip("psutil")
     x, w, b, params = _problem()
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, memory_limit="400MiB",
-        worker_dashboard_address=None,
-    ) as cluster, distributed.Client(cluster) as client:
-        pids = set(client.run(lambda: __import__("os").getpid()).values())
-        assert len(pids) == 2 and __import__("os").getpid() not in pids
+    ours_before = _listening_ports(os.getpid())
+    with upscale_example.local_cluster(2, "400MiB") as cluster, distributed.Client(cluster) as client:
+        pids = client.run(os.getpid)
+        assert len(set(pids.values())) == 2 and os.getpid() not in pids.values()
+        for address, pid in pids.items():
+            assert _listening_ports(pid) == {_port(address)}
+        comms = {_port(cluster.scheduler_address)} | {_port(nanny.address) for nanny in cluster.workers.values()}
+        assert _listening_ports(os.getpid()) - ours_before == comms
+        assert client.scheduler_info()["services"] == {}  # no "dashboard" service
         lazy = ctd.conv_transpose2d(da.from_array(x, chunks=(1, 2, 5, 6)), w, b, **params)
         with distributed.get_task_stream(client) as stream:
             result = client.compute(lazy).result(timeout=120)
         assert len({task["worker"] for task in stream.data}) == 2  # both worker processes computed chunks
     np.testing.assert_allclose(result, conv_transpose(x, w, b, **params), rtol=0, atol=1e-10)
+
+
+# --------------------------------------------------------------------------------------------
+# chain: several layers fused, each output chunk from its receptive field
+# --------------------------------------------------------------------------------------------
+
+
+def relu(h):
+    return np.maximum(h, 0)
+
+
+def affine(h):
+    return 2.0 * h - 0.5
+
+
+ELEMENTWISE = [relu, np.tanh, affine]
+
+
+@st.composite
+def chain_cases(draw):
+    """1 to 3 random layers (every padding form, groups, stride, dilation, output_padding, bias)
+    with element-wise functions between them; the in-memory composition may be invalid."""
+    nd = draw(st.integers(1, 3))
+    dtype = draw(st.sampled_from([np.float64, np.float32]))
+    channels = draw(st.integers(1, 3))
+    layers = []
+    if draw(st.booleans()):
+        layers.append(draw(st.sampled_from(ELEMENTWISE)))
+    for index in range(draw(st.integers(1, 3))):
+        groups = draw(st.sampled_from([g for g in (1, 2, 3) if channels % g == 0]))
+        out = groups * draw(st.integers(1, 2))
+        kernel = tuple(draw(st.integers(1, 4)) for _ in range(nd))
+        stride = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+        dilation = tuple(draw(st.integers(1, 2)) for _ in range(nd))
+        output_padding = tuple(draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation))
+        form = draw(st.sampled_from(["int", "pairs", "valid", "same", "same_lower"]))
+        if form == "int":
+            padding = draw(st.integers(0, 2))
+        elif form == "pairs":
+            padding = tuple((draw(st.integers(0, 2)), draw(st.integers(0, 2))) for _ in range(nd))
+        else:
+            padding, output_padding = form, (0,) * nd
+        layers.append(convtranspose.ConvTransposeNd(
+            channels, out, kernel, stride=stride, padding=padding, output_padding=output_padding, groups=groups,
+            bias=draw(st.booleans()), dilation=dilation, dtype=dtype, rng=draw(st.integers(0, 2**16)), ndim=nd,
+        ))
+        channels = out
+        if draw(st.booleans()):
+            layers.append(draw(st.sampled_from(ELEMENTWISE)))
+    sizes = tuple(draw(st.integers(1, (7, 5, 3)[nd - 1])) for _ in range(nd))
+    first = next(layer for layer in layers if hasattr(layer, "spec"))
+    shape = ((first.in_channels,) if draw(st.booleans()) else (draw(st.integers(1, 2)), first.in_channels)) + sizes
+    x = np.random.default_rng(draw(st.integers(0, 2**16))).standard_normal(shape).astype(dtype)
+    return x, layers, tuple(_partition(draw, n) for n in shape)
+
+
+def _in_memory_chain(x, layers):
+    for layer in layers:
+        x = layer(x)
+    return x
+
+
+@settings(max_examples=settings.default.max_examples // 3 + 20)
+@given(chain_cases(), st.data())
+def test_chain_equals_the_layers_applied_in_turn(case, data):
+    x, layers, chunks = case
+    lazy_x = da.from_array(x, chunks=chunks)
+    try:
+        expected = _in_memory_chain(x, layers)
+    except convtranspose.ConvTransposeError as error:
+        with pytest.raises(type(error)) as lazy_error:
+            ctd.chain(_untouchable(x, chunks), layers)
+        assert str(error) in str(lazy_error.value)
+        return
+    out_chunks = None
+    if data.draw(st.booleans()):
+        nd = next(layer for layer in layers if hasattr(layer, "spec")).spec.ndim
+        out_chunks = tuple(_partition(data.draw, n) for n in expected.shape[-nd:])
+    lazy = ctd.chain(lazy_x, layers, chunks=out_chunks)
+    assert lazy.shape == expected.shape and lazy.dtype == expected.dtype
+    if out_chunks is not None:
+        assert lazy.chunks[-len(out_chunks):] == out_chunks
+    _assert_same(lazy, expected)
+    # The same as the layers applied to the dask array one after the other (each a lazy array).
+    one_by_one = lazy_x
+    for layer in layers:
+        one_by_one = layer(one_by_one) if hasattr(layer, "spec") else one_by_one.map_blocks(layer)
+    _assert_same(one_by_one, expected)
+
+
+def test_chain_of_the_upsampler_against_the_loop_reference():
+    """ConvTranspose2d(1, 4, k6 s2 p2) -> ReLU -> ConvTranspose2d(4, 2, k3 p1), chunks of 1..3 cells:
+    the receptive field of a chunk spans several neighbours in every direction."""
+    rng = np.random.default_rng(7)
+    up = ConvTranspose2d(1, 4, kernel_size=6, stride=2, padding=2, rng=0, dtype=np.float64)
+    mix = ConvTranspose2d(4, 2, kernel_size=3, padding=1, rng=1, dtype=np.float64)
+    x = rng.standard_normal((2, 1, 7, 6))
+    hidden = np.maximum(conv_transpose_naive(x, up.weight, up.bias, stride=2, padding=2), 0)
+    expected = conv_transpose_naive(hidden, mix.weight, mix.bias, padding=1)
+    lazy = ctd.chain(da.from_array(x, chunks=(1, 1, (1, 3, 2, 1), 2)), [up, relu, mix])
+    assert lazy.chunks == ((1, 1), (2,), (2, 6, 4, 2), (4, 4, 4))
+    _assert_same(lazy, expected)
+
+
+def test_chain_stores_no_intermediate():
+    """Each output chunk is one task fed by input strips only: no task of the graph computes a
+    whole intermediate chunk that another task then reads."""
+    up = ConvTranspose2d(1, 4, kernel_size=4, stride=2, padding=1, rng=0, dtype=np.float64)
+    mix = ConvTranspose2d(4, 1, kernel_size=3, padding=1, rng=1, dtype=np.float64)
+    x = da.random.random((1, 1, 32, 32), chunks=8)
+    lazy = ctd.chain(x, [up, relu, mix])
+    graph = dict(lazy.__dask_graph__())
+    names = {key[0] if isinstance(key, tuple) else key for key in graph}
+    assert {name.split("-")[0] for name in names} == {"random_sample", "chain"}
+    assert len([key for key in graph if key[0] == lazy.name]) == 16  # one task per output chunk
+    layered = mix(da.maximum(up(x), 0))
+    assert len(dict(layered.__dask_graph__())) > len(graph)  # the layers one by one: hidden chunks and their strips
+
+
+def test_chain_errors_at_graph_construction():
+    up = ConvTranspose2d(1, 4, kernel_size=4, stride=2, padding=1, rng=0)
+    x = _untouchable(np.ones((1, 1, 8, 8), np.float32), 4)
+    with pytest.raises(ParameterTypeError, match=r"chain: input must be a dask.array.Array \(apply the layers in turn"):
+        ctd.chain(np.ones((1, 1, 8, 8), np.float32), [up])
+    with pytest.raises(ParameterError, match=r"chain: layers must be a sequence of transposed-convolution layers .* "
+                                             r"with at least one layer, got \[<function relu"):
+        ctd.chain(x, [relu])
+    with pytest.raises(ParameterTypeError, match=r"chain: layers\[1\] must be a transposed-convolution layer or an "
+                                                 r"element-wise function, got int"):
+        ctd.chain(x, [up, 3])
+    with pytest.raises(ParameterError, match=r"layers\[1\] must be .* element-wise function .* returned ndarray of "
+                                             r"shape \(1, 4\) for an input of shape \(1, 4, 1, 1\)"):
+        ctd.chain(x, [up, lambda h: h.sum(axis=(2, 3))])
+    mix = ConvTranspose2d(3, 1, kernel_size=3, rng=0)
+    with pytest.raises(convtranspose.ShapeError) as in_memory:
+        mix(up(np.ones((1, 1, 8, 8), np.float32)))
+    with pytest.raises(convtranspose.ShapeError) as lazy:
+        ctd.chain(x, [up, relu, mix])
+    assert str(lazy.value) == f"chain: layers[2] ({mix!r}): {in_memory.value}"
+    double = ConvTranspose2d(4, 1, kernel_size=3, rng=0, dtype=np.float64)
+    with pytest.raises(convtranspose.DTypeError, match=r"chain: layers\[1\] .*dtype"):
+        ctd.chain(x, [up, double])
+    reflect = ConvTranspose2d(4, 1, kernel_size=3, padding=1, padding_mode="reflect", rng=0)
+    with pytest.raises(ParameterError, match=r"chain: layers\[1\] .*padding_mode='reflect' is not supported in a chain"):
+        ctd.chain(x, [up, reflect])
+
+
+def test_chain_refuses_a_function_that_changes_per_chunk():
+    """A function that is not element-wise in dtype (its probe's dtype differs from a chunk's) is refused when computed."""
+    up = ConvTranspose1d(1, 2, kernel_size=2, rng=0, dtype=np.float64)
+
+    def sneaky(h):
+        return h if h.size == 2 else h.astype(np.float32)
+
+    lazy = ctd.chain(da.ones((1, 1, 8), chunks=4), [up, sneaky])
+    with pytest.raises(convtranspose.DTypeError, match=r"chain: the element-wise function .*sneaky.* returned ndarray of "
+                                                       r"shape \(1, 2, 4\) and dtype float32 for a chunk of shape "
+                                                       r"\(1, 2, 4\) and dtype float64; when the graph was built it "
+                                                       r"returned its input's shape and dtype float64"):
+        lazy.compute(scheduler="sync")
+
+    def shrinking(h):
+        return h if h.size == 2 else h[..., :1]
+
+    with pytest.raises(convtranspose.ShapeError, match=r"returned ndarray of shape \(1, 2, 1\) and dtype float64 for a "
+                                                       r"chunk of shape \(1, 2, 4\)"):
+        ctd.chain(da.ones((1, 1, 8), chunks=4), [up, shrinking]).compute(scheduler="sync")
+
+
+def test_module_with_a_padding_mode_on_dask():
+    """The layer's own padding_mode counts (it used to be dropped on the dask path)."""
+    layer = ConvTranspose2d(2, 1, kernel_size=3, stride=2, padding=1, padding_mode="circular", rng=0, dtype=np.float64)
+    x = np.random.default_rng(8).standard_normal((1, 2, 6, 6))
+    _assert_same(layer(da.from_array(x, chunks=(1, 1, 4, 2))), layer(x))
+    zeros = ConvTranspose2d(2, 1, kernel_size=3, stride=2, padding=1, rng=0, dtype=np.float64)
+    assert not np.allclose(zeros(x), layer(x))
 
 
 # --------------------------------------------------------------------------------------------
@@ -333,16 +583,25 @@ def test_local_cluster_with_two_worker_processes():
 
 @st.composite
 def conv_cases(draw):
+    """Valid conv calls, with every padding form: ints, per-axis ints, (before, after) pairs,
+    'valid', 'same', 'same_lower' (for the string forms, sizes that are multiples of the stride)."""
     nd = draw(st.integers(1, 3))
     groups = draw(st.integers(1, 2))
     cin, cout = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    form = draw(st.sampled_from(["int", "ints", "pairs", "valid", "same", "same_lower"]))
     sizes, kernel, stride, dilation, padding = [], [], [], [], []
     for _ in range(nd):
         k, s, d = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 2))
-        p = draw(st.integers(0, 2))
-        n = draw(st.integers(max(1, d * (k - 1) + 1 - 2 * p), (10, 7, 5)[nd - 1] + d * (k - 1)))
+        p = (draw(st.integers(0, 2)), draw(st.integers(0, 2))) if form == "pairs" else (draw(st.integers(0, 2)),) * 2
+        if form in ("valid", "same", "same_lower"):
+            p = (0, 0)
+        low, high = max(1, d * (k - 1) + 1 - sum(p)), (10, 7, 5)[nd - 1] + d * (k - 1)
+        n = draw(st.integers(low, high))
+        if form in ("same", "same_lower"):
+            n = s * draw(st.integers(1, max(1, high // s)))
         for values, v in zip((sizes, kernel, stride, dilation, padding), (n, k, s, d, p)):
             values.append(v)
+    pad = {"int": padding[0][0], "ints": tuple(p[0] for p in padding), "pairs": tuple(padding)}.get(form, form)
     unbatched = draw(st.booleans())
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
     shape = ((cout,) if unbatched else (draw(st.integers(1, 2)), cout)) + tuple(sizes)
@@ -350,14 +609,20 @@ def conv_cases(draw):
     w = rng.standard_normal((cin, cout // groups, *kernel))
     b = rng.standard_normal(cin) if draw(st.booleans()) else None
     chunks = tuple(_partition(draw, n) for n in shape)
-    return y, w, b, chunks, dict(stride=tuple(stride), padding=tuple(padding), dilation=tuple(dilation), groups=groups)
+    return y, w, b, chunks, dict(stride=tuple(stride), padding=pad, dilation=tuple(dilation), groups=groups)
 
 
-@settings(max_examples=settings.default.max_examples // 4 + 10)
-@given(conv_cases())
-def test_conv_sweep_equals_in_memory_and_is_the_adjoint(case):
+@settings(max_examples=settings.default.max_examples // 3 + 20)
+@given(conv_cases(), st.sampled_from(["zeros", "zeros", *MODES]))
+def test_conv_sweep_equals_in_memory_and_is_the_adjoint(case, mode):
     y, w, b, chunks, params = case
-    expected = convtranspose.conv(y, w, b, **params)
+    params["padding_mode"] = mode
+    try:
+        expected = convtranspose.conv(y, w, b, **params)
+    except convtranspose.ConvTransposeError as error:  # e.g. reflect wider than the input
+        with pytest.raises(type(error)):
+            ctd.conv(_untouchable(y, chunks), w, b, **params)
+        return
     lazy = ctd.conv(da.from_array(y, chunks=chunks), w, b, **params)
     assert lazy.shape == expected.shape
     _assert_same(lazy, expected)
@@ -386,11 +651,17 @@ def test_conv_errors_are_the_in_memory_ones():
         (np.ones((2, 2, 3)), dict(groups=3)),
         (np.ones((2, 2, 3)), dict(groups=2.0)),
         (np.ones((2, 4, 9)), {}),                    # kernel longer than the padded input
+        (np.ones((2, 4, 3)), dict(padding="same", stride=4)),   # 6 is not a multiple of the stride
+        (np.ones((2, 4, 3)), dict(padding=((1, 2), (0, 1)))),   # one pair per spatial dimension
+        (np.ones((2, 4, 3)), dict(padding=((1, -1),))),
+        (np.ones((2, 4, 3)), dict(padding="full")),
     ]:
         with pytest.raises(convtranspose.ConvTransposeError) as in_memory:
             convtranspose.conv(y, w, **params)
-        with pytest.raises(type(in_memory.value)):
+        with pytest.raises(type(in_memory.value)) as lazy:
             ctd.conv(_untouchable(y, 2), w, **params)
+        if "padding" in params:
+            assert str(lazy.value) == str(in_memory.value)
     # (the in-memory conv divides by a zero stride; ours names the rule)
     with pytest.raises(ParameterError, match=r"stride must be positive \(>= 1\), got stride=\(0,\)"):
         ctd.conv(_untouchable(y, 2), np.ones((2, 4, 3)), stride=0)

@@ -36,9 +36,22 @@ Chunks
     would instead keep the input's channel chunks but hold one partial output per chunk; for the
     channel counts of upsampling layers the rechunk is cheaper.)
 
+Several layers in a row
+    Applying layers one after the other stores each intermediate activation in chunks, and each
+    of its chunks stays alive until the next layer's chunks around it have cut their halo strips
+    from it: a band of intermediate chunks across the image's whole width (and a band of bands for
+    volumes). :func:`chain` fuses the layers instead: each final output chunk is one task that runs
+    every layer on that chunk's receptive field in the first input, recomputing the thin halos, so
+    memory stays bounded by the chunk size (see its docstring).
+
 Padding modes
-    Only ``padding_mode='zeros'``; other modes raise :class:`ParameterError` (their fold at the
-    global border is not implemented for chunked arrays).
+    ``'reflect'``, ``'replicate'`` and ``'circular'`` follow the in-memory definition
+    (:mod:`convtranspose.modes`): the uncropped canvas, computed like any output with the border
+    cells in chunks of their own, then each axis' border folded onto the cells the paired
+    convolution's padding copied it from (circular wraps to the opposite edge), then the bias. The
+    fold touches only the output chunks that receive border cells. :func:`conv` pads its input
+    lazily with the mode (``dask.array.pad``). :func:`chain` takes only ``'zeros'`` layers: a fold
+    at the global border is not local to a tile.
 
 Needs the ``dask`` extra (``pip install "convtranspose[dask]"``). Nothing else in the library
 imports dask; :class:`convtranspose.ConvTranspose2d` and friends call this module when they are
@@ -49,8 +62,9 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from dataclasses import dataclass, replace
 from itertools import accumulate, product
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union, cast
 
 import numpy as np
 
@@ -58,17 +72,19 @@ import dask.array as da
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 
-from .errors import ParameterError, ParameterTypeError, ShapeError
+from .errors import ConvTransposeError, DTypeError, ParameterError, ParameterTypeError, ShapeError
+from ._checks import as_array
 from .functional import conv as in_memory_conv
+from .functional import conv_shapes
 from .functional import conv_transpose as _in_memory
 from .plan import Hyper, Plan, as_operand, build_plan
-from .shape import AxisGeometry, conv_geometry
-from .spec import ConvTransposeSpec, IntOrTuple, make_spec, normalize_tuple
+from .modes import fold_pads, has_border
+from .padding import NUMPY_PAD_MODES, PADDING_MODES, PaddingArg, normalize_padding_mode
+from .shape import AxisGeometry
+from .spec import ConvTransposeSpec, IntOrTuple
 
-__all__ = ["conv_transpose", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "conv", "PADDING_MODES"]
+__all__ = ["conv_transpose", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "conv", "chain", "PADDING_MODES"]
 
-#: Padding modes the library knows; only 'zeros' is computed on dask arrays.
-PADDING_MODES = ("zeros", "circular", "reflect", "replicate")
 
 
 # --------------------------------------------------------------------------------------------
@@ -144,13 +160,13 @@ def _block(
     bias: Optional[np.ndarray],
     shape: tuple[int, ...],
     dtype: np.dtype,
-    placements: Optional[tuple[tuple[slice, slice], ...]],
+    placements: tuple[tuple[slice, slice], ...],
     groups: int,
     stride: tuple[int, ...],
     dilation: tuple[int, ...],
 ) -> np.ndarray:
     """One output chunk: the in-memory transform of its input window, placed in the chunk."""
-    if placements is None:  # no input reaches this chunk: bias (or zeros) only
+    if parts is None:  # no input reaches this chunk: bias (or zeros) only
         return _filled(shape, dtype, bias)
     window = _concatenate(parts, 2)
     local = _in_memory(window, weight, bias, stride=stride, groups=groups, dilation=dilation)
@@ -175,19 +191,24 @@ def _filled(shape: tuple[int, ...], dtype: np.dtype, bias: Optional[np.ndarray])
 # --------------------------------------------------------------------------------------------
 
 
-def _check_padding_mode(op: str, padding_mode: object) -> None:
-    if not isinstance(padding_mode, str):
-        raise ParameterTypeError(
-            f"{op}: padding_mode must be a str, one of {PADDING_MODES}, got {padding_mode!r} "
-            f"of type {type(padding_mode).__name__}"
+def _dask_input(op: str, input: object, otherwise: str) -> Any:
+    """``input`` if it is a dask array of known shape, else the error that says so."""
+    if not isinstance(input, da.Array):
+        raise ParameterTypeError(f"{op}: input must be a dask.array.Array ({otherwise}), got {type(input).__name__}")
+    if any(math.isnan(n) for n in input.shape):
+        raise ShapeError(
+            f"{op}: the input's shape {input.shape} has unknown sizes; call input.compute_chunk_sizes() first"
         )
-    if padding_mode not in PADDING_MODES:
-        raise ParameterError(f"{op}: padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
-    if padding_mode != "zeros":
+    return input
+
+
+def _check_padding_mode(op: str, padding_mode: object) -> None:
+    """Only 'zeros' in :func:`chain`; an unknown mode gets the in-memory error."""
+    if normalize_padding_mode(padding_mode) != "zeros":
         raise ParameterError(
-            f"{op}: padding_mode={padding_mode!r} is not supported on dask arrays (only 'zeros'): its fold "
-            f"at the global border is not implemented for chunked arrays; compute in memory with "
-            f"convtranspose.{op} instead"
+            f"{op}: padding_mode={padding_mode!r} is not supported in a chain (only 'zeros'): its fold at the "
+            f"global border is not local to a tile; apply this layer on its own (convtranspose.dask.conv_transpose "
+            f"computes every mode)"
         )
 
 
@@ -235,38 +256,101 @@ def _lazy(
     padding_mode: object,
     chunks: object,
 ) -> da.Array:
-    if not isinstance(input, da.Array):
-        raise ParameterTypeError(
-            f"{op}: input must be a dask.array.Array (use convtranspose.{op} for in-memory arrays), "
-            f"got {type(input).__name__}"
-        )
-    x: Any = input
-    if any(math.isnan(n) for n in x.shape):
-        raise ShapeError(
-            f"{op}: the input's shape {x.shape} has unknown sizes; call input.compute_chunk_sizes() first"
-        )
+    x = _dask_input(op, input, f"use convtranspose.{op} for in-memory arrays")
+    if not isinstance(hyper, ConvTransposeSpec):
+        hyper = (*hyper, padding_mode)  # the mode is validated with the rest, by the in-memory rules
     plan, w, b = _plan(op, ndim, x, weight, bias, hyper, output_size)
-    _check_padding_mode(op, padding_mode)
-    spec = plan.spec
     if plan.unbatched:
         x = x[np.newaxis]
-    geos = plan.geometry
+    spatial_out = _output_chunks(op, chunks, plan.geometry, x.chunks[2:], plan.result_dtype)
+    if has_border(plan):
+        result = _folded(op, plan, x, w, b, spatial_out)
+    else:
+        result = _zeros_mode(op, plan, x, w, b, spatial_out)
+    return result[0] if plan.unbatched else result
 
+
+def _zeros_mode(
+    op: str, plan: Plan, x: Any, w: np.ndarray, b: Optional[np.ndarray], spatial_out: tuple[tuple[int, ...], ...],
+) -> da.Array:
+    """The cropped transposed convolution of the batched ``x``: one task per output chunk."""
+    spec, geos = plan.spec, plan.geometry
     # Channels: whole groups per chunk.
     in_per_group, out_per_group = x.shape[1] // spec.groups, w.shape[1]
     channel_chunks = _group_chunks(x.chunks[1], in_per_group)
     if channel_chunks != x.chunks[1]:
         x = x.rechunk({1: channel_chunks})
-    spatial_out = _output_chunks(op, chunks, geos, x.chunks[2:], plan.result_dtype)
     windows = [
         [_reach(geo, o0, o1) + (_placement(geo, o0, o1, *_reach(geo, o0, o1)),) for o0, o1 in _pairs(o_chunks)]
         for geo, o_chunks in zip(geos, spatial_out)
     ]
-    result = _graph(
-        op, x, w, b, channel_chunks, in_per_group, out_per_group, spatial_out, windows, plan.result_dtype,
+    return _graph(
+        op, x, _channel_params(w, b, channel_chunks, in_per_group, out_per_group),
+        tuple(c // in_per_group * out_per_group for c in channel_chunks), spatial_out, windows, plan.result_dtype,
         _block, (spec.stride, spec.dilation),
     )
-    return result[0] if plan.unbatched else result
+
+
+def _folded(
+    op: str, plan: Plan, x: Any, w: np.ndarray, b: Optional[np.ndarray], spatial_out: tuple[tuple[int, ...], ...],
+) -> da.Array:
+    """A padding mode: the uncropped canvas, its border folded at the global border, then the bias.
+
+    The definition of :func:`convtranspose.modes.fold_runner`, lazily: the canvas is the zeros-mode
+    call with no crop (and the fold's output padding), chunked as ``(before, *output chunks,
+    after)`` along each axis so that its interior has exactly the output's chunks; then each
+    axis' border slabs (thin) are added onto the cells the paired convolution's padding copied them
+    from (:func:`_fold_axis`), axis after axis like :func:`convtranspose.padding.fold`. Only the
+    output chunks that receive border cells get extra tasks.
+    """
+    pads, ops = fold_pads(plan)
+    canvas_spec = replace(
+        plan.spec, pads=((0, 0),) * plan.ndim, output_padding=ops, padding_mode="zeros", padding_form="explicit"
+    )
+    canvas_plan, _, _ = _plan(op, None, x, w, None, canvas_spec, None)
+    canvas_chunks = tuple(
+        tuple(c for c in (before, *chunks, after) if c) for (before, after), chunks in zip(pads, spatial_out)
+    )
+    result = _zeros_mode(op, canvas_plan, x, w, None, canvas_chunks)
+    for axis, (before, after) in enumerate(pads, start=2):
+        result = _fold_axis(result, axis, before, after, plan.spec.padding_mode)
+    if b is not None:
+        result = result + b.reshape((-1,) + (1,) * plan.ndim)
+    return result
+
+
+def _fold_axis(canvas: da.Array, axis: int, before: int, after: int, mode: str) -> da.Array:
+    """One axis of :func:`convtranspose.padding.fold` on a dask array (the interior, a new array).
+
+    circular: ``x[out-b:] += B``, ``x[:a] += A``; reflect: ``x[1:b+1] += B[::-1]``,
+    ``x[out-1-a:out-1] += A[::-1]``; replicate: ``x[0] += sum(B)``, ``x[out-1] += sum(A)``.
+    """
+    length = canvas.shape[axis]
+    out = length - before - after
+
+    def cut(start: int, stop: int) -> tuple[slice, ...]:
+        index = [slice(None)] * canvas.ndim
+        index[axis] = slice(start, stop)
+        return tuple(index)
+
+    inner = canvas[cut(before, before + out)]
+    chunks = inner.chunks[axis]
+    for width, border, first in ((before, cut(0, before), True), (after, cut(before + out, length), False)):
+        if not width:
+            continue
+        value = canvas[border]
+        if mode == "circular":
+            start = out - width if first else 0
+        elif mode == "reflect":
+            start, value = (1 if first else out - 1 - width), da.flip(value, axis)
+        else:  # replicate
+            start, value = (0 if first else out - 1), value.sum(axis=axis, keepdims=True)
+        stop = start + value.shape[axis]
+        # inner[start:stop] += value, as a concatenation (dask's __setitem__ declares wrong layer
+        # dependencies for some of these slices); only the chunks around [start, stop) change.
+        pieces = [inner[cut(0, start)], inner[cut(start, stop)] + value, inner[cut(stop, out)]]
+        inner = da.concatenate([piece for piece in pieces if piece.shape[axis]], axis=axis)
+    return inner.rechunk({axis: chunks})
 
 
 def _pairs(chunks: Sequence[int]) -> list[tuple[int, int]]:
@@ -275,14 +359,31 @@ def _pairs(chunks: Sequence[int]) -> list[tuple[int, int]]:
     return list(zip(bounds, bounds[1:]))
 
 
+def _channel_params(
+    w: np.ndarray, b: Optional[np.ndarray], channel_chunks: tuple[int, ...], in_per_group: int, out_per_group: int,
+) -> list[tuple[np.ndarray, Optional[np.ndarray], int]]:
+    """Per channel chunk (whole groups): its slice of the weight and bias, and its number of groups.
+
+    The weight's first axis is grouped in blocks of ``w.shape[0] // groups`` rows: the input
+    channels of a transposed convolution, the output channels of a convolution.
+    """
+    rows = w.shape[0] // (sum(channel_chunks) // in_per_group)
+    params = []
+    for c0, c1 in _pairs(channel_chunks):
+        g0, g1 = c0 // in_per_group, c1 // in_per_group
+        params.append((
+            np.ascontiguousarray(w[g0 * rows:g1 * rows]),
+            None if b is None else np.ascontiguousarray(b[g0 * out_per_group:g1 * out_per_group]),
+            g1 - g0,
+        ))
+    return params
+
+
 def _graph(
     op: str,
     x: Any,
-    w: np.ndarray,
-    b: Optional[np.ndarray],
-    channel_chunks: tuple[int, ...],
-    in_per_group: int,
-    out_per_group: int,
+    params: Sequence[tuple[Any, Any, int]],
+    out_channel_chunks: tuple[int, ...],
     spatial_out: tuple[tuple[int, ...], ...],
     windows: list[list[tuple[int, int, Any]]],
     dtype: np.dtype,
@@ -292,25 +393,19 @@ def _graph(
     """The lazy result: one ``block`` task per output chunk, fed by its input window.
 
     ``windows[axis][j]`` is ``(lo, hi, info)``: output chunk ``j`` along ``axis`` reads input cells
-    ``[lo, hi)`` (none when ``lo == hi``), and ``info`` tells ``block`` where they go. The channel
-    axis of ``x`` is chunked in whole groups (``channel_chunks``); each channel chunk gets its slice
-    of the weight and bias. ``block(parts, weight, bias, shape, dtype, infos, groups, *extra)``
-    computes one chunk, with ``parts``/``infos`` None when no input reaches it.
+    ``[lo, hi)`` (none when ``lo == hi``), and ``info`` tells ``block`` where they go. ``params[ci]``
+    is ``(weight, bias, groups)`` of the input's channel chunk ``ci`` (whose output channels are
+    ``out_channel_chunks[ci]``). ``block(parts, weight, bias, shape, dtype, infos, groups, *extra)``
+    computes one chunk, with ``parts`` None when no input reaches it.
     """
     nd = len(spatial_out)
-    out_chunks = (x.chunks[0], tuple(c // in_per_group * out_per_group for c in channel_chunks)) + spatial_out
-    token = tokenize(x.name, w, b, spatial_out, windows, op, extra)
+    out_chunks = (x.chunks[0], out_channel_chunks) + spatial_out
+    token = tokenize(x.name, params, spatial_out, windows, op, extra)
     name, part_name, param_name = f"{op}-{token}", f"{op}-window-{token}", f"{op}-weight-{token}"
     graph: dict[Any, Any] = {}
-
-    # Weight and bias slices, one pair per channel chunk (the weight's first axis is grouped in
-    # blocks of w.shape[0] // groups rows: the input channels of a transposed convolution, the
-    # output channels of a convolution).
-    rows = w.shape[0] // (x.shape[1] // in_per_group)
-    for ci, (c0, c1) in enumerate(_pairs(channel_chunks)):
-        g0, g1 = c0 // in_per_group, c1 // in_per_group
-        graph[(param_name, "w", ci)] = np.ascontiguousarray(w[g0 * rows:g1 * rows])
-        graph[(param_name, "b", ci)] = None if b is None else np.ascontiguousarray(b[g0 * out_per_group:g1 * out_per_group])
+    for ci, (weight, bias, _) in enumerate(params):
+        graph[(param_name, "w", ci)] = weight
+        graph[(param_name, "b", ci)] = bias
 
     # Per spatial axis and output chunk: the input chunks the window overlaps, and the part of each.
     pieces: list[list[Any]] = []
@@ -329,19 +424,17 @@ def _graph(
         pieces.append(axis_pieces)
 
     reached = False
-    for bi, ci in product(range(len(x.chunks[0])), range(len(channel_chunks))):
+    for bi, ci in product(range(len(x.chunks[0])), range(len(params))):
         for index in product(*(range(len(c)) for c in spatial_out)):
             shape = (x.chunks[0][bi], out_chunks[1][ci]) + tuple(spatial_out[a][index[a]] for a in range(nd))
             window = [pieces[a][index[a]] for a in range(nd)]
-            if any(p is None for p in window):
-                parts, infos = None, None
-            else:
+            parts = None
+            if all(p is not None for p in window):
                 reached = True
                 parts = _part_keys(graph, x, part_name, bi, ci, window)
-                infos = tuple(windows[a][index[a]][2] for a in range(nd))
+            infos = tuple(windows[a][index[a]][2] for a in range(nd))
             graph[(name, bi, ci) + index] = (
-                block, parts, (param_name, "w", ci), (param_name, "b", ci), shape, dtype, infos,
-                channel_chunks[ci] // in_per_group, *extra,
+                block, parts, (param_name, "w", ci), (param_name, "b", ci), shape, dtype, infos, params[ci][2], *extra,
             )
     # When no output chunk is reached by any input (all bias), the graph does not depend on x.
     hlg = HighLevelGraph.from_collections(name, graph, dependencies=[x] if reached else [])
@@ -397,8 +490,8 @@ def conv_transpose(
         Any chunking (see the module docstring for what happens to channel chunks).
     weight, bias, stride, padding, output_padding, groups, dilation, output_size
         As in :func:`convtranspose.conv_transpose`; weight and bias are in-memory arrays.
-    padding_mode : {'zeros'}
-        Other modes raise :class:`ParameterError`.
+    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
+        As in :func:`convtranspose.conv_transpose` (the fold at the global border; see the module docstring).
     chunks : sequence, optional
         Output chunks of each spatial dimension (an int, -1 or a tuple of sizes per dimension);
         by default they follow the input's chunks.
@@ -438,7 +531,246 @@ def conv_transpose_with_spec(
     output_size: Optional[Sequence[int]] = None,
 ) -> da.Array:
     """:func:`conv_transpose` with hyper-parameters normalized before (a layer's spec; what the layers call)."""
-    return _lazy("conv_transpose", None, input, weight, bias, spec, output_size, "zeros", None)
+    return _lazy("conv_transpose", None, input, weight, bias, spec, output_size, spec.padding_mode, None)
+
+
+# --------------------------------------------------------------------------------------------
+# Several layers in a row, fused: each output chunk from its receptive field of the first input
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _ConvStep:
+    """A transposed-convolution layer of a chain, as its tiles compute it (a plain, picklable record)."""
+
+    weight: np.ndarray
+    bias: Optional[np.ndarray]
+    groups: int
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
+    dtype: np.dtype
+
+    @property
+    def out_channels(self) -> int:
+        return self.weight.shape[1] * self.groups
+
+
+@dataclass(frozen=True)
+class _Elementwise:
+    """An element-wise step of a chain and the dtype it returns (found by a probe when the graph is built)."""
+
+    function: Any
+    dtype: np.dtype
+
+
+@dataclass(frozen=True)
+class _Chain:
+    """The steps of a chain, in order: :class:`_ConvStep` and :class:`_Elementwise` records."""
+
+    steps: tuple[Any, ...]
+
+
+class _Meta:
+    """Shape and dtype of an intermediate result (all that validation reads of an array)."""
+
+    def __init__(self, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        self.shape, self.dtype = shape, dtype
+
+
+def _is_layer(layer: object) -> bool:
+    """A transposed-convolution layer (``convtranspose.ConvTranspose{1,2,3}d``), recognised by its spec."""
+    return isinstance(getattr(layer, "spec", None), ConvTransposeSpec) and hasattr(layer, "weight")
+
+
+def _elementwise(op: str, index: int, function: Any, channels: int, ndim: int, dtype: np.dtype) -> _Elementwise:
+    """An element-wise step, with the dtype it returns from a one-cell probe; refuses what is not element-wise."""
+    probe = np.zeros((1, channels) + (1,) * ndim, dtype)
+    result = function(probe)
+    if not isinstance(result, np.ndarray) or result.shape != probe.shape:
+        raise ParameterError(
+            f"{op}: layers[{index}] must be a transposed-convolution layer or an element-wise function (an array "
+            f"in, an array of the same shape out), got {function!r}, which returned "
+            f"{type(result).__name__} of shape {getattr(result, 'shape', None)} for an input of shape {probe.shape}"
+        )
+    return _Elementwise(function, result.dtype)
+
+
+def _chain_windows(
+    geos: Sequence[AxisGeometry], out_chunks: Sequence[int]
+) -> list[tuple[int, int, tuple[tuple[int, Optional[tuple[slice, slice]]], ...]]]:
+    """Along one axis, for each output chunk of the last layer: its receptive field through every layer.
+
+    Returns ``(lo, hi, info)`` per output chunk: the first input's cells ``[lo, hi)``, and per layer
+    (in order) ``(length, placement)``: the length of the range of that layer's output the chunk needs
+    and where the layer's uncropped transform of its input range lands in it (:func:`_placement`),
+    or None when no input reaches that range (it holds the bias; the layers before it do not matter,
+    their ranges are empty).
+    """
+    entries = []
+    for o0, o1 in _pairs(out_chunks):
+        info: list[tuple[int, Optional[tuple[slice, slice]]]] = []
+        a, b = o0, o1
+        for geo in reversed(geos):
+            if a == b:  # a later layer's range was not reached: nothing before it is needed
+                info.append((0, None))
+                continue
+            lo, hi = _reach(geo, a, b)
+            info.append((b - a, _placement(geo, a, b, lo, hi) if lo < hi else None))
+            a, b = lo, hi
+        entries.append((a, b, tuple(reversed(info))))
+    return entries
+
+
+def _chain_block(
+    parts: Any,
+    chain: _Chain,
+    _bias: None,
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    infos: tuple[tuple[tuple[int, Optional[tuple[slice, slice]]], ...], ...],
+    _groups: int,
+) -> np.ndarray:
+    """One output chunk of a chain: every step on the chunk's receptive field, in memory.
+
+    Layer ``l`` computes exactly the range of its output that layer ``l + 1`` reads (thin halos of
+    the neighbouring chunks are recomputed, never fetched), so no intermediate result outlives the
+    task. A layer whose range no input reaches starts the computation with its bias.
+    """
+    unreached = [l for axis in infos for l, (_, placement) in enumerate(axis) if placement is None]
+    start = max(unreached, default=-1)
+    array = None if start >= 0 else _concatenate(parts, 2)
+    layer = -1
+    for step in chain.steps:
+        if isinstance(step, _ConvStep):
+            layer += 1
+            if layer < start:
+                continue
+            step_shape = (shape[0], step.out_channels) + tuple(axis[layer][0] for axis in infos)
+            if layer == start:
+                array = _filled(step_shape, step.dtype, step.bias)
+            else:
+                placements = tuple(cast(tuple[slice, slice], axis[layer][1]) for axis in infos)
+                array = _block(array, step.weight, step.bias, step_shape, step.dtype, placements, step.groups,
+                               step.stride, step.dilation)
+        elif layer >= start:
+            result = step.function(array)
+            before = cast(np.ndarray, array)
+            if not isinstance(result, np.ndarray) or result.shape != before.shape or result.dtype != step.dtype:
+                error = ShapeError if getattr(result, "shape", None) != before.shape else DTypeError
+                raise error(
+                    f"chain: the element-wise function {step.function!r} returned {type(result).__name__} of shape "
+                    f"{getattr(result, 'shape', None)} and dtype {getattr(result, 'dtype', None)} for a chunk of shape "
+                    f"{before.shape} and dtype {before.dtype}; when the graph was built it returned its input's shape "
+                    f"and dtype {step.dtype} (it must work cell by cell)"
+                )
+            array = result
+    return cast(np.ndarray, array)
+
+
+def chain(input: da.Array, layers: Sequence[Any], *, chunks: Optional[Sequence[Any]] = None) -> da.Array:
+    """Several layers in a row on a dask array, fused: each output chunk computed from its receptive field.
+
+    ``chain(x, [up, relu, mix])`` equals ``mix(relu(up(x)))`` -- each layer applied to the dask
+    array in turn -- in shape, dtype and values (up to rounding), but no intermediate activation is
+    ever stored: every output chunk of the last layer is one task that cuts the first input's cells
+    that reach it (the receptive field through every layer, from the same index arithmetic as
+    :func:`conv_transpose`) and runs all the steps on them in memory, each layer computing exactly
+    the part of its output the next one reads. The thin halos between neighbouring chunks are
+    recomputed instead of fetched. So a task holds one chunk's worth of each intermediate, and
+    memory stays bounded by the chunk size whatever the image size. Applying the layers one by one
+    instead stores each intermediate in chunks, and every chunk must stay alive until the next
+    layer's chunks around it have read their halo strips from it: a band of intermediate chunks
+    across the whole width of the image.
+
+    Parameters
+    ----------
+    input : dask.array.Array, shape (N, C, *S) or (C, *S)
+        Any spatial and batch chunking; the channel axis is rechunked to one chunk.
+    layers : sequence
+        ``convtranspose.ConvTranspose1d/2d/3d`` layers (applied with their own weight, bias and
+        hyper-parameters, ``padding_mode='zeros'``), and element-wise functions of an array (e.g.
+        ``lambda h: np.maximum(h, 0)``): each gets a chunk-sized array and must return an array of
+        the same shape, computed cell by cell (a function that mixes cells would see the tiles'
+        borders). At least one layer.
+    chunks : sequence, optional
+        Output chunks of each spatial dimension (an int, -1 or a tuple of sizes per dimension);
+        by default they follow the input's, mapped through every layer (boundary ``b`` becomes
+        ``b * s1 * s2 * ...``).
+
+    Returns
+    -------
+    dask.array.Array, shape (N, C_out, *S_out) or (C_out, *S_out)
+        Lazy; batch chunks are the input's, one channel chunk.
+
+    Raises
+    ------
+    DTypeError, ShapeError, ParameterError, ParameterTypeError, OutputSizeError
+        When the graph is built: each layer's in-memory errors, prefixed by its position in ``layers``.
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> from convtranspose import ConvTranspose2d
+    >>> up = ConvTranspose2d(1, 4, kernel_size=4, stride=2, padding=1, rng=0, dtype=np.float64)
+    >>> mix = ConvTranspose2d(4, 1, kernel_size=3, padding=1, rng=1, dtype=np.float64)
+    >>> relu = lambda h: np.maximum(h, 0)
+    >>> image = np.random.default_rng(0).random((1, 1, 12, 12))
+    >>> lazy = chain(da.from_array(image, chunks=(1, 1, 5, 5)), [up, relu, mix])
+    >>> lazy.shape, lazy.chunks[2]
+    ((1, 1, 24, 24), (10, 10, 4))
+    >>> np.allclose(lazy.compute(), mix(relu(up(image))))
+    True
+    """
+    op = "chain"
+    x = _dask_input(op, input, "apply the layers in turn to in-memory arrays")
+    if isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence) or not any(_is_layer(l) for l in layers):
+        raise ParameterError(
+            f"{op}: layers must be a sequence of transposed-convolution layers and element-wise functions with at "
+            f"least one layer, got {layers!r}"
+        )
+    steps: list[Any] = []
+    geos: list[tuple[AxisGeometry, ...]] = []
+    nd = next(l for l in layers if _is_layer(l)).spec.ndim
+    shape, dtype, unbatched = tuple(x.shape), x.dtype, x.ndim == nd + 1
+    for index, layer in enumerate(layers):
+        if not _is_layer(layer):
+            if not callable(layer):
+                raise ParameterTypeError(
+                    f"{op}: layers[{index}] must be a transposed-convolution layer or an element-wise function, "
+                    f"got {type(layer).__name__}"
+                )
+            steps.append(_elementwise(op, index, layer, shape[-nd - 1] if len(shape) > nd else 1, nd, dtype))
+            dtype = steps[-1].dtype
+            continue
+        try:
+            plan, w, b = _plan(
+                "conv_transpose", None, _Meta(shape, dtype), layer.weight, layer.bias, layer.spec, None
+            )
+            _check_padding_mode("conv_transpose", plan.spec.padding_mode)
+        except ConvTransposeError as exc:
+            raise type(exc)(f"{op}: layers[{index}] ({layer!r}): {exc}") from exc
+        shape = plan.output_shape[1:] if plan.unbatched else plan.output_shape
+        dtype = plan.result_dtype
+        geos.append(plan.geometry)
+        steps.append(_ConvStep(w, b, plan.spec.groups, plan.spec.stride, plan.spec.dilation, dtype))
+    if unbatched:
+        x = x[np.newaxis]
+    if len(x.chunks[1]) > 1:
+        x = x.rechunk({1: -1})
+    per_axis = list(zip(*geos))  # per spatial axis, the geometry of every layer
+    if chunks is None:
+        spatial_out = []
+        for axis_geos, in_chunks in zip(per_axis, x.chunks[2:]):
+            for geo in axis_geos:
+                in_chunks = _default_chunks(geo, in_chunks)
+            spatial_out.append(in_chunks)
+    else:
+        spatial_out = list(_output_chunks(op, chunks, geos[-1], x.chunks[2:], dtype))
+    windows = [_chain_windows(axis_geos, c) for axis_geos, c in zip(per_axis, spatial_out)]
+    out_channels = ([s for s in steps if isinstance(s, _ConvStep)][-1].out_channels,)
+    result = _graph(op, x, [(_Chain(tuple(steps)), None, 0)], out_channels, tuple(spatial_out), windows, dtype,
+                    _chain_block, ())
+    return result[0] if unbatched else result
 
 
 def conv(
@@ -447,7 +779,7 @@ def conv(
     bias: Optional[np.ndarray] = None,
     *,
     stride: IntOrTuple = 1,
-    padding: Union[IntOrTuple, str] = 0,
+    padding: PaddingArg = 0,
     groups: int = 1,
     dilation: IntOrTuple = 1,
     padding_mode: str = "zeros",
@@ -455,11 +787,13 @@ def conv(
 ) -> da.Array:
     """The ordinary convolution :func:`convtranspose.conv` (the adjoint of ``conv_transpose``) on a dask array.
 
-    Per spatial axis, with padding ``p``: ``out = floor((in + 2p - d * (k - 1) - 1) / s) + 1``; output
-    chunk ``[q0, q1)`` reads input cells ``[q0 * s - p, (q1 - 1) * s - p + d * (k - 1) + 1)``, clipped
-    to the input, the clipped part being the zero padding. ``padding`` takes ints (one, or one per
-    dimension) and ``'valid'``; ``padding_mode`` only ``'zeros'``. Output chunks follow the input's
-    (boundary ``b`` becomes ``b // stride``) unless ``chunks=`` gives them.
+    ``padding`` takes every form the in-memory call takes (an int, per-dimension ints, per-dimension
+    ``(before, after)`` pairs, ``'valid'``, ``'same'``, ``'same_lower'``), resolved by the same shape
+    functions into pads ``(b, a)`` per spatial axis; then ``out = floor((in + b + a - d * (k - 1) - 1) / s) + 1``
+    and output chunk ``[q0, q1)`` reads input cells ``[q0 * s - b, (q1 - 1) * s - b + d * (k - 1) + 1)``,
+    clipped to the input, the clipped part being the zero padding. With another ``padding_mode`` the
+    input is first padded lazily by that mode (``dask.array.pad``) and the windows read the padded array.
+    Output chunks follow the input's (boundary ``b`` becomes ``b // stride``) unless ``chunks=`` gives them.
 
     Examples
     --------
@@ -469,68 +803,64 @@ def conv(
     >>> lazy = conv(da.from_array(y, chunks=(1, 1, 5)), np.ones((1, 1, 3)), stride=2, padding=1)
     >>> lazy.chunks[2], np.allclose(lazy.compute(), in_memory_conv(y, np.ones((1, 1, 3)), stride=2, padding=1))
     ((2, 3, 1), True)
+    >>> same = conv(da.from_array(y, chunks=(1, 1, 5)), np.ones((1, 1, 4)), stride=2, padding="same")
+    >>> same.shape, np.allclose(same.compute(), in_memory_conv(y, np.ones((1, 1, 4)), stride=2, padding="same"))
+    ((1, 1, 6), True)
     """
     op = "conv"
-    if not isinstance(input, da.Array):
-        raise ParameterTypeError(
-            f"{op}: input must be a dask.array.Array (use convtranspose.conv for in-memory arrays), "
-            f"got {type(input).__name__}"
-        )
-    x: Any = input
-    w = np.asarray(weight)
-
-    def in_memory_error() -> ShapeError:
-        """The in-memory call's error for a shape it refuses before computing (a zero-stride stand-in)."""
-        in_memory_conv(np.broadcast_to(np.zeros((), x.dtype), x.shape), w, groups=groups)
-        return ShapeError(f"conv: input of shape {x.shape} does not fit weight of shape {w.shape}")
-
-    if w.ndim < 3 or x.ndim not in (w.ndim - 1, w.ndim):
-        raise in_memory_error()
+    x = _dask_input(op, input, "use convtranspose.conv for in-memory arrays")
+    w = as_array("weight", weight)
+    # The in-memory conv's checks; then the transposed call it is the adjoint of (conv's output back
+    # to x's size, with the output_padding that gives exactly x's size) validates the rest and
+    # resolves every padding form into the crop at each axis' start.
+    conv_shape, output_padding = conv_shapes(tuple(x.shape), w.shape, stride, padding, groups, dilation)
     nd = w.ndim - 2
-    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1 \
-            or x.shape[-nd - 1] != w.shape[1] * groups:
-        raise in_memory_error()
-    unbatched = x.ndim == nd + 1
-    if unbatched:
-        x = x[np.newaxis]
-    pad = normalize_tuple(0 if padding == "valid" else padding, nd, "padding")  # type: ignore[arg-type]
-    make_spec(nd, stride=stride, padding=pad, dilation=dilation, groups=groups)  # the rules, before the sizes
-    spatial, output_padding = conv_geometry(x.shape[2:], w.shape[2:], stride, pad, dilation)
-    # Validate as the transposed call it is the adjoint of (an output of ``spatial`` back to x's size).
-    x_conv = np.broadcast_to(np.zeros((), x.dtype), (x.shape[0], w.shape[0]) + spatial)  # shape and dtype only
-    plan, w, b = _plan(op, nd, x_conv, w, None, (stride, pad, output_padding, groups, dilation), None)
+    plan, w, b = _plan(op, nd, _Meta(conv_shape, x.dtype), w, None,
+                       (stride, padding, output_padding, groups, dilation, padding_mode), None)
     spec = plan.spec
     if bias is not None:
-        b = np.asarray(bias)
+        b = as_array("bias", bias)
         if b.shape != (w.shape[0],):
             raise ShapeError(f"conv: bias must have shape ({w.shape[0]},) (C_in = weight.shape[0]), got bias of shape {b.shape}")
         b = b.astype(plan.result_dtype)
-    _check_padding_mode(op, padding_mode)
+    if plan.unbatched:
+        x = x[np.newaxis]
+    crops = [g.crop_start for g in plan.geometry]
+    if has_border(plan):
+        # A padding mode: its padding of x (lazy, the border copied from the cells it mirrors, repeats or
+        # wraps), then the convolution of the padded array with no further padding.
+        pads, _ = fold_pads(plan)
+        x = da.pad(x, ((0, 0), (0, 0)) + pads, mode=NUMPY_PAD_MODES[spec.padding_mode])
+        crops = [0] * nd
 
     in_per_group, out_per_group = w.shape[1], w.shape[0] // spec.groups
     channel_chunks = _group_chunks(x.chunks[1], in_per_group)
     if channel_chunks != x.chunks[1]:
         x = x.rechunk({1: channel_chunks})
+    geos = plan.geometry
     if chunks is None:
         spatial_out = tuple(
-            _split_at(n, [bound // s for bound in _bounds(c)[1:-1]])
-            for n, c, s in zip(spatial, x.chunks[2:], spec.stride)
+            _split_at(g.input_size, [bound // g.stride for bound in _bounds(c)[1:-1]]) for g, c in zip(geos, x.chunks[2:])
         )
     else:
-        spatial_out = _output_chunks(op, chunks, [_Length(n) for n in spatial], x.chunks[2:], plan.result_dtype)
+        spatial_out = _output_chunks(op, chunks, [_Length(g.input_size) for g in geos], x.chunks[2:], plan.result_dtype)
     windows = []
-    for n, k, s, d, p, o_chunks in zip(x.shape[2:], w.shape[2:], spec.stride, spec.dilation, pad, spatial_out):
+    for n, geo, crop, o_chunks in zip(x.shape[2:], geos, crops, spatial_out):
+        # conv's output q reads canvas [q * s, q * s + d * (k - 1)] of the paired transposed call, i.e.
+        # x cells from q * s - crop_start; cells outside x are the zero padding.
+        span = geo.dilation * (geo.kernel_size - 1)
         entries = []
         for q0, q1 in _pairs(o_chunks):
-            start, stop = q0 * s - p, (q1 - 1) * s - p + d * (k - 1) + 1
+            start, stop = q0 * geo.stride - crop, (q1 - 1) * geo.stride - crop + span + 1
             lo, hi = max(start, 0), min(stop, n)
             entries.append((lo, max(lo, hi), (lo - start, stop - max(lo, hi))))
         windows.append(entries)
     result = _graph(
-        op, x, w, b, channel_chunks, in_per_group, out_per_group, spatial_out, windows, plan.result_dtype,
+        op, x, _channel_params(w, b, channel_chunks, in_per_group, out_per_group),
+        tuple(c // in_per_group * out_per_group for c in channel_chunks), spatial_out, windows, plan.result_dtype,
         _conv_block, (spec.stride, spec.dilation),
     )
-    return result[0] if unbatched else result
+    return result[0] if plan.unbatched else result
 
 
 class _Length:
@@ -551,13 +881,13 @@ def _conv_block(
     bias: Optional[np.ndarray],
     shape: tuple[int, ...],
     dtype: np.dtype,
-    pads: Optional[tuple[tuple[int, int], ...]],
+    pads: tuple[tuple[int, int], ...],
     groups: int,
     stride: tuple[int, ...],
     dilation: tuple[int, ...],
 ) -> np.ndarray:
     """One output chunk of ``conv``: its input window, zero-padded where it passes the border, convolved."""
-    if pads is None:  # the chunk reads only padding
+    if parts is None:  # the chunk reads only padding
         return _filled(shape, dtype, bias)
     window = np.pad(_concatenate(parts, 2), ((0, 0), (0, 0)) + tuple(pads))
     return in_memory_conv(window, weight, bias, stride=stride, groups=groups, dilation=dilation).astype(dtype, copy=False)

@@ -566,6 +566,37 @@ def conv_transpose_bias_grad(grad_output: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
+def conv_shapes(
+    y_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: IntOrTuple, padding: PaddingArg, groups: int,
+    dilation: IntOrTuple,
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Validate :func:`conv`'s shapes and parameters; return its output shape and the paired ``output_padding``.
+
+    ``conv(y)`` has the shape of the input of the transposed convolution with the same parameters
+    and ``output_padding`` that maps it back to ``y``'s spatial size (:func:`conv_geometry`).
+    Shared by the in-memory and the dask ``conv`` (the same rules and messages).
+    """
+    if len(w_shape) < 3:
+        raise ShapeError(f"conv: weight must have shape (C_in, C_out / groups, *kernel), got weight of shape {w_shape}")
+    ndim = len(w_shape) - 2
+    if len(y_shape) not in (ndim + 1, ndim + 2):
+        raise ShapeError(
+            f"conv: expected a {ndim + 1}-d (unbatched) or {ndim + 2}-d (batched) input for a {ndim + 2}-d weight, "
+            f"got input of shape {y_shape}"
+        )
+    # stride, dilation and groups follow conv_transpose's rules (and messages); padding is checked
+    # by conv_geometry, which also accepts the forms conv_transpose takes.
+    make_spec(ndim, stride=stride, dilation=dilation, groups=groups)
+    channels = y_shape[-ndim - 1]
+    if channels != w_shape[1] * groups:
+        raise ShapeError(
+            f"conv: the input must have weight.shape[1] * groups = {w_shape[1]} * {groups} channels, got input of "
+            f"shape {y_shape}"
+        )
+    spatial, output_padding = conv_geometry(y_shape[-ndim:], w_shape[2:], stride, padding, dilation)
+    return y_shape[: len(y_shape) - ndim - 1] + (w_shape[0],) + spatial, output_padding
+
+
 def conv(
     input: np.ndarray,
     weight: np.ndarray,
@@ -609,25 +640,8 @@ def conv(
     [[[10.0, 32.0, 54.0]]]
     """
     y, w = as_array("input", input), as_array("weight", weight)
-    if w.ndim < 3:
-        raise ShapeError(f"conv: weight must have shape (C_in, C_out / groups, *kernel), got weight of shape {w.shape}")
+    input_shape, op = conv_shapes(y.shape, w.shape, stride, padding, groups, dilation)
     ndim = w.ndim - 2
-    if y.ndim not in (ndim + 1, ndim + 2):
-        raise ShapeError(
-            f"conv: expected a {ndim + 1}-d (unbatched) or {ndim + 2}-d (batched) input for a {ndim + 2}-d weight, "
-            f"got input of shape {y.shape}"
-        )
-    # stride, dilation and groups follow conv_transpose's rules (and messages); padding is checked
-    # by conv_geometry, which also accepts the forms conv_transpose takes.
-    make_spec(ndim, stride=stride, dilation=dilation, groups=groups)
-    channels = y.shape[-ndim - 1]
-    if channels != w.shape[1] * groups:
-        raise ShapeError(
-            f"conv: the input must have weight.shape[1] * groups = {w.shape[1]} * {groups} channels, got input of "
-            f"shape {y.shape}"
-        )
-    spatial, op = conv_geometry(y.shape[-ndim:], w.shape[2:], stride, padding, dilation)
-    input_shape = y.shape[: y.ndim - ndim - 1] + (w.shape[0],) + spatial
     hyper: dict[str, Any] = dict(
         stride=stride, padding=padding, output_padding=op, groups=groups, dilation=dilation, padding_mode=padding_mode
     )

@@ -41,6 +41,7 @@ from .errors import ParameterError, ParameterTypeError
 
 __all__ = [
     "PADDING_MODES",
+    "NUMPY_PAD_MODES",
     "PADDING_STRINGS",
     "PaddingForm",
     "PaddingArg",
@@ -294,7 +295,8 @@ def check_padding_mode(
 # The fold and its adjoint
 # --------------------------------------------------------------------------------------------
 
-_NUMPY_PAD_MODE = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+#: NumPy's (and dask's) ``pad`` mode of each padding mode.
+NUMPY_PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 
 def pad(array: np.ndarray, pads: Pads, padding_mode: str) -> np.ndarray:
@@ -310,7 +312,7 @@ def pad(array: np.ndarray, pads: Pads, padding_mode: str) -> np.ndarray:
     [3, 2, 1, 2, 3, 2]
     """
     widths = [(0, 0)] * (array.ndim - len(pads)) + [tuple(p) for p in pads]
-    return np.pad(array, widths, mode=_NUMPY_PAD_MODE[padding_mode])  # type: ignore[call-overload]
+    return np.pad(array, widths, mode=NUMPY_PAD_MODES[padding_mode])  # type: ignore[call-overload]
 
 
 def fold(canvas: np.ndarray, pads: Pads, padding_mode: str) -> np.ndarray:
