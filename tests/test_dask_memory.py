@@ -20,7 +20,7 @@ through the layers and the result is written to a Zarr store.
   row still needs, 64 KiB each). Applying the layers one by one (``--unfused``) instead grew from
   about 60 to about 90 MiB per worker: a band of hidden chunks across the width stays alive until
   the next row of chunks has cut its halo strips from them. The test asserts the fused growth at
-  4x the width stays within 25% (+4 MiB) of the narrow one's and below 1/8 of the hidden activation.
+  4x the width exceeds the narrow one's by under 16 MiB, and stays below 1/8 of the hidden activation.
 * A wider two-layer decoder (1 -> 16 -> 4 channels, random weights, fused by ``chain``) whose output
   and hidden activation are 512 MiB each: about 60 MiB per worker; the test asserts what it asserts
   for one layer, 80 MiB per process and half the output in total.
@@ -80,7 +80,9 @@ def test_two_layer_peak_memory_does_not_grow_with_the_width(upscale_example, tmp
     mib = {width: g >> 20 for width, g in growth.items()}
     print(f"peak RSS growth per worker (MiB) by width: {mib}")
     assert hidden[4096] == 512 * 2**20
-    assert growth[4096] <= 1.25 * growth[1024] + 4 * 2**20, mib  # the one-by-one layers: ~60 -> ~90 MiB
+    # 4x the width (384 MiB more hidden activation) adds only the scheduler's bookkeeping: measured +4 MiB
+    # with numba, +9 MiB on the NumPy gemm path; the one-by-one layers add about +30 MiB (~60 -> ~90 MiB)
+    assert growth[4096] - growth[1024] < 16 * 2**20, mib
     assert growth[4096] < hidden[4096] / 8, mib
 
 
