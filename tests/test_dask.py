@@ -22,7 +22,6 @@ import convtranspose  # noqa: E402
 from convtranspose import ConvTranspose1d, ConvTranspose2d, ParameterError, ParameterTypeError, conv_transpose  # noqa: E402
 from convtranspose import dask as ctd  # noqa: E402
 
-from features import HAS_FORMS  # noqa: E402
 from oracle import conv_transpose_naive  # noqa: E402
 
 
@@ -91,7 +90,6 @@ def test_sweep_equals_in_memory(case, data):
     _assert_same(lazy, expected)
 
 
-@pytest.mark.skipif(not HAS_FORMS, reason="the library has no padding forms yet (issue 12)")
 @settings(max_examples=settings.default.max_examples // 3 + 20)
 @given(dask_cases(), st.data())
 def test_sweep_padding_forms(case, data):

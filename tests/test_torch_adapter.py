@@ -8,7 +8,6 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import convtranspose as ct
-from features import HAS_FORMS, HAS_MODES
 
 torch = pytest.importorskip("torch")
 
@@ -18,8 +17,6 @@ from torch.nn import functional as F  # noqa: E402
 from convtranspose import torch as ctt  # noqa: E402
 
 
-needs_modes = pytest.mark.skipif(not HAS_MODES, reason="padding_mode needs the library's padding modes (issue 12)")
-needs_forms = pytest.mark.skipif(not HAS_FORMS, reason="padding forms need the library's (issue 12)")
 
 TORCH_MODULES = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
 OUR_MODULES = {1: ctt.ConvTranspose1d, 2: ctt.ConvTranspose2d, 3: ctt.ConvTranspose3d}
@@ -77,13 +74,11 @@ def test_gradcheck_zeros(case):
     _gradcheck(case)
 
 
-@needs_forms
 @pytest.mark.parametrize("case", FORM_CASES, ids=str)
 def test_gradcheck_padding_forms(case):
     _gradcheck(case)
 
 
-@needs_modes
 @pytest.mark.parametrize("case", MODE_CASES, ids=str)
 def test_gradcheck_padding_modes(case):
     _gradcheck(case)
@@ -96,7 +91,7 @@ def _gradcheck_calls(draw):
     stride = tuple(draw(st.lists(st.integers(1, 2), min_size=ndim, max_size=ndim)))
     dilation = tuple(draw(st.lists(st.integers(1, 2), min_size=ndim, max_size=ndim)))
     kw = dict(stride=stride, dilation=dilation, groups=groups)
-    forms = ["int", "tuple"] + (["pairs", "same", "same_lower", "valid"] if HAS_FORMS else [])
+    forms = ["int", "tuple", "pairs", "same", "same_lower", "valid"]
     form = draw(st.sampled_from(forms))
     if form == "int":
         kw["padding"] = draw(st.integers(0, 1))
@@ -108,7 +103,7 @@ def _gradcheck_calls(draw):
         kw["padding"] = form
     if form != "same" and form != "same_lower" and draw(st.booleans()):
         kw["output_padding"] = tuple(draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation))
-    modes = ["zeros"] + (["circular", "reflect", "replicate"] if HAS_MODES else [])
+    modes = ["zeros", "circular", "reflect", "replicate"]
     kw["padding_mode"] = draw(st.sampled_from(modes))
     return dict(ndim=ndim, kw=kw, size=3 if ndim < 3 else 2, unbatched=draw(st.booleans()))
 
@@ -233,7 +228,6 @@ def test_dcgan_training_gives_torchs_losses(dtype, tol):
     np.testing.assert_allclose(ours, theirs, rtol=tol, atol=tol)
 
 
-@needs_modes
 def test_generator_trains_with_reflect_padding():
     torch.manual_seed(1)
     gen = _generator(ctt.ConvTranspose2d, torch.float64, padding_mode="reflect")
@@ -299,7 +293,6 @@ def test_errors_are_ours():
         ctt.conv_transpose1d(torch.ones(1, 1, 3).to_sparse(), torch.ones(1, 1, 2))
 
 
-@needs_modes
 def test_modes_and_forms_in_modules_match_the_functional_form():
     x, w, b = _operands(2, groups=2)
     layer = ctt.ConvTranspose2d(4, 4, 2, stride=2, padding="same", groups=2, padding_mode="circular").double()
