@@ -66,6 +66,12 @@ def test_gemm_jit_chunks_by_channels_when_the_weight_is_larger(tiny_budget, monk
         ct.conv_transpose(x, w, stride=4, padding=2)
         assert calls, "a weight larger than the input should be chunked by output channels"
         calls.clear()
+        # A batch of small items with a larger weight (dcgan.2 in miniature): one item's columns
+        # fit the budget, the batch's do not; by channels too.
+        x, w = rng.standard_normal((3, 2, 2, 1)), rng.standard_normal((2, 3, 3, 1))
+        assert_close(ct.conv_transpose(x, w, stride=2), conv_transpose_naive(x, w, stride=2))
+        assert calls, "a batch of items with a larger weight should be chunked by output channels"
+        calls.clear()
         ct.conv_transpose(rng.standard_normal((1, 4, 40)), rng.standard_normal((4, 1, 2)), stride=2)
         assert not calls, "an input larger than the weight should be chunked by positions"
 
