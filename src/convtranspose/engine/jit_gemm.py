@@ -307,22 +307,44 @@ def _forward_by_channels(
     x: np.ndarray, weight_t: np.ndarray, geo: tuple[AxisGeometry, ...], groups: int, flat_out: np.ndarray,
     fill: Optional[np.ndarray], disjoint: bool, budget: int,
 ) -> None:
-    """The scatter of :func:`forward` for ranges of output channels, with the whole input."""
+    """The scatter of :func:`forward` for ranges of output channels, with the whole input.
+
+    With runs of at least :data:`MIN_RUN_BYTES` per position, the columns are computed
+    position-major, ``x^T W[:, chans]``: the weight's channel range is then a strided view that
+    the GEMM reads in place (no copy of the weight per call), and OpenBLAS runs this orientation
+    faster on these shapes (many weight columns, few input positions).
+    """
     n, c_in = x.shape[:2]
     per_group_out = flat_out.shape[2]
+    per_group_in = c_in // groups
     taps, positions = weight_t.shape[1] // per_group_out, prod(x.shape[2:])
-    grouped_x = grouped_input(x, groups)  # (G, Ci, n*P)
-    per_tap_weights = weight_t.reshape(groups, per_group_out, taps, c_in // groups)
+    position_major = BY_CHANNELS_POSITION_MAJOR and taps * x.itemsize >= MIN_RUN_BYTES
+    if position_major:
+        # (G, n*P, Ci): a copy of the (smaller) input, so that the GEMM reads both operands in rows.
+        x_rows = np.ascontiguousarray(x.reshape(n, groups, per_group_in, positions).transpose(1, 0, 3, 2))
+        grouped_x = x_rows.reshape(groups, n * positions, per_group_in)
+        per_channel_weights = weight_t.transpose(0, 2, 1).reshape(groups, per_group_in, per_group_out, taps)
+    else:
+        grouped_x = grouped_input(x, groups)  # (G, Ci, n*P)
+        per_tap_weights = weight_t.reshape(groups, per_group_out, taps, per_group_in)
     per_channel = groups * taps * n * positions * x.itemsize
     for chans in _channel_chunks(per_group_out, per_channel, max(per_channel, budget - grouped_x.nbytes)):
         width = chans.stop - chans.start
-        w_part = per_tap_weights[:, chans].reshape(groups, width * taps, c_in // groups)
-        cols = np.matmul(w_part, grouped_x).reshape(groups, width, taps, n, positions)
         part_fill = None if fill is None else np.ascontiguousarray(fill[:, chans])
-        _over_rows(
-            _col2im, n * groups * width, cols.size, cols, target_map(geo), flat_out[:, :, chans], part_fill, disjoint, True
-        )
+        if position_major:
+            w_part = per_channel_weights[:, :, chans].reshape(groups, per_group_in, width * taps)  # a view
+            cols = np.matmul(grouped_x, w_part).reshape(groups, n, positions, width, taps)
+            kernel, target = _col2im_position_major, target_map_t(geo)
+        else:
+            w_part = per_tap_weights[:, chans].reshape(groups, width * taps, per_group_in)
+            cols = np.matmul(w_part, grouped_x).reshape(groups, width, taps, n, positions)
+            kernel, target = _col2im, target_map(geo)
+        _over_rows(kernel, n * groups * width, cols.size, cols, target, flat_out[:, :, chans], part_fill, disjoint, True)
         del cols
+
+
+#: Compute :func:`_forward_by_channels`'s columns position-major where the runs are long enough.
+BY_CHANNELS_POSITION_MAJOR = True
 
 
 def _forward_by_positions(
