@@ -37,7 +37,7 @@ def tiny_budget(monkeypatch):
             module = importlib.import_module(f"convtranspose.engine.{name}")
         except ImportError:  # jit_gemm (the gemm_jit kernels) needs numba (the 'jit' extra)
             continue
-        for name in ("buffer_budget", "backward_budget"):
+        for name in ("buffer_budget", "forward_budget", "backward_budget"):
             if hasattr(module, name):
                 monkeypatch.setattr(module, name, lambda output_bytes: 256)
         if hasattr(module, "accumulation_budget"):  # the weight gradient added a column at a time
@@ -86,7 +86,7 @@ def test_gemm_jit_position_major_columns_match_the_reference(monkeypatch, budget
     """
     gemm_jit = pytest.importorskip("convtranspose.engine.jit_gemm")
     if budget is not None:
-        monkeypatch.setattr(gemm_jit, "buffer_budget", lambda output_bytes: budget)
+        monkeypatch.setattr(gemm_jit, "forward_budget", lambda output_bytes: budget)
     calls = []
     original = gemm_jit._col2im_position_major
     monkeypatch.setattr(gemm_jit, "_col2im_position_major", lambda *a: calls.append(1) or original(*a))
@@ -115,7 +115,7 @@ def test_gemm_jit_tiling_scatter_matches_the_reference(monkeypatch, case, with_b
     """kernel == stride: the line-by-line tiling scatter, whole items or chunks of input lines."""
     gemm_jit = pytest.importorskip("convtranspose.engine.jit_gemm")
     if budget is not None:
-        monkeypatch.setattr(gemm_jit, "buffer_budget", lambda output_bytes: budget)
+        monkeypatch.setattr(gemm_jit, "forward_budget", lambda output_bytes: budget)
     calls = []
     original = gemm_jit._tile_rows
     monkeypatch.setattr(gemm_jit, "_tile_rows", lambda *a: calls.append(a[3]) or original(*a))

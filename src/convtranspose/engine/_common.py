@@ -16,7 +16,7 @@ from ..shape import AxisGeometry
 __all__ = [
     "COLUMN_BUDGET_BYTES", "CACHE_CHUNK_BYTES", "TapWindow", "tap_windows", "batch_chunks", "buffer_budget", "bias_grad",
     "Needs", "Grads", "buffer_if", "square_sum", "finite", "product_limit", "bounded_products", "gradient_bytes",
-    "backward_budget", "accumulation_budget", "accumulate_matmul",
+    "backward_budget", "forward_budget", "accumulation_budget", "accumulate_matmul",
 ]
 
 class Needs(NamedTuple):
@@ -72,6 +72,13 @@ MIN_BUDGET_BYTES = 64 * 1024
 #: per-chunk overhead tripled fcn8s.upscore2's 0.3 ms backward when it was split in six).
 MIN_BACKWARD_BUDGET_BYTES = 512 * 1024
 
+#: Smallest budget granted to a ``gemm_jit`` forward, for the same reason: a small output with many
+#: taps per input (a 7x7 kernel of stride 1 onto 8 channels: 1.5 MB of columns for a 30 KB output)
+#: was split in 27 chunks under the 64 KiB floor. Measured (1 thread, CPU time) against that floor:
+#: 0.53x on that layer, fcn8s.upscore2 0.73x, hifigan.up1 0.97x (the other suite layers' outputs
+#: are large enough that the floor does not apply); a 1 MiB floor made hifigan.up1 1.3x slower.
+MIN_FORWARD_BUDGET_BYTES = 512 * 1024
+
 
 def buffer_budget(output_bytes: int, floor: int = MIN_BUDGET_BYTES) -> int:
     """Working-buffer budget for a call: 1.5 times the output's size, within fixed bounds.
@@ -82,6 +89,12 @@ def buffer_budget(output_bytes: int, floor: int = MIN_BUDGET_BYTES) -> int:
     stay large enough to run at speed.
     """
     return max(floor, min(COLUMN_BUDGET_BYTES, output_bytes * 3 // 2))
+
+
+def forward_budget(output_bytes: int) -> int:
+    """Budget of a ``gemm_jit`` forward's columns and input copy: :func:`buffer_budget` of its
+    output, at least :data:`MIN_FORWARD_BUDGET_BYTES`."""
+    return buffer_budget(output_bytes, MIN_FORWARD_BUDGET_BYTES)
 
 
 def gradient_bytes(x: np.ndarray, weight: np.ndarray) -> int:

@@ -40,7 +40,7 @@ from ..shape import AxisGeometry
 from . import threads
 from ._common import (
     CACHE_CHUNK_BYTES, Grads, Needs, accumulate_matmul, accumulation_budget, backward_budget, batch_chunks, bias_grad,
-    buffer_budget, buffer_if, gradient_bytes,
+    buffer_if, forward_budget, gradient_bytes,
 )
 from ._jit_common import row_index
 from .gemm import grouped_input, grouped_weight
@@ -289,7 +289,7 @@ def forward(plan: Plan, x: np.ndarray, weight: np.ndarray, bias: Optional[np.nda
     weight_t = grouped_weight(weight, groups).transpose(0, 2, 1)  # (G, Co*KK, Ci)
     per_position = (groups * per_group_out * taps + c_in) * x.itemsize
     # Within the memory budget, chunks small enough to stay in cache from GEMM to scatter.
-    budget = min(buffer_budget(out.nbytes), CACHE_CHUNK_BYTES)
+    budget = min(forward_budget(out.nbytes), CACHE_CHUNK_BYTES)
     if n > 0 and n * positions * per_position > budget and weight.nbytes > x.nbytes:
         # The columns exceed the budget. Chunking by batch items or input positions would read
         # the whole weight once per chunk, in GEMMs with few columns; when the weight is the
