@@ -6,8 +6,10 @@ circular. For each mode the table gives the extra time over zeros and compares i
 over the border*: the border cells' share of the padded canvas (``prod(out + before + after) -
 prod(out)`` over ``prod(out)``) times the zeros call's time -- what computing the border cells
 like any output cell, then adding each once, would cost. ``extra / border pass`` near or below 1
-means the mode costs one extra pass over the border; above it, per-call overhead (one small engine
-call per border region: faces, edges, corners) dominates.
+means the mode costs one extra pass over the border. Every engine kernel folds the border where the
+zeros mode drops it (no canvas, no copy), so the border's products are the whole extra; the ratio
+varies by the timing noise, which on a layer with a border of a few per cent is larger than the
+border itself (``extra / border pass`` then reads the noise, e.g. -4 or +6 for a 0.4 % border).
 
 Usage::
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convtranspose.errors import ParameterError, ParameterTypeError
@@ -167,3 +167,52 @@ def test_fold_sources_add_up_to_the_fold(case):
         if mode != "zeros":
             by_moves[target] += canvas[source]
     np.testing.assert_allclose(by_moves, expected, rtol=1e-12, atol=1e-12)
+
+
+# --------------------------------------------------------------------------------------------
+# The fold as the engine's kernels use it: an index map, and pieces of arithmetic progressions
+# --------------------------------------------------------------------------------------------
+
+
+@st.composite
+def _progressions(draw):
+    mode = draw(st.sampled_from(["zeros", "reflect", "replicate", "circular"]))
+    out = draw(st.integers(1, 9))
+    widest = out - 1 if mode == "reflect" else out
+    before, after = draw(st.integers(0, widest)), draw(st.integers(0, widest))
+    step = draw(st.integers(1, 5))
+    first = draw(st.integers(-before, out + after - 1))
+    count = draw(st.integers(0, (out + after - 1 - first) // step + 1))
+    return mode, out, before, after, first, step, count
+
+
+@settings(max_examples=500)
+@given(_progressions())
+def test_fold_pieces_add_each_position_where_fold_positions_sends_it(case):
+    from convtranspose.padding import fold_pieces, fold_positions, source_index
+
+    mode, out, before, _after, first, step, count = case
+    positions = first + step * np.arange(count)
+    values = np.random.default_rng(count).standard_normal(count)
+    # Reference: the scalar rule of the paired convolution's padding, cell by cell.
+    expected = np.zeros(out)
+    for p, v in zip(positions, values):
+        cell = source_index(int(p) + before, before, out, mode)
+        if cell is not None:
+            expected[cell] += v
+    landing = fold_positions(positions, out, mode)
+    np.testing.assert_array_equal(landing >= 0, [source_index(int(p) + before, before, out, mode) is not None for p in positions])
+    got = np.zeros(out)
+    covered = np.zeros(count, dtype=int)
+    for piece in fold_pieces(first, step, count, out, mode):
+        part = values[piece.source]
+        covered[piece.source] += 1
+        if piece.reduce:
+            assert got[piece.target].size == 1
+            got[piece.target] += part.sum()
+        else:
+            assert got[piece.target].size == part.size  # distinct cells, one per member
+            got[piece.target] += part
+        assert piece.inside == bool(np.all((positions[piece.source] >= 0) & (positions[piece.source] < out)))
+    np.testing.assert_allclose(got, expected, atol=1e-12)
+    assert set(covered[landing >= 0]) <= {1} and not covered[landing < 0].any()

@@ -45,8 +45,8 @@ Several layers in a row
     memory stays bounded by the chunk size (see its docstring).
 
 Padding modes
-    ``'reflect'``, ``'replicate'`` and ``'circular'`` follow the in-memory definition
-    (:mod:`convtranspose.modes`): the uncropped canvas, computed like any output with the border
+    ``'reflect'``, ``'replicate'`` and ``'circular'`` follow the definition
+    (:func:`convtranspose.padding.fold`): the uncropped canvas, computed like any output with the border
     cells in chunks of their own, then each axis' border folded onto the cells the paired
     convolution's padding copied it from (circular wraps to the opposite edge), then the bias. The
     fold touches only the output chunks that receive border cells. :func:`conv` pads its input
@@ -78,7 +78,6 @@ from .functional import conv as in_memory_conv
 from .functional import conv_shapes
 from .functional import conv_transpose as _in_memory
 from .plan import Hyper, Plan, as_operand, build_plan
-from .modes import fold_pads, has_border
 from .padding import NUMPY_PAD_MODES, PADDING_MODES, PaddingArg, normalize_padding_mode
 from .shape import AxisGeometry
 from .spec import ConvTransposeSpec, IntOrTuple
@@ -263,7 +262,7 @@ def _lazy(
     if plan.unbatched:
         x = x[np.newaxis]
     spatial_out = _output_chunks(op, chunks, plan.geometry, x.chunks[2:], plan.result_dtype)
-    if has_border(plan):
+    if plan.fold_mode != "zeros":
         result = _folded(op, plan, x, w, b, spatial_out)
     else:
         result = _zeros_mode(op, plan, x, w, b, spatial_out)
@@ -296,14 +295,14 @@ def _folded(
 ) -> da.Array:
     """A padding mode: the uncropped canvas, its border folded at the global border, then the bias.
 
-    The definition of :func:`convtranspose.modes.fold_runner`, lazily: the canvas is the zeros-mode
+    The fold's definition (:func:`convtranspose.padding.fold`), lazily: the canvas is the zeros-mode
     call with no crop (and the fold's output padding), chunked as ``(before, *output chunks,
     after)`` along each axis so that its interior has exactly the output's chunks; then each
     axis' border slabs (thin) are added onto the cells the paired convolution's padding copied them
     from (:func:`_fold_axis`), axis after axis like :func:`convtranspose.padding.fold`. Only the
     output chunks that receive border cells get extra tasks.
     """
-    pads, ops = fold_pads(plan)
+    pads, ops = plan.fold_pads
     canvas_spec = replace(
         plan.spec, pads=((0, 0),) * plan.ndim, output_padding=ops, padding_mode="zeros", padding_form="explicit"
     )
@@ -826,10 +825,10 @@ def conv(
     if plan.unbatched:
         x = x[np.newaxis]
     crops = [g.crop_start for g in plan.geometry]
-    if has_border(plan):
+    if plan.fold_mode != "zeros":
         # A padding mode: its padding of x (lazy, the border copied from the cells it mirrors, repeats or
         # wraps), then the convolution of the padded array with no further padding.
-        pads, _ = fold_pads(plan)
+        pads, _ = plan.fold_pads
         x = da.pad(x, ((0, 0), (0, 0)) + pads, mode=NUMPY_PAD_MODES[spec.padding_mode])
         crops = [0] * nd
 

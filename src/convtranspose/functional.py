@@ -17,7 +17,7 @@ from typing import Any, Callable, NamedTuple, Optional, Sequence, Union, cast
 
 import numpy as np
 
-from . import engine, modes
+from . import engine
 from ._checks import as_array, is_int
 from .errors import DTypeError, OutOfMemoryError, ParameterError, ParameterTypeError, ShapeError
 from .padding import PaddingArg
@@ -131,7 +131,7 @@ def _call(
 def _runner(plan: Plan) -> Runner:
     """The engine's runner for ``plan``, wrapped to add and remove the batch axis and the float16
     promotion when the call needs it."""
-    kernel = modes.fold_runner(plan, engine.forward_runner(plan))
+    kernel = engine.forward_runner(plan)
     if not plan.unbatched and plan.compute_dtype == plan.result_dtype:
         return kernel
     compute, result, unbatched = plan.compute_dtype, plan.result_dtype, plan.unbatched
@@ -169,9 +169,8 @@ def _forward(
         if _cache_key(op, x, w, b, hyper, output_size) is not None:
             return _call(op, ndim, x, w, b, hyper, output_size, forward=True).run(x, w, b)  # type: ignore[misc]
         plan = _new_call(op, ndim, x, w, b, hyper, output_size, forward=False).plan
-        run = modes.fold_runner(plan, lambda xb, wc, bc: engine.forward(plan, xb, wc, bc))
         return _finish(
-            run(_batched(x, plan), w.astype(plan.compute_dtype, copy=False),
+            engine.forward(plan, _batched(x, plan), w.astype(plan.compute_dtype, copy=False),
                 None if b is None else b.astype(plan.compute_dtype, copy=False)),
             plan,
         )
@@ -429,7 +428,7 @@ def _backward(
         # PyTorch's complex gradients are A^H g: the real rule with conjugated operands
         xb, wc = np.conj(xb), np.conj(wc)
     try:
-        grad_x, grad_w, grad_b = modes.backward(  # the engine's gradients, through the fold for a mode
+        grad_x, grad_w, grad_b = engine.backward(
             plan,
             gy,
             xb,

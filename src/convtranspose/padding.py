@@ -32,7 +32,7 @@ convolution for an input of the output's length (:func:`check_padding_mode`).
 from __future__ import annotations
 
 from itertools import product
-from typing import Optional, Sequence, Union
+from typing import NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 
@@ -47,6 +47,9 @@ __all__ = [
     "PaddingArg",
     "Pads",
     "normalize_padding",
+    "fold_positions",
+    "FoldPiece",
+    "fold_pieces",
     "normalize_padding_mode",
     "axis_padding",
     "resolve_padding",
@@ -380,7 +383,7 @@ def source_index(position: int, before: int, out: int, padding_mode: str) -> Opt
 
     ``position`` counts from the start of the padded signal (``before`` border cells, then the
     ``out`` cells of the input ``x[0..out-1]``, then the after border). Returns None for a zeros
-    border cell (nothing is copied there).
+    border cell (nothing is copied there). The scalar form of :func:`fold_positions`.
 
     Examples
     --------
@@ -391,16 +394,97 @@ def source_index(position: int, before: int, out: int, padding_mode: str) -> Opt
     >>> [source_index(p, 2, 3, "replicate") for p in range(6)]
     [0, 0, 0, 1, 2, 2]
     """
-    inner = position - before
-    if 0 <= inner < out:
-        return inner
-    if padding_mode == "zeros":
-        return None
+    index = int(fold_positions(np.array([position - before]), out, padding_mode)[0])
+    return None if index < 0 else index
+
+
+def fold_positions(positions: np.ndarray, out: int, padding_mode: str) -> np.ndarray:
+    """Where each canvas position lands in the output of length ``out``: the fold as an index map.
+
+    ``positions`` count from the output window's first cell (a border cell before the window is
+    negative, one after it is ``>= out``); the result is the output cell each one is added onto,
+    ``-1`` where nothing is (a ``'zeros'`` border cell, dropped by the crop). Cells inside the
+    window map to themselves. Positions must lie within the border widths
+    :func:`check_padding_mode` allows (one wrap or mirror reaches them). The engine's scatter
+    kernels fold with this map instead of cropping (every border cell goes straight to its cell),
+    and their gathers read the gradient through it (that is :func:`pad`).
+
+    Examples
+    --------
+    >>> fold_positions(np.arange(-2, 5), 3, "reflect").tolist()
+    [2, 1, 0, 1, 2, 1, 0]
+    >>> fold_positions(np.arange(-2, 5), 3, "zeros").tolist()
+    [-1, -1, 0, 1, 2, -1, -1]
+    """
+    positions = np.asarray(positions, dtype=np.int64)
+    inside = (positions >= 0) & (positions < out)
+    if padding_mode == "zeros" or out <= 0:
+        return np.where(inside, positions, -1)
     if padding_mode == "circular":
-        return inner % out
+        return np.mod(positions, out)
     if padding_mode == "replicate":
-        return 0 if inner < 0 else out - 1
-    return -inner if inner < 0 else 2 * (out - 1) - inner  # reflect
+        return np.clip(positions, 0, out - 1)
+    return np.where(positions < 0, -positions, np.where(positions >= out, 2 * (out - 1) - positions, positions))
+
+
+class FoldPiece(NamedTuple):
+    """Part of an arithmetic progression of canvas positions and the output cells it lands on.
+
+    ``source`` selects the progression's members (a slice of their indices); ``target`` the output
+    cells they are added onto, one per member and in the same order (a negative step when the
+    fold mirrors them), or, with ``reduce``, the single cell all of them are added onto
+    (``'replicate'``'s edge cell). ``inside``: the members inside the output window.
+    """
+
+    source: slice
+    target: slice
+    reduce: bool
+    inside: bool
+
+
+def fold_pieces(first: int, step: int, count: int, out: int, padding_mode: str) -> tuple[FoldPiece, ...]:
+    """Split the positions ``first + step·j`` (``j < count``) by where the fold sends them.
+
+    Positions count from the output window's first cell, as in :func:`fold_positions`, and
+    ``step > 0``. The pieces are the members inside the window (their own cells), those before it
+    and those after it (folded by ``padding_mode``; dropped with ``'zeros'``); each piece maps its
+    members onto distinct cells, or onto one cell with ``reduce``. The engine's NumPy kernels add
+    a tap's or a phase's values piece by piece (and gather the gradient the same way), so a
+    padding mode costs them the border's share and no canvas.
+
+    Examples
+    --------
+    Positions -2, -1, 0, 1, 2, 3, 4 on an output of 4 cells: -2 and -1 mirror onto cells 2 and 1,
+    4 onto cell 2 (or, with ``'replicate'``, all of -2 and -1 onto cell 0 and 4 onto cell 3):
+
+    >>> [(p.source, p.target) for p in fold_pieces(-2, 1, 7, 4, "reflect")]
+    [(slice(2, 6, None), slice(0, 4, 1)), (slice(0, 2, None), slice(2, 0, -1)), (slice(6, 7, None), slice(2, 3, 1))]
+    >>> [(p.source, p.target, p.reduce) for p in fold_pieces(-2, 1, 7, 4, "replicate")][1:]
+    [(slice(0, 2, None), slice(0, 1, None), True), (slice(6, 7, None), slice(3, 4, None), True)]
+    """
+    pieces = []
+    lo = min(count, max(0, -(first // step)))  # first j with first + step*j >= 0
+    hi = min(count, max(lo, -((first - out) // step)))  # first j with first + step*j >= out
+
+    def position(j: int) -> int:
+        return first + step * j
+
+    if hi > lo:
+        pieces.append(FoldPiece(slice(lo, hi), slice(position(lo), position(hi - 1) + 1, step), False, True))
+    if padding_mode == "zeros" or out <= 0:
+        return tuple(pieces)
+    for start, stop in ((0, lo), (hi, count)):
+        if stop <= start:
+            continue
+        a, b = (int(v) for v in fold_positions(np.array([position(start), position(stop - 1)]), out, padding_mode))
+        if padding_mode == "replicate":
+            target, reduce = slice(a, a + 1), True
+        elif b >= a:
+            target, reduce = slice(a, b + 1, step), False
+        else:
+            target, reduce = slice(a, b - 1 if b > 0 else None, -step), False
+        pieces.append(FoldPiece(slice(start, stop), target, reduce, False))
+    return tuple(pieces)
 
 
 def fold_sources(

@@ -147,6 +147,33 @@ class Plan:
         return is_dense(self.geometry)
 
     @cached_property
+    def fold_mode(self) -> str:
+        """The padding mode the engine folds the border with, ``'zeros'`` when it only crops.
+
+        ``spec.padding_mode`` when the call has one and a border to fold (some ``pad_before`` or
+        positive ``pad_after``), else ``'zeros'``: with no border a mode changes nothing. Every
+        engine kernel sends each border cell to the output cell
+        :func:`convtranspose.padding.fold_positions` names instead of dropping it.
+        """
+        if self.spec.padding_mode == "zeros":
+            return "zeros"
+        border = any(g.pad_before > 0 or g.pad_after > 0 for g in self.geometry)
+        return self.spec.padding_mode if border else "zeros"
+
+    @cached_property
+    def fold_pads(self) -> tuple[tuple[tuple[int, int], ...], tuple[int, ...]]:
+        """The border ``(before, after)`` and output padding of each axis as the fold sees them.
+
+        A negative ``pad_after`` (``'same'`` with a kernel shorter than the stride) adds cells at
+        the end: for the fold that is no border and more output padding. The canvas the fold
+        starts from has ``before + out + after`` cells per axis, which is the full canvas plus that
+        output padding (:func:`convtranspose.shape.uncropped`).
+        """
+        pads = tuple((g.pad_before, max(g.pad_after, 0)) for g in self.geometry)
+        ops = tuple(g.output_padding + max(-g.pad_after, 0) for g in self.geometry)
+        return pads, ops
+
+    @cached_property
     def tiles_exactly(self) -> bool:
         """The kernel copies tile the output without overlap, gaps or crop (kernel == stride).
 

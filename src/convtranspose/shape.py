@@ -34,6 +34,7 @@ __all__ = [
     "conv_output_size",
     "AxisGeometry",
     "axis_geometry",
+    "uncropped",
     "geometries",
     "resolve_pads",
     "spatial_output_shape",
@@ -121,22 +122,6 @@ class AxisGeometry:
         """Canvas positions that form the output."""
         return slice(self.crop_start, self.crop_start + self.output)
 
-    def tap_window(self, tap: int) -> Optional[tuple[slice, slice]]:
-        """The part of tap ``tap``'s copies that survives the crop, or None if none does.
-
-        Returns ``(input_slice, output_slice)``: input element ``i`` in ``input_slice`` lands on
-        output position ``i * stride + tap * dilation - crop_start`` in ``output_slice``.
-        """
-        shift = tap * self.dilation - self.crop_start
-        first = max(0, -(shift // self.stride))
-        last = min(self.input_size - 1, (self.output - 1 - shift) // self.stride)
-        if last < first:
-            return None
-        return (
-            slice(first, last + 1),
-            slice(first * self.stride + shift, last * self.stride + shift + 1, self.stride),
-        )
-
 
 def axis_geometry(
     input_size: int,
@@ -165,6 +150,21 @@ def axis_geometry(
         output=out,
         canvas=max(full, before + out),
     )
+
+
+def uncropped(g: AxisGeometry) -> AxisGeometry:
+    """``g`` with nothing cropped: the canvas a padding mode folds, ``pad_before + output +
+    max(pad_after, 0)`` cells (cells ``'same'`` adds at the end count as output padding).
+
+    Its position ``c`` is ``g``'s output position ``c - g.pad_before``.
+
+    Examples
+    --------
+    >>> g = axis_geometry(4, 3, 2, (1, 2), 1, 1)
+    >>> g.output, uncropped(g).output
+    (7, 10)
+    """
+    return axis_geometry(g.input_size, g.kernel_size, g.stride, 0, g.output_padding + max(-g.pad_after, 0), g.dilation)
 
 
 def resolve_pads(spec: ConvTransposeSpec, kernel_spatial: Sequence[int]) -> tuple[tuple[int, int], ...]:

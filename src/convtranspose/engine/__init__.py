@@ -11,6 +11,12 @@ The dispatcher does the routing every path shares, once:
   the call), else the cheapest by the paths' own estimates;
 * depthwise calls (``in_channels == groups``) and dense ones (``Plan.dense``) go to the path's
   variant kernel named in the registry;
+* a padding mode needs no routing of its own: every kernel folds the border (``Plan.fold_mode``)
+  itself, adding each border cell onto the output cell it folds to where the zeros mode drops it
+  (:func:`convtranspose.padding.fold_positions`; the NumPy kernels do it block by block with
+  :func:`convtranspose.padding.fold_pieces`) and reading the gradient through the same map (the
+  mode's padding). So a mode costs the border cells' products on top of the zeros-mode call,
+  with no canvas and no copy;
 * values an inexact kernel (``EXACT = False``: it multiplies structural zeros) cannot take --
   NaN, infinity, or finite products that may overflow -- go to the exact ``gemm`` kernels, whose
   products are exactly the pairs that meet, as in PyTorch. This holds for a forced path too.

@@ -10,6 +10,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
+from ..padding import fold_pieces
 from ..plan import Plan
 from ..shape import AxisGeometry
 
@@ -38,24 +39,47 @@ COLUMN_BUDGET_BYTES = 16 * 1024 * 1024
 
 @dataclass(frozen=True)
 class TapWindow:
-    """Kernel tap ``index`` (flat, C order): its surviving input positions and output positions."""
+    """Kernel tap ``index`` (flat, C order): a block of its input positions and the output cells
+    they land on.
+
+    Input element ``i`` lands on ``i * stride + tap * dilation - crop_start`` per axis. Inside the
+    output window that is ``output_slices`` (a strided slice); in a padding mode's border it is
+    the cell the fold sends it to (:func:`convtranspose.padding.fold_pieces`): a mirrored slice,
+    or, for the axes in ``reduce``, one cell all of ``input_slices`` along that axis add onto.
+    """
 
     index: int
     input_slices: tuple[slice, ...]
     output_slices: tuple[slice, ...]
+    reduce: tuple[int, ...] = ()  # spatial axes whose inputs sum onto one output cell
 
 
 @lru_cache(maxsize=1024)
-def tap_windows(geo: tuple[AxisGeometry, ...], kernel: tuple[int, ...]) -> tuple[TapWindow, ...]:
-    """Every kernel tap that reaches the output, with its clipped windows (cached)."""
+def tap_windows(
+    geo: tuple[AxisGeometry, ...], kernel: tuple[int, ...], fold_mode: str = "zeros"
+) -> tuple[TapWindow, ...]:
+    """Every block of every kernel tap that reaches the output (cached).
+
+    With ``fold_mode='zeros'`` that is one window per tap, clipped by the crop. With a padding
+    mode (:attr:`convtranspose.plan.Plan.fold_mode`) a tap also has the blocks that land in the
+    border, each with the output cells it folds onto; a tap's blocks cover each of its input
+    positions once.
+    """
     windows = []
     for index, tap in enumerate(product(*(range(k) for k in kernel))):
-        clipped = [g.tap_window(t) for g, t in zip(geo, tap)]
-        if any(c is None for c in clipped):
-            continue
-        windows.append(
-            TapWindow(index, tuple(c[0] for c in clipped), tuple(c[1] for c in clipped))  # type: ignore[index]
-        )
+        per_axis = [
+            fold_pieces(t * g.dilation - g.crop_start, g.stride, g.input_size, g.output, fold_mode)
+            for g, t in zip(geo, tap)
+        ]
+        for pieces in product(*per_axis):
+            windows.append(
+                TapWindow(
+                    index,
+                    tuple(p.source for p in pieces),
+                    tuple(p.target for p in pieces),
+                    tuple(axis for axis, p in enumerate(pieces) if p.reduce),
+                )
+            )
     return tuple(windows)
 
 

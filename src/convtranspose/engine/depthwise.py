@@ -26,7 +26,7 @@ import numpy as np
 from ..plan import Plan
 from . import threads
 from ._common import Grads, Needs, bias_grad, buffer_if
-from .phase_plan import OutputPhase, PhasePlan, phase_plan
+from .phase_plan import OutputPhase, PhasePlan, phase_gradient, phase_layout, phase_plan
 
 __all__ = ["EXACT", "forward", "backward"]
 
@@ -59,7 +59,8 @@ def forward(call: Plan, x: np.ndarray, weight: np.ndarray, bias: Optional[np.nda
     n, groups = x.shape[:2]
     per_group_out = call.per_group_out
     ndim = call.ndim
-    plan = phase_plan(call.geometry)
+    layout = phase_layout(call.geometry, call.fold_mode)
+    plan = phase_plan(layout.geometry)
     out = np.empty(call.output_shape, dtype=x.dtype)
     grouped = out.reshape((n, groups, per_group_out) + out.shape[2:])
     x_pad = _padded_input(x, plan)
@@ -68,10 +69,12 @@ def forward(call: Plan, x: np.ndarray, weight: np.ndarray, bias: Optional[np.nda
         fill[...] = bias.reshape(fill.shape)
 
     def run_channels(chans: slice) -> None:
-        for phase in plan.phases:
-            target = grouped[(slice(None), chans, slice(None)) + phase.out_slices]
+        border = []  # a padding mode's border blocks, added once every phase is written
+        for phase, blocks in zip(plan.phases, layout.blocks):
             if not phase.flat_taps:
-                target[...] = fill[:, chans]
+                for block in blocks:
+                    if block.inside:
+                        grouped[(slice(None), chans, slice(None)) + block.target] = fill[:, chans]
                 continue
             # Sum the phase's taps in a contiguous buffer, then write the strided view once.
             total = np.multiply(_window(x_pad, phase, 0, chans), _tap_weight(weight, phase.flat_taps[0], chans, ndim))
@@ -79,7 +82,16 @@ def forward(call: Plan, x: np.ndarray, weight: np.ndarray, bias: Optional[np.nda
             for j, flat_tap in enumerate(phase.flat_taps[1:], start=1):
                 np.multiply(_window(x_pad, phase, j, chans), _tap_weight(weight, flat_tap, chans, ndim), out=scratch)
                 total += scratch
-            np.add(total, fill[:, chans], out=target)
+            for block in blocks:
+                source = total[(slice(None), slice(None), slice(None)) + block.source]
+                if block.inside:
+                    np.add(source, fill[:, chans], out=grouped[(slice(None), chans, slice(None)) + block.target])
+                elif block.reduce:
+                    border.append((block.target, source.sum(axis=tuple(3 + a for a in block.reduce), keepdims=True)))
+                else:
+                    border.append((block.target, source.copy()))
+        for target, values in border:
+            grouped[(slice(None), chans, slice(None)) + target] += values
 
     threads.run(run_channels, threads.split(groups, out.size))
     return out
@@ -88,7 +100,8 @@ def forward(call: Plan, x: np.ndarray, weight: np.ndarray, bias: Optional[np.nda
 def backward(call: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndarray, needs: Needs) -> Grads:
     """Gradients of :func:`forward`, phase by phase and tap by tap."""
     need_input, need_weight, need_bias = needs
-    plan = phase_plan(call.geometry)
+    layout = phase_layout(call.geometry, call.fold_mode)
+    plan = phase_plan(layout.geometry)
     n, groups = x.shape[:2]
     per_group_out = weight.shape[1]
     ndim = x.ndim - 2
@@ -101,8 +114,13 @@ def backward(call: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndar
     spatial = "abdefhijklmopqrstuvwxyz"[:ndim]  # einsum letters for the positions (not n, g, c)
 
     def run_channels(chans: slice) -> None:
-        for phase in plan.phases:
-            gy = grouped_gy[(slice(None), chans, slice(None)) + phase.out_slices]
+        for phase, blocks in zip(plan.phases, layout.blocks):
+            if not phase.flat_taps:
+                continue
+            if len(blocks) == 1:  # no border: the phase's view of grad_y
+                gy = grouped_gy[(slice(None), chans, slice(None)) + blocks[0].target]
+            else:
+                gy = np.moveaxis(phase_gradient(grouped_gy[:, chans], blocks, slice(0, n), phase.counts), 2, 0)
             for j, flat_tap in enumerate(phase.flat_taps):
                 if need_input:
                     products = gy * _tap_weight(weight, flat_tap, chans, ndim)

@@ -17,7 +17,10 @@ position ``o`` of a line sits at ``(o % s) * M + o // s`` (``M = ceil(S_out[-1] 
 
 and is then interleaved into the output row once (with ``s == 1`` the two layouts coincide and
 the row is built in place). Input positions whose tap lands in the cropped border (``padding``)
-are in no run.
+are in no run. With a padding mode the border is folded instead of cropped: a line that lands in
+a leading axis' border is a run onto the line it folds to, and each last-axis position in the
+border is a run of one onto its cell (:func:`convtranspose.padding.fold_positions`), so the fold
+costs the border's runs and nothing more.
 
 The gradients walk the same runs the other way (see :mod:`convtranspose.engine.gemm` for the
 rules): each ``grad_y`` row is first de-interleaved into phase-major order, then the input
@@ -35,6 +38,7 @@ from typing import Callable, Optional
 import numba
 import numpy as np
 
+from ..padding import fold_positions
 from ..plan import Plan
 from ..shape import AxisGeometry
 from . import threads
@@ -59,11 +63,12 @@ def _last_axis_range(g: AxisGeometry, tap: int) -> tuple[int, int]:
 
 
 @lru_cache(maxsize=256)
-def runs(geo: tuple[AxisGeometry, ...]) -> np.ndarray:
+def runs(geo: tuple[AxisGeometry, ...], fold_mode: str = "zeros") -> np.ndarray:
     """``(R, 4)`` int64 table of runs ``(tap, in_start, out_start, count)``.
 
     ``in_start`` is a flat offset in the input row; ``out_start`` one in the phase-major row
-    (line ``l`` of the output's leading axes starts at ``l * s * M``).
+    (line ``l`` of the output's leading axes starts at ``l * s * M``). ``fold_mode``
+    (:attr:`convtranspose.plan.Plan.fold_mode`) folds the border instead of cropping it.
     """
     *lead, last = geo
     lead_in = tuple(g.input_size for g in lead)
@@ -74,13 +79,13 @@ def runs(geo: tuple[AxisGeometry, ...]) -> np.ndarray:
     table = []
     for t, tap in enumerate(product(*(range(g.kernel_size) for g in geo))):
         lo, hi = _last_axis_range(last, tap[-1])
-        if hi <= lo:
+        if hi <= lo and fold_mode == "zeros":
             continue
         valid = np.ones(line_index.size, dtype=bool)
         out_line = np.zeros(line_index.size, dtype=np.int64)
         for axis, g in enumerate(lead):
-            position = lines[axis] * g.stride + tap[axis] * g.dilation - g.crop_start
-            valid &= (position >= 0) & (position < g.output)
+            position = fold_positions(lines[axis] * g.stride + tap[axis] * g.dilation - g.crop_start, g.output, fold_mode)
+            valid &= position >= 0
             out_line = out_line * lead_out[axis] + position
         first = lo * last.stride + tap[-1] * last.dilation - last.crop_start  # output position of input lo
         phase, index = first % last.stride, first // last.stride
@@ -89,7 +94,20 @@ def runs(geo: tuple[AxisGeometry, ...]) -> np.ndarray:
         block[:, IN_START] = line_index[valid] * last.input_size + lo
         block[:, OUT_START] = out_line[valid] * line_length + phase * _phase_length(last) + index
         block[:, COUNT] = hi - lo
-        table.append(block)
+        if hi > lo:
+            table.append(block)
+        if fold_mode != "zeros":  # the last axis' border positions, a run of one each
+            border = np.setdiff1d(np.arange(last.input_size), np.arange(lo, hi))
+            landing = fold_positions(border * last.stride + tap[-1] * last.dilation - last.crop_start, last.output, fold_mode)
+            border, landing = border[landing >= 0], landing[landing >= 0]
+            singles = np.empty((int(valid.sum()) * border.size, 4), dtype=np.int64)
+            singles[:, TAP] = t
+            singles[:, IN_START] = (line_index[valid, None] * last.input_size + border).ravel()
+            singles[:, OUT_START] = (
+                out_line[valid, None] * line_length + (landing % last.stride) * _phase_length(last) + landing // last.stride
+            ).ravel()
+            singles[:, COUNT] = 1
+            table.append(singles)
     result = np.concatenate(table) if table else np.zeros((0, 4), dtype=np.int64)
     result.flags.writeable = False
     return result
@@ -158,6 +176,9 @@ def _forward_rows(x, w, fill, table, length, step, phase_length, out, first_row,
             # Slices, not offset indexing: numba then knows the indices are non-negative and
             # the loop vectorizes (about 6x faster).
             weight, count = w[g, c, table[r, 0]], table[r, 3]
+            if count == 1:  # a folded border cell
+                build[table[r, 2]] += weight * x_row[table[r, 1]]
+                continue
             source = x_row[table[r, 1] : table[r, 1] + count]
             target = build[table[r, 2] : table[r, 2] + count]
             for m in range(count):
@@ -188,6 +209,12 @@ def _backward_groups(
                     gy_row = scratch
                 for r in range(table.shape[0]):
                     tap, x0, o0, count = table[r, 0], table[r, 1], table[r, 2], table[r, 3]
+                    if count == 1:  # a folded border cell
+                        if need_input:
+                            grad_x[b, g, x0] += w[g, c, tap] * gy_row[o0]
+                        if need_weight:
+                            grad_w[g, c, tap] += x_row[x0] * gy_row[o0]
+                        continue
                     gy_run = gy_row[o0 : o0 + count]
                     if need_input:
                         weight = w[g, c, tap]
@@ -214,7 +241,7 @@ def make_forward(plan: Plan) -> Callable[[np.ndarray, np.ndarray, Optional[np.nd
     per_group_out = plan.per_group_out
     geo = plan.geometry
     out_shape = plan.output_shape
-    table = runs(geo)
+    table = runs(geo, plan.fold_mode)
     last = geo[-1]
     flat_x = (n, groups, prod(x_shape[2:]))
     flat_w = (groups, per_group_out, prod(weight_shape[2:]))
@@ -252,7 +279,7 @@ def backward(plan: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndar
     n, groups = x.shape[:2]
     per_group_out = plan.per_group_out
     geo = plan.geometry
-    table = runs(geo)
+    table = runs(geo, plan.fold_mode)
     last = geo[-1]
     # Unneeded outputs still need arrays of the right rank for the compiled signature.
     grad_x = np.empty(x.shape if need_input else (0,) * x.ndim, dtype=x.dtype)

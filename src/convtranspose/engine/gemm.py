@@ -14,7 +14,7 @@ Forward, two stages:
 2. **Scatter (col2im)** -- for each kernel tap ``t``, the copies' entries for that tap land on
    positions ``i * stride + t * dilation`` of the full canvas; ``padding`` crops the canvas at both
    ends and ``output_padding`` extends the kept window at the end. Only the part of each tap that
-   survives the crop is added, straight into the output (``AxisGeometry.tap_window`` clips it), so
+   survives the crop is added, straight into the output (``_common.tap_windows`` clips it), so
    no canvas is ever allocated.
 
 The batch is processed in chunks so that the column buffer stays within
@@ -74,7 +74,7 @@ def estimate(plan: Plan, direction: str) -> float:
     """One GEMM per gradient over every input position, then the per-tap scatter (or gather):
     ``C_out · prod(K)`` column values per position, adds in runs of the input's last dimension."""
     n = cost.sizes(plan)
-    windows = tap_windows(plan.geometry, plan.kernel)
+    windows = tap_windows(plan.geometry, plan.kernel, plan.fold_mode)
     scattered = sum(
         plan.batch * plan.out_channels * prod(s.stop - s.start for s in w.input_slices) for w in windows
     )
@@ -133,6 +133,8 @@ def _scatter(cols: np.ndarray, windows: Sequence[TapWindow], out: np.ndarray, as
     def add(chans: slice, rows: slice) -> None:
         for window in windows:
             source = np.moveaxis(cols[(slice(None), chans, window.index, rows) + window.input_slices], 2, 0)
+            if window.reduce:  # a padding mode's border folded onto one edge cell ('replicate')
+                source = source.sum(axis=tuple(3 + axis for axis in window.reduce), keepdims=True)
             target = out[(rows, slice(None), chans) + window.output_slices]
             if assign:
                 np.copyto(target, source)
@@ -159,7 +161,7 @@ def forward(plan: Plan, x: np.ndarray, weight: np.ndarray, bias: Optional[np.nda
     n = x.shape[0]
     spatial_in, kernel = plan.input_spatial, plan.kernel
     groups, per_group_out = plan.groups, plan.per_group_out
-    windows = tap_windows(plan.geometry, kernel)
+    windows = tap_windows(plan.geometry, kernel, plan.fold_mode)
     out_shape = plan.output_shape
     disjoint = plan.tiles_exactly
     out = np.empty(out_shape, dtype=x.dtype) if disjoint else initial_output(out_shape, bias, x.dtype)
@@ -213,7 +215,7 @@ def backward(plan: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndar
     n, c_in = x.shape[:2]
     spatial_in, kernel = plan.input_spatial, plan.kernel
     groups, per_group_out = plan.groups, plan.per_group_out
-    windows = tap_windows(plan.geometry, kernel)
+    windows = tap_windows(plan.geometry, kernel, plan.fold_mode)
     grouped_w = grouped_weight(weight, groups)  # (G, Ci, Co*KK)
 
     grad_x = buffer_if(need_input, x.shape, x.dtype)

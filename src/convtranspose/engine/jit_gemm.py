@@ -35,6 +35,7 @@ from typing import Callable, Iterator, Optional
 import numba
 import numpy as np
 
+from ..padding import fold_positions
 from ..plan import Plan
 from ..shape import AxisGeometry
 from . import threads
@@ -49,8 +50,14 @@ __all__ = ["forward", "backward", "target_map"]
 
 
 @lru_cache(maxsize=256)
-def target_map(geo: tuple[AxisGeometry, ...]) -> np.ndarray:
-    """``(KK, P)`` int64: flat output index of every (tap, input position), -1 where cropped."""
+def target_map(geo: tuple[AxisGeometry, ...], fold_mode: str = "zeros") -> np.ndarray:
+    """``(KK, P)`` int64: flat output index of every (tap, input position), -1 where cropped.
+
+    With a padding mode (``fold_mode``, :attr:`convtranspose.plan.Plan.fold_mode`) a border
+    position is not cropped but mapped onto the output cell it folds to
+    (:func:`convtranspose.padding.fold_positions`): the scatter then adds it there directly, and
+    the gather reads the gradient there (the mode's padding), with no canvas and no extra pass.
+    """
     kernel = tuple(g.kernel_size for g in geo)
     spatial_in = tuple(g.input_size for g in geo)
     spatial_out = tuple(g.output for g in geo)
@@ -60,8 +67,8 @@ def target_map(geo: tuple[AxisGeometry, ...]) -> np.ndarray:
     for t, tap in enumerate(product(*(range(k) for k in kernel))):
         index = np.zeros(grids.shape[1], dtype=np.int64)
         for axis, g in enumerate(geo):
-            position = grids[axis] * g.stride + tap[axis] * g.dilation - g.crop_start
-            valid[t] &= (position >= 0) & (position < g.output)
+            position = fold_positions(grids[axis] * g.stride + tap[axis] * g.dilation - g.crop_start, g.output, fold_mode)
+            valid[t] &= position >= 0
             index = index * spatial_out[axis] + position
         flat[t] = index
     flat[~valid] = -1
@@ -70,9 +77,9 @@ def target_map(geo: tuple[AxisGeometry, ...]) -> np.ndarray:
 
 
 @lru_cache(maxsize=256)
-def target_map_t(geo: tuple[AxisGeometry, ...]) -> np.ndarray:
+def target_map_t(geo: tuple[AxisGeometry, ...], fold_mode: str = "zeros") -> np.ndarray:
     """:func:`target_map` transposed, ``(P, KK)`` (read-only, cached)."""
-    transposed = np.ascontiguousarray(target_map(geo).T)
+    transposed = np.ascontiguousarray(target_map(geo, fold_mode).T)
     transposed.flags.writeable = False
     return transposed
 
@@ -297,14 +304,14 @@ def forward(plan: Plan, x: np.ndarray, weight: np.ndarray, bias: Optional[np.nda
         # DCGAN's 8 MB dcgan.2 weight for 8 items of 4x4), chunk by output channels instead,
         # which reads every weight row once and the (smaller) input once per chunk. Measured
         # (1 thread, CPU time) against chunking batches of whole items: dcgan.2 0.62x, dcgan.3 0.91x.
-        _forward_by_channels(x, weight_t, geo, groups, flat_out, fill, disjoint, budget)
+        _forward_by_channels(x, weight_t, geo, plan.fold_mode, groups, flat_out, fill, disjoint, budget)
     else:
-        _forward_by_positions(flat_x, weight_t, geo, groups, flat_out, fill, disjoint, budget)
+        _forward_by_positions(flat_x, weight_t, geo, plan.fold_mode, groups, flat_out, fill, disjoint, budget)
     return out
 
 
 def _forward_by_channels(
-    x: np.ndarray, weight_t: np.ndarray, geo: tuple[AxisGeometry, ...], groups: int, flat_out: np.ndarray,
+    x: np.ndarray, weight_t: np.ndarray, geo: tuple[AxisGeometry, ...], fold_mode: str, groups: int, flat_out: np.ndarray,
     fill: Optional[np.ndarray], disjoint: bool, budget: int,
 ) -> None:
     """The scatter of :func:`forward` for ranges of output channels, with the whole input.
@@ -334,11 +341,11 @@ def _forward_by_channels(
         if position_major:
             w_part = per_channel_weights[:, :, chans].reshape(groups, per_group_in, width * taps)  # a view
             cols = np.matmul(grouped_x, w_part).reshape(groups, n, positions, width, taps)
-            kernel, target = _col2im_position_major, target_map_t(geo)
+            kernel, target = _col2im_position_major, target_map_t(geo, fold_mode)
         else:
             w_part = per_tap_weights[:, chans].reshape(groups, width * taps, per_group_in)
             cols = np.matmul(w_part, grouped_x).reshape(groups, width, taps, n, positions)
-            kernel, target = _col2im, target_map(geo)
+            kernel, target = _col2im, target_map(geo, fold_mode)
         _over_rows(kernel, n * groups * width, cols.size, cols, target, flat_out[:, :, chans], part_fill, disjoint, True)
         del cols
 
@@ -348,7 +355,8 @@ BY_CHANNELS_POSITION_MAJOR = True
 
 
 def _forward_by_positions(
-    flat_x: np.ndarray, weight_t: np.ndarray, geo: tuple[AxisGeometry, ...], groups: int, flat_out: np.ndarray,
+    flat_x: np.ndarray, weight_t: np.ndarray, geo: tuple[AxisGeometry, ...], fold_mode: str, groups: int,
+    flat_out: np.ndarray,
     fill: Optional[np.ndarray], disjoint: bool, budget: int,
 ) -> None:
     """The scatter of :func:`forward` for chunks of batch items or of one item's input positions."""
@@ -379,7 +387,7 @@ def _forward_by_positions(
             del cols
             continue
         kernel = _col2im_position_major if position_major else _col2im
-        part_target = _span_target(geo, span, positions, position_major)
+        part_target = _span_target(geo, fold_mode, span, positions, position_major)
         start_rows = span.start == 0  # a row's first chunk initialises it
         _over_rows(kernel, row_count, cols.size, cols, part_target, flat_out[batch], fill, disjoint, start_rows)
         del cols  # free this chunk's columns before the next GEMM allocates its own
@@ -423,11 +431,13 @@ def _per_item_columns(x_part, weight_rows, per_group_out, taps, position_major):
     return cols.reshape(rows, 1, per_group_out, taps, width).transpose(1, 2, 3, 0, 4)
 
 
-def _span_target(geo: tuple[AxisGeometry, ...], span: slice, positions: int, transposed: bool) -> np.ndarray:
+def _span_target(
+    geo: tuple[AxisGeometry, ...], fold_mode: str, span: slice, positions: int, transposed: bool
+) -> np.ndarray:
     """The target map (``(KK, P)``, or transposed ``(P, KK)``) restricted to the positions of ``span``."""
     if span.start == 0 and span.stop == positions:
-        return target_map_t(geo) if transposed else target_map(geo)
-    part = target_map(geo)[:, span]
+        return target_map_t(geo, fold_mode) if transposed else target_map(geo, fold_mode)
+    part = target_map(geo, fold_mode)[:, span]
     return np.ascontiguousarray(part.T if transposed else part)
 
 
@@ -462,12 +472,12 @@ def backward(plan: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndar
         # (fcn8s.upscore8) keeps its speed and gives up the 2x bound instead.
         budget = max(backward_budget(largest), -(-n * positions * per_position // MAX_BACKWARD_CHUNKS))
         if positions * per_position > budget:  # items are split: each range of positions copies its target map
-            per_position += taps * target_map(geo).itemsize
+            per_position += taps * np.dtype(np.int64).itemsize
         for index, (batch, span) in enumerate(_chunks(n, positions, per_position, budget)):
             rows, width = batch.stop - batch.start, span.stop - span.start
             row_count = rows * groups * per_group_out
             position_major = _position_major(rows * width, per_group_out, taps, x.itemsize)
-            part_target = _span_target(geo, span, positions, position_major)
+            part_target = _span_target(geo, plan.fold_mode, span, positions, position_major)
             if position_major:
                 # The transpose of the forward's position-major columns; the weight-gradient
                 # GEMM runs about 8 % faster on this layout (dcgan.4: 26.3 -> 24.4 ms).

@@ -40,7 +40,9 @@ import numpy as np
 from ..plan import Plan
 from . import cost, threads
 from ._common import Grads, Needs, batch_chunks, buffer_if, bias_grad, buffer_budget
-from .phase_plan import OutputPhase, PhaseGroup, PhasePlan, phase_groups, phase_plan
+from .phase_plan import (
+    OutputPhase, PhaseBlock, PhaseGroup, PhasePlan, phase_gradient, phase_groups, phase_layout, phase_plan,
+)
 
 __all__ = ["EXACT", "applies", "estimate", "forward", "backward", "MAX_PHASES"]
 
@@ -165,15 +167,18 @@ def forward(call: Plan, x: np.ndarray, weight: np.ndarray, bias: Optional[np.nda
     n, c_in = x.shape[:2]
     groups = call.groups
     per_group_out = call.per_group_out
-    geo = call.geometry
+    layout = phase_layout(call.geometry, call.fold_mode)
+    geo = layout.geometry
     plan = phase_plan(geo)
     out = np.empty(call.output_shape, dtype=x.dtype)
     fill = (np.zeros(groups * per_group_out, dtype=x.dtype) if bias is None else bias).reshape(
         (1, groups, per_group_out) + (1,) * len(geo)
     )
-    for phase in plan.phases:  # phases no tap reaches hold the bias only
+    for phase, blocks in zip(plan.phases, layout.blocks):  # phases no tap reaches hold the bias only
         if not phase.flat_taps:
-            out[(slice(None), slice(None)) + phase.out_slices] = fill.reshape((1, -1) + (1,) * len(geo))
+            for block in blocks:
+                if block.inside:
+                    out[(slice(None), slice(None)) + block.target] = fill.reshape((1, -1) + (1,) * len(geo))
 
     shared = phase_groups(geo)
     if not shared:
@@ -185,6 +190,7 @@ def forward(call: Plan, x: np.ndarray, weight: np.ndarray, bias: Optional[np.nda
     chunk_items = chunks[0].stop - chunks[0].start
     buffer = np.empty(max(c_in * len(g.windows) * prod(g.counts) for g in shared) * chunk_items, dtype=x.dtype)
 
+    border: list[tuple[slice, tuple[slice, ...], np.ndarray]] = []
     for group in shared:
         # (G, Qg*Co, Ci*T): rows ordered (member phase, output channel), columns (channel, window);
         # gathered as (G, Ci, T, Qg, Co) so that the copy moves whole channel runs, then used
@@ -197,23 +203,40 @@ def forward(call: Plan, x: np.ndarray, weight: np.ndarray, bias: Optional[np.nda
             result = np.matmul(w_group, patches)  # (G, Qg*Co, n*M)
             result = result.reshape((groups, len(group.members), per_group_out, batch.stop - batch.start) + group.counts)
             for k, index in enumerate(group.members):
-                _write_phase(out, plan.phases[index], batch, result[:, k], fill)
+                _write_phase(out, layout.blocks[index], batch, result[:, k], fill, border)
             del result  # free this chunk's product before the next one
+    for batch, target, values in border:  # a padding mode's border, once every cell is written
+        out[(batch, slice(None)) + target] += values
     return out
 
 
-def _write_phase(out: np.ndarray, phase: OutputPhase, batch: slice, result: np.ndarray, fill: np.ndarray) -> None:
-    """``out[phase] = result + bias`` for one phase and batch chunk; ``result`` is ``(G, Co, n, *M)``."""
+def _write_phase(
+    out: np.ndarray, blocks: tuple[PhaseBlock, ...], batch: slice, result: np.ndarray, fill: np.ndarray,
+    border: list[tuple[slice, tuple[slice, ...], np.ndarray]],
+) -> None:
+    """``out[phase] = result + bias`` for one phase and batch chunk; ``result`` is ``(G, Co, n, *M)``.
+
+    A phase's blocks in a padding mode's border (see :class:`~convtranspose.engine.phase_plan.PhaseLayout`)
+    are appended to ``border`` as ``(batch, target, values)``, to be added once every phase has
+    written its cells.
+    """
     groups, per_group_out, n = result.shape[:3]
-    target = out[(batch, slice(None)) + phase.out_slices]
-    target = target.reshape((n, groups, per_group_out) + phase.counts)
-    crop = tuple(slice(0, c) for c in phase.counts)  # a group's smaller members use part of it
-    source = np.moveaxis(result[(slice(None), slice(None), slice(None)) + crop], 2, 0)
+    for block in blocks:
+        source = np.moveaxis(result[(slice(None), slice(None), slice(None)) + block.source], 2, 0)
+        if not block.inside:
+            if block.reduce:
+                values = source.sum(axis=tuple(3 + axis for axis in block.reduce), keepdims=True)
+            else:
+                values = source.copy()
+            border.append((batch, block.target, values.reshape((n, groups * per_group_out) + values.shape[3:])))
+            continue
+        target = out[(batch, slice(None)) + block.target]
+        target = target.reshape((n, groups, per_group_out) + target.shape[2:])
 
-    def add(chans: slice) -> None:
-        np.add(source[:, :, chans], fill[:, :, chans], out=target[:, :, chans])
+        def add(chans: slice, source: np.ndarray = source, target: np.ndarray = target) -> None:
+            np.add(source[:, :, chans], fill[:, :, chans], out=target[:, :, chans])
 
-    threads.run(add, threads.split(per_group_out, target.size))
+        threads.run(add, threads.split(per_group_out, target.size))
 
 
 # --------------------------------------------------------------------------------------------
@@ -228,7 +251,8 @@ def backward(call: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndar
     groups = call.groups
     per_group_in = c_in // groups
     per_group_out = call.per_group_out
-    plan = phase_plan(call.geometry)
+    layout = phase_layout(call.geometry, call.fold_mode)
+    plan = phase_plan(layout.geometry)
 
     w_taps = _grouped_weight_taps(weight, groups)  # (G, Ci, KK, Co)
     padded = tuple(s + b + a for s, b, a in zip(x.shape[2:], plan.margin_before, plan.margin_after))
@@ -239,16 +263,15 @@ def backward(call: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndar
     chunks = batch_chunks(n, _per_item_patch_bytes(plan, c_in, x.itemsize), buffer_budget(grad_output.nbytes))
     buffer = np.empty(_max_patch_elements(plan, c_in, chunks[0].stop - chunks[0].start), dtype=x.dtype)
 
-    for phase in plan.phases:
+    grouped_gy = grad_output.reshape((n, groups, per_group_out) + grad_output.shape[2:])
+    for phase, blocks in zip(plan.phases, layout.blocks):
         if not phase.flat_taps:
             continue
         taps = list(phase.flat_taps)
         w_phase = w_taps[:, :, taps, :].reshape(groups, -1, per_group_out)  # (G, Ci*T, Co)
-        gy_view = grad_output[(slice(None), slice(None)) + phase.out_slices]
         for batch in chunks:
             rows = batch.stop - batch.start
-            gy = gy_view[batch].reshape((rows, groups, per_group_out) + phase.counts)
-            gy = np.ascontiguousarray(np.moveaxis(gy, 0, 2)).reshape(groups, per_group_out, -1)  # (G, Co, n*M)
+            gy = phase_gradient(grouped_gy, blocks, batch, phase.counts).reshape(groups, per_group_out, -1)  # (G, Co, n*M)
             if need_weight:
                 patches = _gather_patches(x_pad, phase, batch, buffer)  # (G, Ci*T, n*M)
                 update = np.matmul(patches, gy.transpose(0, 2, 1))  # (G, Ci*T, Co)

@@ -16,9 +16,13 @@ from itertools import product
 
 import numpy as np
 
-from ..shape import AxisGeometry
+from ..padding import fold_pieces
+from ..shape import AxisGeometry, uncropped
 
-__all__ = ["AxisPhase", "axis_phases", "OutputPhase", "PhasePlan", "phase_plan", "PhaseGroup", "phase_groups"]
+__all__ = [
+    "AxisPhase", "axis_phases", "OutputPhase", "PhasePlan", "phase_plan", "PhaseGroup", "phase_groups", "PhaseBlock",
+    "PhaseLayout", "phase_layout",
+]
 
 
 
@@ -131,3 +135,81 @@ def phase_groups(geo: tuple[AxisGeometry, ...]) -> tuple[PhaseGroup, ...]:
         windows = tuple(tuple(slice(b, b + c) for b, c in zip(window, counts)) for window in starts)
         groups.append(PhaseGroup(tuple(members), counts, windows))
     return tuple(groups)
+
+
+@dataclass(frozen=True)
+class PhaseBlock:
+    """Part of a phase's grid and the output cells it lands on.
+
+    ``source`` slices the phase's ``counts`` grid, ``target`` the output's spatial axes (one cell
+    per grid cell, in order; along the axes in ``reduce`` one cell for the whole slice). Blocks
+    with ``inside`` lie in the output window: together they write every output cell exactly once.
+    The others lie in a padding mode's border and are added onto the cells they fold to.
+    """
+
+    source: tuple[slice, ...]
+    target: tuple[slice, ...]
+    reduce: tuple[int, ...]
+    inside: bool
+
+
+@dataclass(frozen=True)
+class PhaseLayout:
+    """The phase decomposition a kernel computes, and where each phase's values go.
+
+    With ``'zeros'`` it is the call's own geometry, and each phase is one block, its strided view
+    of the output. With a padding mode it is the uncropped canvas (:func:`~convtranspose.shape.uncropped`,
+    so the border cells are computed like any other), and each phase is cut into blocks by
+    :func:`convtranspose.padding.fold_pieces`: the part in the window, and the border parts with the
+    cells they fold onto. Gradients read ``grad_output`` through the same blocks (the mode's padding).
+    """
+
+    geometry: tuple[AxisGeometry, ...]
+    blocks: tuple[tuple[PhaseBlock, ...], ...]  # per phase of phase_plan(geometry)
+
+
+@lru_cache(maxsize=1024)
+def phase_layout(geo: tuple[AxisGeometry, ...], fold_mode: str = "zeros") -> PhaseLayout:
+    """The :class:`PhaseLayout` of a call's geometry and :attr:`~convtranspose.plan.Plan.fold_mode` (cached)."""
+    if fold_mode == "zeros":
+        phases = phase_plan(geo).phases
+        whole = tuple(
+            (PhaseBlock(tuple(slice(0, c) for c in ph.counts), ph.out_slices, (), True),) for ph in phases
+        )
+        return PhaseLayout(geo, whole)
+    canvas = tuple(uncropped(g) for g in geo)
+    blocks = []
+    for phase in phase_plan(canvas).phases:
+        per_axis = [
+            fold_pieces(sl.start - g.crop_start, g.stride, count, g.output, fold_mode)
+            for sl, count, g in zip(phase.out_slices, phase.counts, geo)
+        ]
+        blocks.append(
+            tuple(
+                PhaseBlock(
+                    tuple(p.source for p in pieces),
+                    tuple(p.target for p in pieces),
+                    tuple(axis for axis, p in enumerate(pieces) if p.reduce),
+                    all(p.inside for p in pieces),
+                )
+                for pieces in product(*per_axis)
+            )
+        )
+    return PhaseLayout(canvas, tuple(blocks))
+
+
+def phase_gradient(
+    grouped: np.ndarray, blocks: tuple[PhaseBlock, ...], batch: slice, counts: tuple[int, ...]
+) -> np.ndarray:
+    """One phase's grid of the output gradient ``grouped`` ``(N, G, Co, *S_out)`` for a batch chunk,
+    as a new ``(G, Co, n, *counts)`` array.
+
+    The transpose of writing the phase's blocks: each block reads the output cells it was added
+    onto, so a padding mode's border reads the cells it folds to (the mode's padding).
+    """
+    n = batch.stop - batch.start
+    grid = np.empty(grouped.shape[1:3] + (n,) + counts, dtype=grouped.dtype)
+    for block in blocks:
+        values = grouped[(batch, slice(None), slice(None)) + block.target]
+        np.copyto(grid[(slice(None), slice(None), slice(None)) + block.source], np.moveaxis(values, 0, 2))
+    return grid

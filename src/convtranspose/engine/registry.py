@@ -19,7 +19,9 @@ have too:
     (padding, 0/1 placement matrices): the dispatcher then sends operands it cannot take
     exactly to :data:`EXACT_FALLBACK`.
 ``forward(plan, x, weight, bias)``
-    The batched forward in ``plan.compute_dtype``.
+    The batched forward in ``plan.compute_dtype``. With a padding mode (``plan.fold_mode`` other
+    than ``'zeros'``) the border cells are folded onto the output, not dropped, and ``backward``
+    reads ``grad_output`` through the same map.
 ``backward(plan, grad_output, x, weight, needs)``
     ``(grad_input, grad_weight, grad_bias)``; ``needs`` (``_common.Needs``) says which are
     wanted, the others are None.

@@ -5,7 +5,8 @@ arithmetic. This path issues a handful: the GEMM of the weight with the input (a
 :mod:`convtranspose.engine.gemm`), then the scatter of all taps at once as a product with the
 placement matrix ``S`` of shape ``(prod(K) · prod(S_in), prod(S_out))``,
 ``S[t · P + i, o] = 1`` when tap ``t`` of input position ``i`` lands on output position ``o``
-(after the crop). ``S`` depends only on the geometry, so it is built once and cached.
+(after the crop; with a padding mode, a border position on the cell the fold sends it to). ``S``
+depends only on the geometry, so it is built once and cached.
 
 Its transpose gives the gradients: ``grad_y @ S^T`` gathers the columns in one product.
 The cost model uses it only when ``S`` is small (:data:`AUTO_MAX_PLACEMENT_ELEMENTS`). The
@@ -75,16 +76,19 @@ def estimate(plan: Plan, direction: str) -> float:
 
 
 @lru_cache(maxsize=256)
-def placement_matrix(geo: tuple[AxisGeometry, ...], dtype: str) -> np.ndarray:
-    """The read-only 0/1 matrix that places every (tap, input position) on its output position."""
+def placement_matrix(geo: tuple[AxisGeometry, ...], dtype: str, fold_mode: str = "zeros") -> np.ndarray:
+    """The read-only 0/1 matrix that places every (tap, input position) on its output position
+    (with a padding mode, a border position on the cell it folds to)."""
     kernel = tuple(g.kernel_size for g in geo)
     spatial_in = tuple(g.input_size for g in geo)
     spatial_out = tuple(g.output for g in geo)
     entries = np.zeros((prod(kernel), prod(spatial_in), prod(spatial_out)), dtype=dtype)
     input_index = np.arange(prod(spatial_in)).reshape(spatial_in)
     output_index = np.arange(prod(spatial_out)).reshape(spatial_out)
-    for window in tap_windows(geo, kernel):
-        entries[window.index, input_index[window.input_slices].ravel(), output_index[window.output_slices].ravel()] = 1
+    for window in tap_windows(geo, kernel, fold_mode):
+        inputs = input_index[window.input_slices]
+        outputs = np.broadcast_to(output_index[window.output_slices], inputs.shape)  # a folded block may share a cell
+        entries[window.index, inputs.ravel(), outputs.ravel()] = 1
     placement = entries.reshape(prod(kernel) * prod(spatial_in), prod(spatial_out))
     placement.flags.writeable = False
     return placement
@@ -100,7 +104,7 @@ def make_forward(plan: Plan) -> Callable[[np.ndarray, np.ndarray, Optional[np.nd
     n, c_in = plan.input_shape[:2]
     groups, per_group_out = plan.groups, plan.per_group_out
     per_group_in, taps, positions = c_in // groups, prod(plan.kernel), prod(plan.input_spatial)
-    placement = placement_matrix(plan.geometry, plan.compute_dtype.str)
+    placement = placement_matrix(plan.geometry, plan.compute_dtype.str, plan.fold_mode)
     out_shape = plan.output_shape
     weight_rows = (groups, per_group_in, per_group_out * taps)  # transposed to (G, Co*KK, Ci)
     input_rows = (n, groups, per_group_in, positions)
@@ -128,7 +132,7 @@ def backward(plan: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndar
     taps, positions = prod(plan.kernel), prod(plan.input_spatial)
     grad_x = grad_w = None
     if need_input or need_weight:
-        placement = placement_matrix(plan.geometry, x.dtype.str)
+        placement = placement_matrix(plan.geometry, x.dtype.str, plan.fold_mode)
         gy = grad_output.reshape(n, groups, per_group_out, placement.shape[1])
         grad_cols = np.matmul(gy, placement.T)  # (N, G, Co, KK*P)
         grad_cols = grad_cols.reshape(n, groups, per_group_out * taps, positions)
