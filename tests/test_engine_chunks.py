@@ -179,3 +179,36 @@ def test_gemm_jit_per_item_gemms_match_torch(monkeypatch, case):
     # which has kernels of its own); these small cases fit one chunk.
     expected_per_item = kwargs.get("groups", 1) == 1 and x_shape[0] > 1 and x_shape[1] > 1
     assert bool(calls) == expected_per_item
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        # position-major columns (16 taps of 8 bytes) and row-major ones (3 taps), a batch and one item
+        ((3, 2, 3, 4), (2, 3, 4, 4), dict(stride=(2, 2), padding=(1, 1))),
+        ((2, 3, 5), (3, 4, 3), dict(stride=(1,), padding=(1,))),
+    ],
+    ids=lambda c: f"x{c[0]}" if isinstance(c, tuple) else c,
+)
+def test_gemm_jit_channel_chunks_fold_padding_modes(tiny_budget, monkeypatch, mode, case):
+    """The channel-chunked forward (weight larger than the input) folds a padding mode's border
+    like the definition: torch's VJP of ``conv(F.pad(x, mode))``."""
+    pytest.importorskip("torch")
+    from padding_oracle import torch_vjp
+
+    gemm_jit = pytest.importorskip("convtranspose.engine.jit_gemm")
+    calls = []
+    original = gemm_jit._forward_by_channels
+    monkeypatch.setattr(gemm_jit, "_forward_by_channels", lambda *a: calls.append(1) or original(*a))
+    x_shape, w_shape, kwargs = case
+    rng = np.random.default_rng(8)
+    x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[1])
+    pads = tuple((p, p) for p in kwargs["padding"])
+    expected, _ = torch_vjp(
+        x, w, b, pads=pads, ops=(0,) * len(pads), mode=mode, stride=kwargs["stride"], dilation=(1,) * len(pads), groups=1
+    )
+    with engine.use_path("gemm_jit"):
+        out = ct.conv_transpose(x, w, b, padding_mode=mode, **kwargs)
+    assert calls, "a weight larger than the input should be chunked by output channels"
+    assert_close(out, expected.detach().numpy(), np.float64)
