@@ -1,4 +1,5 @@
-"""Dense layers: one input position whose taps tile the output (DCGAN's 1x1 -> 4x4 first layer).
+"""Dense layers: one input position whose taps tile the output (DCGAN's 1x1 -> 4x4 first layer),
+and pointwise ones: kernel 1, stride 1, nothing cropped (a 1x1 channel projection).
 
 The GEMM paths compute these as one plain GEMM per direction, with no scatter or gather. The
 cases below are dense, plus near misses that must not be treated as dense (padding, dilation,
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 from convtranspose.engine.gemm import is_dense
+from convtranspose.plan import is_pointwise
 from convtranspose.shape import geometries
 from convtranspose.spec import make_spec
 from oracle import assert_matches_autograd
@@ -36,3 +38,28 @@ def test_dense_layers_match_torch_autograd(engine_path, case):
     x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
     b = rng.standard_normal(w_shape[1] * kwargs.get("groups", 1))
     assert_matches_autograd(x, w, b, engine_path, **kwargs)
+
+
+POINTWISE_CASES = [
+    # (x shape, weight shape, kwargs, pointwise?)
+    ((3, 6, 5, 4), (6, 4, 1, 1), dict(), True),
+    ((2, 6, 7), (6, 2, 1), dict(groups=3, dilation=2), True),
+    ((2, 4, 3, 2, 5), (4, 3, 1, 1, 1), dict(groups=2), True),
+    ((0, 4, 3), (4, 2, 1), dict(), True),
+    ((2, 3, 5, 4), (3, 2, 1, 1), dict(padding=1), False),
+    ((2, 3, 5, 4), (3, 2, 1, 1), dict(stride=2), False),
+    ((2, 3, 5, 4), (3, 2, 1, 1), dict(stride=2, output_padding=1), False),
+    ((2, 3, 5), (3, 2, 2), dict(), False),
+]
+
+
+@pytest.mark.parametrize("case", POINTWISE_CASES, ids=lambda c: f"x{c[0]}-{'pointwise' if c[3] else 'not'}")
+def test_pointwise_layers_match_torch_autograd(engine_path, case):
+    x_shape, w_shape, kwargs, pointwise = case
+    ndim = len(x_shape) - 2
+    assert is_pointwise(geometries(x_shape[2:], w_shape[2:], make_spec(ndim, **kwargs))) == pointwise
+    rng = np.random.default_rng(10)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[1] * kwargs.get("groups", 1))
+    assert_matches_autograd(x, w, b, engine_path, **kwargs)
+

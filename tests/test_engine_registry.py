@@ -20,6 +20,7 @@ KINDS = {
     "general": ((2, 4, 3, 5), (4, 3, 3, 2), dict(stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2)),
     "depthwise": ((2, 3, 4, 5), (3, 2, 3, 3), dict(stride=2, padding=1, output_padding=1, groups=3)),
     "dense": ((2, 3, 1, 1), (3, 4, 4, 4), dict()),
+    "pointwise": ((2, 4, 3, 5), (4, 3, 1, 1), dict(groups=2)),
 }
 
 PATH_NAMES = [path.name for path in registry.PATHS]
@@ -27,7 +28,7 @@ PATH_NAMES = [path.name for path in registry.PATHS]
 
 def _expected_kernel(path: str, kind: str) -> str:
     entry = registry.entry(path)
-    variant = {"depthwise": entry.depthwise, "dense": entry.dense}.get(kind)
+    variant = {"depthwise": entry.depthwise, "dense": entry.dense, "pointwise": entry.dense}.get(kind)
     return variant or entry.module
 
 

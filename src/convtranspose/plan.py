@@ -30,6 +30,7 @@ __all__ = [
     "Hyper",
     "build_plan",
     "is_dense",
+    "is_pointwise",
     "SUPPORTED_DTYPES",
     "compute_dtype",
     "as_operand",
@@ -147,6 +148,12 @@ class Plan:
         return is_dense(self.geometry)
 
     @cached_property
+    def pointwise(self) -> bool:
+        """Kernel 1, stride 1, nothing cropped (a 1x1 layer): output position ``p`` is input
+        position ``p`` mapped from ``C_in`` to ``C_out`` channels, with no scatter at all."""
+        return is_pointwise(self.geometry)
+
+    @cached_property
     def fold_mode(self) -> str:
         """The padding mode the engine folds the border with, ``'zeros'`` when it only crops.
 
@@ -196,6 +203,12 @@ class Plan:
 def is_dense(geometry: Sequence[AxisGeometry]) -> bool:
     """True when a layer is a dense map: one input position whose taps fill the output exactly."""
     return all(g.input_size == 1 and g.covers_canvas and g.full == g.kernel_size for g in geometry)
+
+
+def is_pointwise(geometry: Sequence[AxisGeometry]) -> bool:
+    """True when every input position is one output position: kernel 1, stride 1, nothing cropped
+    or added. The layer is then a dense map from ``C_in`` to ``C_out`` at every position."""
+    return all(g.kernel_size == 1 and g.stride == 1 and g.covers_canvas for g in geometry)
 
 
 def build_plan(

@@ -9,7 +9,7 @@ The dispatcher does the routing every path shares, once:
 * :func:`route` picks a path for the forward and one for the backward of a
   :class:`~convtranspose.plan.Plan`: the forced one (:func:`use_path`; an error if it cannot take
   the call), else the cheapest by the paths' own estimates;
-* depthwise calls (``in_channels == groups``) and dense ones (``Plan.dense``) go to the path's
+* depthwise calls (``in_channels == groups``) and dense ones (``Plan.dense``, ``Plan.pointwise``) go to the path's
   variant kernel named in the registry;
 * a padding mode needs no routing of its own: every kernel folds the border (``Plan.fold_mode``)
   itself, adding each border cell onto the output cell it folds to where the zeros mode drops it
@@ -171,7 +171,7 @@ def _kernel(name: str, plan: Plan) -> ModuleType:
     when the registry names one and the call is of that kind, else the path itself."""
     path = registry.entry(name)
     variant = path.depthwise if plan.depthwise else None
-    if variant is None and plan.dense:
+    if variant is None and (plan.dense or plan.pointwise):
         variant = path.dense
     return registry.load(variant or path.module)
 

@@ -53,7 +53,7 @@ class PathEntry:
     module: str
     requires: tuple[str, ...] = ()
     depthwise: Optional[str] = None  # takes the path's calls with in_channels == groups
-    dense: Optional[str] = None  # takes the path's calls that are dense maps (Plan.dense)
+    dense: Optional[str] = None  # takes the path's calls that are dense maps (Plan.dense, Plan.pointwise)
 
 
 #: Every engine path, in order of preference when estimates tie.
