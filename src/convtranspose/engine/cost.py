@@ -22,7 +22,7 @@ from typing import NamedTuple
 from ..plan import Plan
 from . import threads
 
-__all__ = ["Sizes", "sizes", "seconds", "DIRECTIONS"]
+__all__ = ["Sizes", "sizes", "seconds", "gemm_only_seconds", "DIRECTIONS"]
 
 GEMM_RATE = 190e9  # flop/s of the BLAS on large float32 products
 COPY_RATE = 12e9  # bytes/s of element accesses in long contiguous runs
@@ -72,3 +72,19 @@ def seconds(plan: Plan, *, flops: float, accesses: float, run: float, calls: flo
     gain = THREAD_GAIN if threads.get_num_threads() > 1 else 1.0
     copy_seconds = accesses * plan.itemsize * _run_factor(run) / COPY_RATE / gain
     return _gemm_seconds(flops, inner, rows) + copy_seconds + calls * CALL_OVERHEAD
+
+
+def gemm_only_seconds(plan: Plan, direction: str) -> float:
+    """A dense or pointwise call on a GEMM path (:mod:`convtranspose.engine.dense`): its GEMMs
+    and one pass over the operands, no columns, scatter or gather."""
+    n = sizes(plan)
+    gemms = 1 if direction == "forward" else 2
+    return seconds(
+        plan,
+        flops=gemms * n.useful_flops,
+        accesses=gemms * (n.out_elems + n.in_elems),
+        run=1 << 20,
+        calls=2 * gemms,
+        inner=plan.per_group_in,
+        rows=plan.per_group_out * prod(plan.kernel),
+    )

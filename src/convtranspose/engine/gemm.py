@@ -73,6 +73,8 @@ def applies(plan: Plan) -> Optional[str]:
 def estimate(plan: Plan, direction: str) -> float:
     """One GEMM per gradient over every input position, then the per-tap scatter (or gather):
     ``C_out · prod(K)`` column values per position, adds in runs of the input's last dimension."""
+    if (plan.dense or plan.pointwise) and not plan.depthwise:  # the dense kernel: GEMMs only
+        return cost.gemm_only_seconds(plan, direction)
     n = cost.sizes(plan)
     windows = tap_windows(plan.geometry, plan.kernel, plan.fold_mode)
     scattered = sum(

@@ -36,6 +36,8 @@ def estimate(plan: Plan, direction: str) -> float:
     """The ``gemm`` estimate with a compiled scatter (one pass, no short-run overhead)."""
     n = cost.sizes(plan)
     gemms = 1 if direction == "forward" else 2
+    if (plan.dense or plan.pointwise) and not plan.depthwise:  # the dense kernel: GEMMs only
+        return cost.gemm_only_seconds(plan, direction)
     if plan.depthwise:  # fused depthwise kernels: one pass, no GEMM
         return cost.seconds(
             plan, flops=0, accesses=gemms * (2 * n.out_elems + n.in_elems), run=1 << 20, calls=4, inner=1, rows=1
