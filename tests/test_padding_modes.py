@@ -191,3 +191,25 @@ def test_a_mode_folds_in_the_kernel_without_a_canvas(path_name, mode):
         ):
             zeros, folded = _peak_bytes(lambda: run("zeros")), _peak_bytes(lambda: run(mode))
             assert folded <= zeros * (26 * 26) / (24 * 24) + 2 * border_bytes, (zeros, folded, border_bytes)
+
+
+@pytest.mark.parametrize("path_name", ENGINE_PATHS)
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_a_depthwise_mode_adds_the_bias_once(path_name, mode):
+    """Depthwise, with a border along the last axis on both sides and a large bias: the border
+    cells fold their products only (the compiled depthwise kernel builds whole canvas lines in its
+    scratch, bias included, so a border cell that carried the bias would add it twice)."""
+    rng = np.random.default_rng(3)
+    y, w, b = rng.standard_normal((2, 3, 5, 6)), rng.standard_normal((3, 2, 3, 4)), np.array([1e3, -7.0, 0.5, 2.0, 1e6, 3.0])
+    pads, stride, dilation = ((1, 2), (2, 1)), (2, 2), (1, 1)
+    expected, *_ = torch_double_backward(
+        y, w, b, np.zeros((2, 6, 8, 11)), pads=pads, ops=(0, 0), mode=mode, stride=stride, dilation=dilation, groups=3
+    )
+    with use_path(path_name):
+        out = ct.conv_transpose(y, w, b, stride=stride, padding=pads, groups=3, padding_mode=mode)
+    assert_close(out, expected, np.float64)
+    # and a non-finite bias stays what it is, with no inf - inf anywhere
+    with use_path(path_name):
+        out = ct.conv_transpose(y, w, np.array([np.inf, 0, 0, 0, 0, -np.inf]), stride=stride, padding=pads, groups=3,
+                                padding_mode=mode)
+    assert np.all(out[:, 0] == np.inf) and np.all(out[:, 5] == -np.inf) and np.isfinite(out[:, 1:5]).all()
