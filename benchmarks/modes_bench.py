@@ -21,6 +21,7 @@ Results: ``benchmarks/MODES_RESULTS.md`` (written by this script).
 from __future__ import annotations
 
 import argparse
+from fnmatch import fnmatch
 import platform
 from math import prod
 from pathlib import Path
@@ -46,13 +47,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="the suite's --quick sizes")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--layers", default="*", help="comma-separated shell patterns of layer names (default: all)")
     parser.add_argument("--write", default=str(Path(__file__).with_name("MODES_RESULTS.md")))
     args = parser.parse_args()
     set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     rows = []
     for layer in LAYERS:
-        if layer.padding == 0:
+        if layer.padding == 0 or not any(fnmatch(layer.name, p) for p in args.layers.split(",")):
             continue
         layer = layer.quick() if args.quick else layer
         x = rng.standard_normal(layer.input_shape, dtype=np.float32)
