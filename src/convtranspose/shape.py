@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Optional, Sequence, Union
+from typing import Sequence, Union
 
 from ._checks import is_int
 from .errors import OutputSizeError, ParameterError, ParameterTypeError, ShapeError

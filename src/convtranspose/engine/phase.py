@@ -30,7 +30,6 @@ per-phase GEMM by broadcast multiply-adds.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from itertools import product
 from math import prod
 from typing import Optional
