@@ -106,3 +106,35 @@ def test_accumulate_matmul_adds_products_blockwise(budget):
     for index, (a, b) in enumerate(pairs):
         accumulate_matmul(out, a, b, index == 0, budget)
     np.testing.assert_array_equal(out, sum(a @ b for a, b in pairs))
+
+
+@pytest.mark.parametrize("name", list(SHAPES))
+def test_split_backward_peak_extra_memory_is_under_twice_the_largest_gradient(monkeypatch, name):
+    """``gemm_jit``'s backward split by input channels across two threads (each GEMM on one BLAS
+    thread) keeps the same bound: the threads share each chunk's columns, and their input copies
+    and accumulation temporaries together take what one thread's did."""
+    gemm_jit = pytest.importorskip("convtranspose.engine.jit_gemm")
+    pytest.importorskip("threadpoolctl")
+    monkeypatch.setattr(gemm_jit, "MIN_PARALLEL_MACS", 0)
+    monkeypatch.setattr(gemm_jit, "MIN_PART_CHANNELS", 1)
+    splits = []
+    original = gemm_jit._channel_parts
+    monkeypatch.setattr(gemm_jit, "_channel_parts", lambda *a: splits.append(original(*a)) or splits[-1])
+    grad_y, x, w, kwargs = _operands(name)
+    largest = max(x.nbytes, w.nbytes)
+    previous = engine.get_num_threads()
+    engine.set_num_threads(2)
+    try:
+        with engine.use_path("gemm_jit"):
+            def call():
+                return ct.conv_transpose_backward(grad_y, x, w, **kwargs)
+
+            call()
+            usage = peak_extra(call, largest)
+    finally:
+        engine.set_num_threads(previous)
+    assert splits and all(len(parts) == 2 for parts in splits)
+    assert usage.ratio <= BOUND, (
+        f"split {name}: peak extra {usage.extra_bytes} bytes = {usage.ratio:.2f}x the largest gradient "
+        f"({largest} bytes), bound {BOUND}x"
+    )

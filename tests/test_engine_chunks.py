@@ -132,30 +132,94 @@ def test_gemm_jit_tiling_scatter_matches_the_reference(monkeypatch, case, with_b
         assert any(first_line > 0 for first_line in calls), "the small budget should split items by input lines"
 
 
-@pytest.mark.parametrize("budget", [7200, None])
-def test_gemm_jit_position_major_backward_matches_the_reference(monkeypatch, budget):
-    """The gradients' gather into position-major columns, whole items or ranges of positions.
-
-    With the 7200-byte budget (288 bytes a position: 16 column values and 4 input values in
-    float64, and 16 int64 target-map entries) each item is split into 25 + 25 + 13 positions: the
-    two longer ranges are gathered position-major, the 13-position remainder (fewer than the 16
-    rows) row-major; the weight gradient is accumulated over the nine chunks.
-    """
+@pytest.fixture
+def split_backward(monkeypatch):
+    """Two engine threads, and ``gemm_jit``'s backward split by input channels however small the
+    call: each thread computes both gradients' rows of its channels, on one BLAS thread. Yields
+    the module and the list of the splits it made (one list of channel ranges per call)."""
     gemm_jit = pytest.importorskip("convtranspose.engine.jit_gemm")
+    pytest.importorskip("threadpoolctl")  # the split needs it (it sets the BLAS threads to one)
+    monkeypatch.setattr(gemm_jit, "MIN_PART_CHANNELS", 1)
+    monkeypatch.setattr(gemm_jit, "MIN_PARALLEL_MACS", 0)
+    splits = []
+    original = gemm_jit._channel_parts
+    monkeypatch.setattr(gemm_jit, "_channel_parts", lambda *a: splits.append(original(*a)) or splits[-1])
+    previous = engine.get_num_threads()
+    engine.set_num_threads(2)
+    try:
+        yield gemm_jit, splits
+    finally:
+        engine.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("budget", [None, 600])
+@pytest.mark.parametrize("case", CASES + TILING_CASES, ids=lambda c: f"x{c[0]}-w{c[1]}")
+def test_gemm_jit_backward_split_by_input_channels_matches_torch(split_backward, monkeypatch, case, budget):
+    """The split backward, whole batches in one chunk and (600-byte budget) chunks of single items
+    or of ranges of an item's positions, the weight gradient accumulated a column at a time:
+    every channel range's rows land in both gradients, in every group."""
+    gemm_jit, splits = split_backward
     if budget is not None:
         monkeypatch.setattr(gemm_jit, "backward_budget", lambda largest_gradient_bytes: budget)
-    calls = []
-    original = gemm_jit._im2col_position_major
-    monkeypatch.setattr(gemm_jit, "_im2col_position_major", lambda *a: calls.append(1) or original(*a))
-    rng = np.random.default_rng(8)
-    x, w, b = rng.standard_normal((3, 4, 9, 7)), rng.standard_normal((4, 1, 4, 4)), rng.standard_normal(1)
-    kwargs = dict(stride=2, padding=1, output_padding=(1, 0))
-    grad_y = rng.standard_normal(conv_transpose_naive(x, w, b, **kwargs).shape)
-    with engine.use_path("gemm_jit"):
-        gx, gw, gb = ct.conv_transpose_backward(grad_y, x, w, **kwargs)
-    assert len(calls) == (6 if budget else 1), "expected the position-major gather (twice per item with the budget)"
-    for name, ours, expected in zip(("input", "weight", "bias"), (gx, gw, gb), naive_gradients(x, w, grad_y, **kwargs)):
-        assert_close(ours, expected, np.float64, name)
+        monkeypatch.setattr(gemm_jit, "accumulation_budget", lambda largest_gradient_bytes: 1)
+    x_shape, w_shape, kwargs = case
+    rng = np.random.default_rng(13)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[1] * kwargs.get("groups", 1))
+    assert_matches_autograd(x, w, b, "gemm_jit", **kwargs)
+    per_group_in = x_shape[1] // kwargs.get("groups", 1)
+    depthwise = kwargs.get("groups", 1) == x_shape[1]  # depthwise layers have kernels of their own
+    if per_group_in >= 2 and not depthwise:
+        assert splits and all(len(parts) == 2 for parts in splits), splits
+
+
+def test_gemm_jit_split_backward_runs_one_blas_thread_and_restores_the_count(split_backward, monkeypatch):
+    """Within the split backward every GEMM runs on one BLAS thread; afterwards the BLAS pools have
+    their thread counts back, also when the call fails. Backwards run from several threads at once
+    give the right gradients: one at a time holds the limit, the others keep the BLAS's threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_info
+
+    gemm_jit, splits = split_backward
+
+    def blas_threads(numpys_only=False):
+        # NumPy's wheels ship their BLAS in numpy.libs (another BLAS, such as SciPy's, may be loaded too)
+        return [
+            pool["num_threads"] for pool in threadpool_info()
+            if pool["user_api"] == "blas" and (not numpys_only or "numpy" in pool["filepath"])
+        ]
+
+    before = blas_threads()
+    seen = []
+    original = gemm_jit.accumulate_matmul
+    monkeypatch.setattr(gemm_jit, "accumulate_matmul", lambda *a: seen.append(blas_threads(True)) or original(*a))
+    rng = np.random.default_rng(14)
+    x, w = rng.standard_normal((3, 4, 5, 6)), rng.standard_normal((4, 3, 4, 4))
+    grad_y = rng.standard_normal(ct.conv_transpose(x, w, stride=2, padding=1).shape)
+    expected = naive_gradients(x, w, grad_y, stride=2, padding=1)
+
+    def call(_=None):
+        with engine.use_path("gemm_jit"):
+            return ct.conv_transpose_backward(grad_y, x, w, stride=2, padding=1)
+
+    for ours, theirs in zip(call(), expected):
+        assert_close(ours, theirs, np.float64)
+    if not blas_threads(numpys_only=True):
+        pytest.skip("NumPy's BLAS is not the one its wheels ship: cannot tell which pool is NumPy's")
+    assert len(seen) == 2 and all(counts == [1] for counts in seen), seen  # one GEMM per channel range
+    assert blas_threads() == before
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(call, range(6)))
+    for gradients in results:
+        for ours, theirs in zip(gradients, expected):
+            assert_close(ours, theirs, np.float64)
+    assert blas_threads() == before
+    monkeypatch.setattr(gemm_jit, "accumulate_matmul", lambda *a: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        call()
+    assert blas_threads() == before
+    assert not gemm_jit._blas_lock.locked()
 
 
 PER_ITEM_CASES = CASES + TILING_CASES + [((3, 4, 9, 7), (4, 1, 4, 4), dict(stride=2, padding=1, output_padding=(1, 0)))]

@@ -27,10 +27,12 @@ and gives the same results.
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from itertools import product
 from math import prod
-from typing import Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import numba
 import numpy as np
@@ -212,20 +214,6 @@ def _im2col(grad, target, cols, first_row, last_row):  # pragma: no cover - comp
                 cols[g, c, t, b, p] = line[o] if o >= 0 else 0.0
 
 
-@numba.njit(cache=True, nogil=True)
-def _im2col_position_major(grad, target, cols, first_row, last_row):  # pragma: no cover - compiled
-    """:func:`_im2col` into position-major columns ``(G, n, P, Co, KK)``; ``target`` is ``(P, KK)``."""
-    groups, n, positions, per_group, taps = cols.shape
-    for row in range(first_row, last_row):
-        b, g, c = row_index(row, groups, per_group)
-        line = grad[b, g, c]
-        for p in range(positions):
-            taps_here, targets = cols[g, b, p, c], target[p]
-            for t in range(taps):
-                o = targets[t]
-                taps_here[t] = line[o] if o >= 0 else 0.0
-
-
 def _over_rows(kernel: Callable[..., None], rows: int, work: int, *arrays: object) -> None:
     """Run a compiled row kernel, its rows split across the engine's threads (it releases the GIL)."""
     threads.run(lambda part: kernel(*arrays, part.start, part.stop), threads.split(rows, work))
@@ -393,23 +381,22 @@ def _forward_by_positions(
         del cols  # free this chunk's columns before the next GEMM allocates its own
 
 
-def _input_grad_into(target: np.ndarray, grouped_w: np.ndarray, columns: np.ndarray, groups: int) -> None:
-    """``target (rows, G*Ci, width) = W @ columns`` per group, ``columns`` ``(G, Co*KK, rows*width)``.
+def _input_grad_into(target: np.ndarray, grouped_w: np.ndarray, columns: np.ndarray) -> None:
+    """``target (rows, G, Ci, width) = W @ columns`` per group, ``columns`` ``(G, Co*KK, rows*width)``.
 
     With one group and one item, or wide items, one GEMM (per item) writes straight into
     ``target``; otherwise one GEMM per group, then a transposing copy.
     """
-    rows, c_in, width = target.shape
-    per_group_in = c_in // groups
+    rows, groups, per_group_in, width = target.shape
     if groups == 1 and rows == 1:
-        np.matmul(grouped_w[0], columns[0], out=target[0])
+        np.matmul(grouped_w[0], columns[0], out=target[0, 0])
         return
-    if groups == 1 and rows > 1 and width >= PER_ITEM_GEMM_MIN_POSITIONS and target.flags.c_contiguous:
+    if groups == 1 and rows > 1 and width >= PER_ITEM_GEMM_MIN_POSITIONS:
         per_item = columns[0].reshape(-1, rows, width).transpose(1, 0, 2)  # (rows, Co*KK, width)
-        np.matmul(grouped_w[0], per_item, out=target)
+        np.matmul(grouped_w[0], per_item, out=target[:, 0])
         return
     grad_cols = np.matmul(grouped_w, columns).reshape(groups, per_group_in, rows, width)
-    np.copyto(target.reshape(rows, groups, per_group_in, width), np.moveaxis(grad_cols, 2, 0))
+    np.copyto(target, np.moveaxis(grad_cols, 2, 0))
 
 
 #: With one group, batches of items at least this wide (input positions) get one GEMM per item
@@ -449,7 +436,13 @@ MAX_BACKWARD_CHUNKS = 32
 
 
 def backward(plan: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndarray, needs: Needs) -> Grads:
-    """All requested gradients: compiled gather, then the two GEMM transposes (see ``gemm``)."""
+    """All requested gradients: compiled gather, then the two GEMM transposes (see ``gemm``).
+
+    Per chunk of columns ``C`` (the gather of ``grad_output``, ``(G, Co*KK, rows*width)``):
+    ``grad_x = W @ C`` and ``grad_w += x @ C^T``. Both products' rows are input channels, so
+    with several engine threads (and a large enough call) each thread computes the rows of its
+    range of input channels, each GEMM on one BLAS thread (:func:`_channel_parts`).
+    """
     need_input, need_weight, need_bias = needs
     n, c_in = x.shape[:2]
     spatial_in, kernel = plan.input_spatial, plan.kernel
@@ -459,9 +452,9 @@ def backward(plan: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndar
     geo = plan.geometry
     grouped_w = grouped_weight(weight, groups)  # (G, Ci, Co*KK)
     flat_gy = np.ascontiguousarray(grad_output).reshape(n, groups, per_group_out, prod(grad_output.shape[2:]))
-    flat_x = x.reshape(n, c_in, positions)
+    flat_x = x.reshape(n, groups, per_group_in, positions)
 
-    grad_x = buffer_if(need_input, (n, c_in, positions), x.dtype)
+    grad_x = buffer_if(need_input, (n, groups, per_group_in, positions), x.dtype)
     grad_w = buffer_if(need_weight, grouped_w.shape, x.dtype)  # the first chunk's product is written into it
     if need_input or need_weight:
         # Columns, input copy and target map within 1.5x the largest gradient, the weight
@@ -473,31 +466,101 @@ def backward(plan: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndar
         budget = max(backward_budget(largest), -(-n * positions * per_position // MAX_BACKWARD_CHUNKS))
         if positions * per_position > budget:  # items are split: each range of positions copies its target map
             per_position += taps * np.dtype(np.int64).itemsize
-        for index, (batch, span) in enumerate(_chunks(n, positions, per_position, budget)):
-            rows, width = batch.stop - batch.start, span.stop - span.start
-            row_count = rows * groups * per_group_out
-            position_major = _position_major(rows * width, per_group_out, taps, x.itemsize)
-            part_target = _span_target(geo, plan.fold_mode, span, positions, position_major)
-            if position_major:
-                # The transpose of the forward's position-major columns; the weight-gradient
-                # GEMM runs about 8 % faster on this layout (dcgan.4: 26.3 -> 24.4 ms).
-                cols = np.empty((groups, rows, width, per_group_out, taps), dtype=x.dtype)
-                _over_rows(_im2col_position_major, row_count, cols.size, flat_gy[batch], part_target, cols)
-                channel_major = cols.reshape(groups, rows * width, per_group_out * taps).transpose(0, 2, 1)
-            else:
+        parts = _channel_parts(per_group_in, n * positions * per_group_out * taps * per_group_in)
+        with _one_blas_thread() if len(parts) > 1 else nullcontext(False) as one_blas_thread:
+            if not one_blas_thread:
+                parts = [slice(0, per_group_in)]
+            accumulation = accumulation_budget(largest) // len(parts)
+            for index, (batch, span) in enumerate(_chunks(n, positions, per_position, budget)):
+                rows, width = batch.stop - batch.start, span.stop - span.start
+                row_count = rows * groups * per_group_out
+                # Row-major columns: measured (1 thread, CPU time) against the position-major
+                # gather (the forward's layout transposed) this was dcgan.4 0.97x, dcgan.5 0.89x,
+                # and more at 2 threads, where the position-major gather's short runs scaled badly.
+                part_target = _span_target(geo, plan.fold_mode, span, positions, False)
                 cols = np.empty((groups, per_group_out, taps, rows, width), dtype=x.dtype)
                 _over_rows(_im2col, row_count, cols.size, flat_gy[batch], part_target, cols)
                 channel_major = cols.reshape(groups, per_group_out * taps, rows * width)
-            if need_input:
-                _input_grad_into(grad_x[batch, :, span], grouped_w, channel_major, groups)
-            if need_weight:
-                x_part = grouped_input(flat_x[batch, :, span], groups)  # (G, Ci, rows*width)
-                accumulate_matmul(grad_w, x_part, channel_major.transpose(0, 2, 1), index == 0, accumulation_budget(largest))
-                del x_part
-            del cols, channel_major, part_target  # free this chunk's buffers before the next chunk makes its own
+
+                def gradients(part: slice, batch: slice = batch, span: slice = span, first: bool = index == 0) -> None:
+                    """Both gradients' rows for the input channels ``part`` (of every group)."""
+                    if need_input:
+                        _input_grad_into(grad_x[batch, :, part, span], grouped_w[:, part], channel_major)
+                    if need_weight:
+                        x_part = _grouped_rows(flat_x[batch, :, part, span])  # (G, part, rows*width)
+                        accumulate_matmul(grad_w[:, part], x_part, channel_major.transpose(0, 2, 1), first, accumulation)
+
+                threads.run(gradients, parts)
+                del cols, channel_major, part_target  # free this chunk's buffers before the next chunk makes its own
     grad_b = bias_grad(grad_output) if need_bias else None
     return (
         grad_x.reshape(x.shape) if need_input else None,
         grad_w.reshape(weight.shape) if need_weight else None,
         grad_b,
     )
+
+
+def _grouped_rows(x_part: np.ndarray) -> np.ndarray:
+    """``(rows, G, Ci, width)`` -> ``(G, Ci, rows*width)`` (a copy unless ``rows == 1``)."""
+    rows, groups, channels, width = x_part.shape
+    return x_part.transpose(1, 2, 0, 3).reshape(groups, channels, rows * width)
+
+
+#: Split a backward's GEMMs by input channels across the engine's threads, each GEMM on one BLAS
+#: thread (off: one multi-threaded BLAS call per GEMM). The threads then meet twice per chunk
+#: (after the gather, after the GEMMs) instead of inside every GEMM, and no OpenBLAS worker spins
+#: on a core another process wants. Measured at 2 threads, interleaved in one process against the
+#: unsplit backward (best round, and median, as ratios to torch): on a quiet machine about even
+#: (dcgan.3 1.07x vs 1.03x, dcgan.4 1.04x vs 1.09x); on a busy one (load 2-4 on 2 cores) the
+#: unsplit medians reached 1.5-5x torch while the split's stayed at 0.4-1.0x (dcgan.4 0.79x vs
+#: 1.46x, dcgan.5 0.41x vs 5.4x, dilated 0.22x vs 2.25x). Four parts on two threads (pulled as
+#: they finish) were no better than two. Without the one-BLAS-thread limit the split was slower
+#: than no split (dcgan.4 1.55x vs 1.09x torch).
+PARALLEL_BACKWARD = True
+#: Fewest input channels (per group) per thread, and fewest multiply-adds per call, for the split.
+MIN_PART_CHANNELS = 32
+MIN_PARALLEL_MACS = 1 << 26
+
+
+def _channel_parts(per_group_in: int, macs: int) -> list[slice]:
+    """Ranges of input channels (per group) whose gradient rows the engine's threads compute."""
+    count = min(threads.get_num_threads(), per_group_in // MIN_PART_CHANNELS)
+    if not PARALLEL_BACKWARD or count < 2 or macs < MIN_PARALLEL_MACS:
+        return [slice(0, per_group_in)]
+    bounds = [per_group_in * i // count for i in range(count + 1)]
+    return [slice(bounds[i], bounds[i + 1]) for i in range(count)]
+
+
+@lru_cache(maxsize=1)
+def _blas_controller() -> Optional[Any]:
+    """threadpoolctl's controller of the loaded BLAS libraries (None without threadpoolctl or a BLAS it knows)."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    controller = ThreadpoolController().select(user_api="blas")
+    return controller if controller.lib_controllers else None
+
+
+#: Held by the backward whose GEMMs run on one BLAS thread each (one at a time: the limit is process-wide).
+_blas_lock = threading.Lock()
+
+
+@contextmanager
+def _one_blas_thread() -> Iterator[bool]:
+    """Within the block, BLAS calls run on one thread each, if it yields True.
+
+    The engine's threads then each run their own GEMMs (:func:`_channel_parts`). The limit is
+    process-wide (OpenBLAS has one pool), so one backward holds it at a time; a backward that
+    overlaps it, or one whose thread cannot set the limit (threadpoolctl lets one thread at a
+    time control OpenBLAS's shared pool), gets False and keeps the BLAS's own threads.
+    """
+    controller = _blas_controller()
+    if controller is None or not _blas_lock.acquire(blocking=False):
+        yield False
+        return
+    try:
+        with controller.limit(limits=1):
+            yield all(pool["num_threads"] == 1 for pool in controller.info())
+    finally:
+        _blas_lock.release()
