@@ -30,7 +30,7 @@ from __future__ import annotations
 from functools import lru_cache
 from itertools import product
 from math import prod
-from typing import Callable, Iterator, Optional
+from typing import Iterator, Optional
 
 import numba
 import numpy as np
@@ -38,12 +38,11 @@ import numpy as np
 from ..padding import fold_positions
 from ..plan import Plan
 from ..shape import AxisGeometry
-from . import threads
 from ._common import (
     CACHE_CHUNK_BYTES, Grads, Needs, accumulate_matmul, accumulation_budget, backward_budget, batch_chunks, bias_grad,
     buffer_if, forward_budget, gradient_bytes,
 )
-from ._jit_common import row_index
+from ._jit_common import over_rows as _over_rows, row_index
 from .gemm import grouped_input, grouped_weight
 
 __all__ = ["forward", "backward", "target_map"]
@@ -224,11 +223,6 @@ def _im2col_position_major(grad, target, cols, first_row, last_row):  # pragma: 
             for t in range(taps):
                 o = targets[t]
                 taps_here[t] = line[o] if o >= 0 else 0.0
-
-
-def _over_rows(kernel: Callable[..., None], rows: int, work: int, *arrays: object) -> None:
-    """Run a compiled row kernel, its rows split across the engine's threads (it releases the GIL)."""
-    threads.run(lambda part: kernel(*arrays, part.start, part.stop), threads.split(rows, work))
 
 
 def _chunks(n: int, positions: int, per_position_bytes: int, budget: int, align: int = 1) -> Iterator[tuple[slice, slice]]:
