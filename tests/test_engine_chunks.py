@@ -1,7 +1,7 @@
 """Every engine path gives the same answer when its work is split into many small chunks.
 
 The paths bound their working buffers by processing the batch (and, in ``gemm_jit``, ranges of
-input positions or of output channels) in chunks. Real layers need large inputs to trigger that; here the budget is
+input positions or of output channels; in ``phase_jit``, ranges of a phase grid's lines) in chunks. Real layers need large inputs to trigger that; here the budget is
 shrunk instead, so that small cases run through the chunked code, compared with torch autograd (or,
 without torch, the NumPy loop references) and, for the compiled path's special scatters, with the
 NumPy loop references.
@@ -27,16 +27,24 @@ CASES = [
     ((1, 4, 3), (4, 6, 8), dict(stride=4, padding=2)),
     ((2, 3, 2), (3, 5, 4), dict(stride=3, padding=1, output_padding=2)),
     ((1, 4, 2, 2), (4, 3, 3, 3), dict(stride=2, padding=1, groups=2)),
+    # Stride 1 (phase_jit: one phase, split into ranges of grid lines within an item), 1-d with
+    # lines long enough for phase_jit's run-wise gather, and a large kernel over a tiny input
+    # (windows entirely in the padding are skipped).
+    ((2, 3, 6, 7), (3, 4, 3, 3), dict(padding=1, dilation=(1, 2))),
+    ((1, 2, 70), (2, 3, 5), dict(padding=2)),
+    ((2, 4, 2, 2, 2), (4, 3, 5, 5, 5), dict(padding=2, groups=2)),
 ]
 
 
 @pytest.fixture
 def tiny_budget(monkeypatch):
-    for name in ("gemm", "phase", "jit_gemm"):
+    for name in ("gemm", "phase", "jit_gemm", "jit_phase"):
         try:
             module = importlib.import_module(f"convtranspose.engine.{name}")
-        except ImportError:  # jit_gemm (the gemm_jit kernels) needs numba (the 'jit' extra)
+        except ImportError:  # jit_gemm and jit_phase (the compiled kernels) need numba (the 'jit' extra)
             continue
+        if hasattr(module, "MIN_PATCH_BUDGET_BYTES"):
+            monkeypatch.setattr(module, "MIN_PATCH_BUDGET_BYTES", 256)
         for name in ("buffer_budget", "forward_budget", "backward_budget"):
             if hasattr(module, name):
                 monkeypatch.setattr(module, name, lambda output_bytes: 256)

@@ -8,7 +8,8 @@ The dispatcher does the routing every path shares, once:
 
 * :func:`route` picks a path for the forward and one for the backward of a
   :class:`~convtranspose.plan.Plan`: the forced one (:func:`use_path`; an error if it cannot take
-  the call), else the cheapest by the paths' own estimates;
+  the call), else the cheapest by the paths' own estimates (skipping a forward that an available
+  path ``replaces_forward`` in the registry);
 * depthwise calls (``in_channels == groups``) and dense ones (``Plan.dense``, ``Plan.pointwise``) go to the path's
   variant kernel named in the registry;
 * a padding mode needs no routing of its own: every kernel folds the border (``Plan.fold_mode``)
@@ -132,8 +133,12 @@ def _cheapest(plan: Plan, direction: str) -> str:
     if plan.empty:  # nothing to compute: nothing to choose between
         return registry.EXACT_FALLBACK
     while True:
+        available = available_paths()
+        replaced = {registry.entry(name).replaces_forward for name in available} if direction == "forward" else set()
         candidates: list[tuple[float, int, str]] = []
-        for name in available_paths():
+        for name in available:
+            if name in replaced:  # an available path computes the same forward faster
+                continue
             module = registry.load(registry.entry(name).module)
             if module.applies(plan) is None:
                 candidates.append((module.estimate(plan, direction), len(candidates), name))

@@ -32,7 +32,7 @@ from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from itertools import product
 from math import prod
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Iterator, Optional
 
 import numba
 import numpy as np
@@ -45,7 +45,7 @@ from ._common import (
     CACHE_CHUNK_BYTES, Grads, Needs, accumulate_matmul, accumulation_budget, backward_budget, batch_chunks, bias_grad,
     buffer_if, forward_budget, gradient_bytes,
 )
-from ._jit_common import row_index
+from ._jit_common import over_rows as _over_rows, row_index
 from .gemm import grouped_input, grouped_weight
 
 __all__ = ["forward", "backward", "target_map"]
@@ -212,11 +212,6 @@ def _im2col(grad, target, cols, first_row, last_row):  # pragma: no cover - comp
             for p in range(positions):
                 o = target[t, p]
                 cols[g, c, t, b, p] = line[o] if o >= 0 else 0.0
-
-
-def _over_rows(kernel: Callable[..., None], rows: int, work: int, *arrays: object) -> None:
-    """Run a compiled row kernel, its rows split across the engine's threads (it releases the GIL)."""
-    threads.run(lambda part: kernel(*arrays, part.start, part.stop), threads.split(rows, work))
 
 
 def _chunks(n: int, positions: int, per_position_bytes: int, budget: int, align: int = 1) -> Iterator[tuple[slice, slice]]:

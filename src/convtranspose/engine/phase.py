@@ -32,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import product
 from math import prod
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -40,7 +40,7 @@ from ..plan import Plan
 from . import cost, threads
 from ._common import Grads, Needs, batch_chunks, buffer_if, bias_grad, buffer_budget
 from .phase_plan import (
-    OutputPhase, PhaseBlock, PhaseGroup, PhasePlan, phase_gradient, phase_groups, phase_layout, phase_plan,
+    OutputPhase, PhaseBlock, PhaseGroup, PhaseLayout, PhasePlan, phase_gradient, phase_groups, phase_layout, phase_plan,
 )
 
 __all__ = ["EXACT", "applies", "estimate", "forward", "backward", "MAX_PHASES"]
@@ -104,6 +104,10 @@ def estimate(plan: Plan, direction: str) -> float:
     )
 
 
+#: A padding mode's border values held back until every output cell is written: ``(batch, target, values)``.
+Border = list[tuple[slice, tuple[slice, ...], np.ndarray]]
+
+
 # --------------------------------------------------------------------------------------------
 # Array helpers
 # --------------------------------------------------------------------------------------------
@@ -136,11 +140,28 @@ def _gather_patches(x_pad: np.ndarray, phase: OutputPhase | PhaseGroup, batch: s
     return patches.reshape(groups, per_group * taps, n * prod(phase.counts))
 
 
-def _grouped_weight_taps(weight: np.ndarray, groups: int) -> np.ndarray:
+def grouped_weight_taps(weight: np.ndarray, groups: int) -> np.ndarray:
     """``(G*Ci, Co, *K)`` -> ``(G, Ci, KK, Co)``, so a phase's taps are one fancy index."""
     c_in, per_group_out = weight.shape[:2]
     grouped = weight.reshape(groups, c_in // groups, per_group_out, -1)
     return np.ascontiguousarray(grouped.transpose(0, 1, 3, 2))
+
+
+def group_weight(
+    w_taps: np.ndarray, plan: PhasePlan, group: PhaseGroup, windows: Optional[Sequence[int]] = None
+) -> np.ndarray:
+    """The ``(G, Qg*Co, Ci*T)`` weight matrix of a phase group, from ``w_taps`` ``(G, Ci, KK, Co)``,
+    for its ``windows`` (default: all).
+
+    Rows are ordered (member phase, output channel), columns (input channel, window); it is
+    gathered as ``(G, Ci, T, Qg, Co)`` so that the copy moves whole channel runs, and returned as
+    a transposed view (BLAS takes it as is).
+    """
+    groups, per_group_out = w_taps.shape[0], w_taps.shape[3]
+    chosen = range(len(group.windows)) if windows is None else windows
+    tap_index = [[plan.phases[i].flat_taps[j] for i in group.members] for j in chosen]
+    w_group = w_taps[:, :, tap_index, :].reshape(groups, -1, len(group.members) * per_group_out)
+    return w_group.transpose(0, 2, 1)
 
 
 def _max_patch_elements(plan: PhasePlan, c_in: int, n_chunk: int) -> int:
@@ -173,54 +194,67 @@ def forward(call: Plan, x: np.ndarray, weight: np.ndarray, bias: Optional[np.nda
     fill = (np.zeros(groups * per_group_out, dtype=x.dtype) if bias is None else bias).reshape(
         (1, groups, per_group_out) + (1,) * len(geo)
     )
-    for phase, blocks in zip(plan.phases, layout.blocks):  # phases no tap reaches hold the bias only
-        if not phase.flat_taps:
-            for block in blocks:
-                if block.inside:
-                    out[(slice(None), slice(None)) + block.target] = fill.reshape((1, -1) + (1,) * len(geo))
+    fill_tapless_phases(out, layout, fill)
 
     shared = phase_groups(geo)
     if not shared:
         return out
     x_pad = _padded_grouped_input(x, groups, plan)
-    w_taps = _grouped_weight_taps(weight, groups)  # (G, Ci, KK, Co)
+    w_taps = grouped_weight_taps(weight, groups)  # (G, Ci, KK, Co)
     per_item = _per_item_group_elements(shared, c_in, groups * per_group_out)
     chunks = batch_chunks(n, per_item * x.itemsize, buffer_budget(out.nbytes))
     chunk_items = chunks[0].stop - chunks[0].start
     buffer = np.empty(max(c_in * len(g.windows) * prod(g.counts) for g in shared) * chunk_items, dtype=x.dtype)
 
-    border: list[tuple[slice, tuple[slice, ...], np.ndarray]] = []
+    border: Border = []
     for group in shared:
         # (G, Qg*Co, Ci*T): rows ordered (member phase, output channel), columns (channel, window);
         # gathered as (G, Ci, T, Qg, Co) so that the copy moves whole channel runs, then used
         # through a transposed view (BLAS takes it as is).
-        tap_index = [[plan.phases[i].flat_taps[j] for i in group.members] for j in range(len(group.windows))]
-        w_group = w_taps[:, :, tap_index, :].reshape(groups, -1, len(group.members) * per_group_out)
-        w_group = w_group.transpose(0, 2, 1)
+        w_group = group_weight(w_taps, plan, group)
         for batch in chunks:
             patches = _gather_patches(x_pad, group, batch, buffer)
             result = np.matmul(w_group, patches)  # (G, Qg*Co, n*M)
             result = result.reshape((groups, len(group.members), per_group_out, batch.stop - batch.start) + group.counts)
             for k, index in enumerate(group.members):
-                _write_phase(out, layout.blocks[index], batch, result[:, k], fill, border)
+                write_phase(out, layout.blocks[index], batch, result[:, k], fill, border)
             del result  # free this chunk's product before the next one
-    for batch, target, values in border:  # a padding mode's border, once every cell is written
-        out[(batch, slice(None)) + target] += values
+    add_border(out, border)
     return out
 
 
-def _write_phase(
+def fill_tapless_phases(out: np.ndarray, layout: PhaseLayout, fill: np.ndarray) -> None:
+    """Write the bias (``fill``, ``(1, G, Co, 1, ...)``) into the output cells of the phases no
+    tap reaches (a stride larger than the dilated kernel's span leaves such gaps)."""
+    spatial = out.ndim - 2
+    for phase, blocks in zip(phase_plan(layout.geometry).phases, layout.blocks):
+        if not phase.flat_taps:
+            for block in blocks:
+                if block.inside:
+                    out[(slice(None), slice(None)) + block.target] = fill.reshape((1, -1) + (1,) * spatial)
+
+
+def add_border(out: np.ndarray, border: Border) -> None:
+    """Add a padding mode's held-back border values (see :func:`write_phase`), once every cell is written."""
+    for batch, target, values in border:
+        out[(batch, slice(None)) + target] += values
+
+
+def write_phase(
     out: np.ndarray, blocks: tuple[PhaseBlock, ...], batch: slice, result: np.ndarray, fill: np.ndarray,
-    border: list[tuple[slice, tuple[slice, ...], np.ndarray]],
+    border: Border, inside: bool = True,
 ) -> None:
     """``out[phase] = result + bias`` for one phase and batch chunk; ``result`` is ``(G, Co, n, *M)``.
 
     A phase's blocks in a padding mode's border (see :class:`~convtranspose.engine.phase_plan.PhaseLayout`)
     are appended to ``border`` as ``(batch, target, values)``, to be added once every phase has
-    written its cells.
+    written its cells (:func:`add_border`). With ``inside=False`` only those are collected (the
+    caller writes the block in the window itself).
     """
     groups, per_group_out, n = result.shape[:3]
     for block in blocks:
+        if block.inside and not inside:
+            continue
         source = np.moveaxis(result[(slice(None), slice(None), slice(None)) + block.source], 2, 0)
         if not block.inside:
             if block.reduce:
@@ -253,7 +287,7 @@ def backward(call: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndar
     layout = phase_layout(call.geometry, call.fold_mode)
     plan = phase_plan(layout.geometry)
 
-    w_taps = _grouped_weight_taps(weight, groups)  # (G, Ci, KK, Co)
+    w_taps = grouped_weight_taps(weight, groups)  # (G, Ci, KK, Co)
     padded = tuple(s + b + a for s, b, a in zip(x.shape[2:], plan.margin_before, plan.margin_after))
     x_pad = _padded_grouped_input(x, groups, plan) if need_weight else buffer_if(False, (1,) * (x.ndim + 1), x.dtype)
     grad_x_pad = buffer_if(need_input, (groups, per_group_in, n) + padded, x.dtype, fill=True)

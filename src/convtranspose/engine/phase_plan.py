@@ -20,8 +20,8 @@ from ..padding import fold_pieces
 from ..shape import AxisGeometry, uncropped
 
 __all__ = [
-    "AxisPhase", "axis_phases", "OutputPhase", "PhasePlan", "phase_plan", "PhaseGroup", "phase_groups", "PhaseBlock",
-    "PhaseLayout", "phase_layout",
+    "AxisPhase", "axis_phases", "OutputPhase", "PhasePlan", "phase_plan", "PhaseGroup", "phase_groups", "live_windows",
+    "PhaseBlock", "PhaseLayout", "phase_layout",
 ]
 
 
@@ -135,6 +135,21 @@ def phase_groups(geo: tuple[AxisGeometry, ...]) -> tuple[PhaseGroup, ...]:
         windows = tuple(tuple(slice(b, b + c) for b, c in zip(window, counts)) for window in starts)
         groups.append(PhaseGroup(tuple(members), counts, windows))
     return tuple(groups)
+
+
+def live_windows(geo: tuple[AxisGeometry, ...], group: PhaseGroup) -> tuple[int, ...]:
+    """Indices of the windows of ``group`` (a group of ``phase_groups(geo)``) that overlap the input.
+
+    A window entirely in the padding reads only zeros: its taps never reach this group's outputs
+    (a 5x5x5 kernel over a 2x2x2 input with padding 2 reaches the output with 27 of its 125 taps),
+    so a kernel can skip its products and its patch rows.
+    """
+    margin = phase_plan(geo).margin_before
+    return tuple(
+        j
+        for j, window in enumerate(group.windows)
+        if all(w.start - before < g.input_size and w.stop - before > 0 for w, before, g in zip(window, margin, geo))
+    )
 
 
 @dataclass(frozen=True)

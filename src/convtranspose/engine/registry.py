@@ -54,12 +54,24 @@ class PathEntry:
     requires: tuple[str, ...] = ()
     depthwise: Optional[str] = None  # takes the path's calls with in_channels == groups
     dense: Optional[str] = None  # takes the path's calls that are dense maps (Plan.dense, Plan.pointwise)
+    replaces_forward: Optional[str] = None  # a path whose forward the cost model skips when this one is available
 
 
 #: Every engine path, in order of preference when estimates tie.
 PATHS: tuple[PathEntry, ...] = (
     PathEntry("small", "small"),
     PathEntry("gemm_jit", "gemm_jit", requires=("numba",), depthwise="depthwise_jit", dense="dense"),
+    # The phase decomposition with compiled gathers: its forward computes what 'phase' computes,
+    # mostly faster (1 thread, CPU time, on the 41 layers of the suite and a 60-layer sweep where
+    # either came within 1.5x of the fastest path: 0.11-1.4x phase's time, median 0.9; the 1.4x on
+    # a 512-channel stride-1 layer that gemm_jit takes), so the cost model skips 'phase''s forward
+    # when this path can run ('phase' stays the NumPy-only path, a forced one, and a backward:
+    # this path's backward is gemm_jit's, and phase's backward measured 0.56x gemm_jit's on a 7x7
+    # kernel over 10 channels).
+    PathEntry(
+        "phase_jit", "phase_jit", requires=("numba",), depthwise="depthwise_jit", dense="dense",
+        replaces_forward="phase",
+    ),
     PathEntry("gemm", "gemm", dense="dense"),
     PathEntry("phase", "phase", depthwise="depthwise"),
 )
