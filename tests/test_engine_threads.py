@@ -78,3 +78,68 @@ def test_errors_in_worker_threads_propagate(always_split):
 
     with pytest.raises(RuntimeError, match="boom"):
         threads.run(task, threads.split(6, work_elements=1))
+
+
+def _blas_threads() -> list[int]:
+    """Thread counts of the BLAS libraries the engine controls (NumPy's, loaded at its first use),
+    read afresh through threadpoolctl (other libraries loaded later, e.g. by torch, are not ours)."""
+    threadpoolctl = pytest.importorskip("threadpoolctl", reason="setting the BLAS threads needs threadpoolctl")
+    ours = {lib.filepath for lib in threads._blas_libraries()}
+    return [info["num_threads"] for info in threadpoolctl.threadpool_info() if info["filepath"] in ours]
+
+
+def test_blas_limit_lowers_the_blas_threads_and_restores_them_after_concurrent_calls():
+    """The main thread's small call lowers the BLAS threads and restores them when it returns,
+    whatever small calls other threads make meanwhile (they leave the count alone: OpenBLAS
+    0.3.31 ignores a count set from another thread and runs the GEMMs called from other threads
+    on one thread anyway); nested calls restore it once, at the outermost."""
+    import threading
+
+    previous = threads.get_num_threads()
+    threads.set_num_threads(2)
+    try:
+        before = _blas_threads()
+        assert before and max(before) == 2, before
+        entered, leave = threading.Event(), threading.Event()
+
+        def other_small_call():
+            with threads.blas_limit(1):
+                entered.set()
+                leave.wait(10)
+
+        worker = threading.Thread(target=other_small_call)
+        with threads.blas_limit(1):
+            assert max(_blas_threads()) == 1
+            worker.start()
+            assert entered.wait(10)
+            with threads.blas_limit(1):
+                pass
+            assert max(_blas_threads()) == 1, "restored by a nested call"
+            leave.set()
+            worker.join()
+            assert max(_blas_threads()) == 1, "restored by another thread's call"
+        assert _blas_threads() == before  # restored when the outermost call returned
+        with threads.blas_limit(0):  # 0 leaves them alone
+            assert _blas_threads() == before
+    finally:
+        threads.set_num_threads(previous)
+
+
+def test_route_gives_mid_size_calls_one_blas_thread():
+    from convtranspose.plan import build_plan
+
+    def routed(x_shape, w_shape, **hyper):
+        f32 = np.dtype(np.float32)
+        args = (hyper.get("stride", 1), hyper.get("padding", 0), 0, 1, 1)
+        return engine.route(build_plan("test", None, x_shape, f32, w_shape, f32, None, None, args))
+
+    previous = threads.get_num_threads()
+    try:
+        threads.set_num_threads(2)
+        assert routed((1, 21, 16, 16), (21, 21, 4, 4), stride=2, padding=1).blas_threads == 1  # FCN's upscore2: 3.6 MFLOP
+        assert routed((1, 1, 3, 3), (1, 1, 3, 3)).blas_threads == 0  # single-threaded in the BLAS anyway
+        assert routed((8, 256, 16, 16), (256, 128, 4, 4), stride=2, padding=1).blas_threads == 0  # 2 GFLOP
+        threads.set_num_threads(1)
+        assert routed((1, 21, 16, 16), (21, 21, 4, 4), stride=2, padding=1).blas_threads == 0
+    finally:
+        threads.set_num_threads(previous)

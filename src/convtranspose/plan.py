@@ -67,6 +67,9 @@ class Plan:
         The caller's dtype and the one the engine computes in (float16 -> float32).
     forward_path, backward_path : str
         Engine paths for the forward and the gradients (empty until ``engine.route``).
+    blas_threads : int
+        Threads the BLAS may use for this call's GEMMs: 0 for its pool's setting, 1 for a call
+        too small to gain from more (set by ``engine.route``).
     """
 
     spec: ConvTransposeSpec
@@ -80,6 +83,7 @@ class Plan:
     compute_dtype: np.dtype
     forward_path: str = ""
     backward_path: str = ""
+    blas_threads: int = 0
 
     @property
     def ndim(self) -> int:

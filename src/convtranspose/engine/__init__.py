@@ -38,7 +38,7 @@ import numpy as np
 
 from ..errors import ParameterError, ParameterTypeError
 from ..plan import Plan
-from . import registry, threads
+from . import cost, registry, threads
 from ._common import Grads, Needs, bias_grad, bounded_products, finite, product_limit
 from .threads import get_num_threads, set_num_threads
 
@@ -116,8 +116,22 @@ def dispatch_state() -> tuple[Optional[str], int, int]:
 # --------------------------------------------------------------------------------------------
 
 
+#: A call whose products total fewer flops than this runs its GEMMs on one BLAS thread
+#: (:func:`convtranspose.engine.threads.blas_limit`): waking the BLAS's workers costs more than
+#: they save. Measured on a quiet 2-core machine (benchmarks/RESULTS.md).
+SINGLE_BLAS_THREAD_FLOPS = 2e7
+
+#: Below this many flops a call's GEMMs are single-threaded anyway (OpenBLAS threads a GEMM from
+#: 65536 x 4 multiply-adds), so the call skips setting the BLAS threads (a tiny call takes ~6 us).
+BLAS_THREADED_FROM_FLOPS = 2 * 65536 * 4
+
+
 def route(plan: Plan) -> Plan:
-    """``plan`` with its forward and backward paths chosen (under the current dispatch state)."""
+    """``plan`` with its forward and backward paths chosen (under the current dispatch state), and
+    the BLAS threads its GEMMs may use."""
+    flops = cost.sizes(plan).useful_flops
+    small = get_num_threads() > 1 and BLAS_THREADED_FROM_FLOPS <= flops < SINGLE_BLAS_THREAD_FLOPS
+    plan = replace(plan, blas_threads=1 if small else 0)
     forced = getattr(_forced, "name", None)
     if forced is not None:
         reason = registry.load(registry.entry(forced).module).applies(plan)
@@ -203,7 +217,8 @@ def forward(plan: Plan, x: np.ndarray, weight: np.ndarray, bias: Optional[np.nda
     kernel = _kernel(plan.forward_path, plan)
     if not _takes(kernel, plan, x, weight):
         kernel = _kernel(registry.EXACT_FALLBACK, plan)
-    return kernel.forward(plan, x, weight, bias)
+    with threads.blas_limit(plan.blas_threads):
+        return kernel.forward(plan, x, weight, bias)
 
 
 def forward_runner(plan: Plan) -> Runner:
@@ -213,7 +228,7 @@ def forward_runner(plan: Plan) -> Runner:
     C-contiguous array.
     """
     kernel = _kernel(plan.forward_path, plan)
-    run = _prepared(kernel, plan)
+    run = _limited(_prepared(kernel, plan), plan.blas_threads)
     if kernel.EXACT:
         return run
     exact: list[Runner] = []
@@ -223,10 +238,22 @@ def forward_runner(plan: Plan) -> Runner:
         if bounded_products(x, weight, limit):
             return run(x, weight, bias)
         if not exact:
-            exact.append(_prepared(_kernel(registry.EXACT_FALLBACK, plan), plan))
+            exact.append(_limited(_prepared(_kernel(registry.EXACT_FALLBACK, plan), plan), plan.blas_threads))
         return exact[0](x, weight, bias)
 
     return guarded
+
+
+def _limited(run: Runner, blas_threads: int) -> Runner:
+    """``run`` with its GEMMs on at most ``blas_threads`` BLAS threads (unchanged for 0)."""
+    if blas_threads <= 0:
+        return run
+
+    def limited(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray]) -> np.ndarray:
+        with threads.blas_limit(blas_threads):
+            return run(x, weight, bias)
+
+    return limited
 
 
 def _prepared(kernel: ModuleType, plan: Plan) -> Runner:
@@ -256,5 +283,6 @@ def backward(
     kernel = _kernel(plan.backward_path, plan)
     if not kernel.EXACT and not finite(grad_output, x, weight):
         kernel = _kernel(registry.EXACT_FALLBACK, plan)
-    grads: Grads = kernel.backward(plan, grad_output, x, weight, Needs(need_input, need_weight, need_bias))
+    with threads.blas_limit(plan.blas_threads):
+        grads: Grads = kernel.backward(plan, grad_output, x, weight, Needs(need_input, need_weight, need_bias))
     return grads

@@ -11,14 +11,16 @@ is installed (without it, set ``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS`` befor
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from ..errors import ParameterError, ParameterTypeError
 from .._checks import is_int
 
-__all__ = ["set_num_threads", "get_num_threads", "split", "split2", "run"]
+__all__ = ["set_num_threads", "get_num_threads", "split", "split2", "run", "blas_limit"]
 
 #: Below this many elements an operation is not worth splitting.
 MIN_PARALLEL_ELEMENTS = 1 << 18
@@ -99,3 +101,60 @@ def run(task: Callable[..., None], parts: list) -> None:
         _pool = ThreadPoolExecutor(max_workers=_num_threads, thread_name_prefix="convtranspose")
     for future in [_pool.submit(task, *call) for call in calls]:
         future.result()
+
+
+# --------------------------------------------------------------------------------------------
+# Single-threaded BLAS for small calls
+# --------------------------------------------------------------------------------------------
+#
+# OpenBLAS splits a GEMM across its threads once it has more than about 2.6e5 multiply-adds, and
+# waking its workers costs more than it saves on GEMMs of a few MFLOP (on the 2-core machine of
+# benchmarks/RESULTS.md, FCN's upscore2 took 0.31 ms at 2 threads and 0.14 ms at 1). The
+# dispatcher marks such calls (Plan.blas_threads = 1) and runs them inside blas_limit(1). The
+# BLAS thread count is process-wide and set from the main thread only: OpenBLAS 0.3.31 (NumPy's)
+# ignores a count set from another thread, and runs the GEMMs called from other threads on one
+# thread anyway (measured: no CPU time on its workers). Nested small calls restore it when the
+# outermost one returns.
+
+_blas_lock = threading.Lock()
+_blas_depth = 0
+_blas_saved: list[tuple[Any, int]] = []
+_blas_controllers: Optional[list[Any]] = None
+
+
+def _blas_libraries() -> list[Any]:
+    """threadpoolctl's controllers of the loaded BLAS libraries (empty without threadpoolctl)."""
+    global _blas_controllers
+    if _blas_controllers is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            _blas_controllers = []
+        else:
+            _blas_controllers = [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
+    return _blas_controllers
+
+
+@contextlib.contextmanager
+def blas_limit(threads: int) -> Iterator[None]:
+    """Run the block with the BLAS on at most ``threads`` threads (0: unchanged; a no-op without
+    threadpoolctl, and outside the main thread)."""
+    global _blas_depth
+    if threads <= 0 or threading.current_thread() is not threading.main_thread() or not _blas_libraries():
+        yield
+        return
+    with _blas_lock:
+        if _blas_depth == 0:
+            _blas_saved[:] = [(lib, lib.get_num_threads()) for lib in _blas_libraries()]
+            for lib, count in _blas_saved:
+                if count > threads:
+                    lib.set_num_threads(threads)
+        _blas_depth += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_depth -= 1
+            if _blas_depth == 0:
+                for lib, count in _blas_saved:
+                    lib.set_num_threads(count)
