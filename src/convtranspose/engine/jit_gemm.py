@@ -27,12 +27,10 @@ and gives the same results.
 
 from __future__ import annotations
 
-import threading
-from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from itertools import product
 from math import prod
-from typing import Any, Iterator, Optional
+from typing import Iterator, Optional
 
 import numba
 import numpy as np
@@ -462,7 +460,9 @@ def backward(plan: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndar
         if positions * per_position > budget:  # items are split: each range of positions copies its target map
             per_position += taps * np.dtype(np.int64).itemsize
         parts = _channel_parts(per_group_in, n * positions * per_group_out * taps * per_group_in)
-        with _one_blas_thread() if len(parts) > 1 else nullcontext(False) as one_blas_thread:
+        # One BLAS thread per GEMM, set from the main thread (threads.blas_limit); where it
+        # cannot be set (another thread, no threadpoolctl) the GEMMs keep the BLAS's threads.
+        with threads.blas_limit(1 if len(parts) > 1 else 0) as one_blas_thread:
             if not one_blas_thread:
                 parts = [slice(0, per_group_in)]
             accumulation = accumulation_budget(largest) // len(parts)
@@ -526,38 +526,3 @@ def _channel_parts(per_group_in: int, macs: int) -> list[slice]:
         return [slice(0, per_group_in)]
     bounds = [per_group_in * i // count for i in range(count + 1)]
     return [slice(bounds[i], bounds[i + 1]) for i in range(count)]
-
-
-@lru_cache(maxsize=1)
-def _blas_controller() -> Optional[Any]:
-    """threadpoolctl's controller of the loaded BLAS libraries (None without threadpoolctl or a BLAS it knows)."""
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:
-        return None
-    controller = ThreadpoolController().select(user_api="blas")
-    return controller if controller.lib_controllers else None
-
-
-#: Held by the backward whose GEMMs run on one BLAS thread each (one at a time: the limit is process-wide).
-_blas_lock = threading.Lock()
-
-
-@contextmanager
-def _one_blas_thread() -> Iterator[bool]:
-    """Within the block, BLAS calls run on one thread each, if it yields True.
-
-    The engine's threads then each run their own GEMMs (:func:`_channel_parts`). The limit is
-    process-wide (OpenBLAS has one pool), so one backward holds it at a time; a backward that
-    overlaps it, or one whose thread cannot set the limit (threadpoolctl lets one thread at a
-    time control OpenBLAS's shared pool), gets False and keeps the BLAS's own threads.
-    """
-    controller = _blas_controller()
-    if controller is None or not _blas_lock.acquire(blocking=False):
-        yield False
-        return
-    try:
-        with controller.limit(limits=1):
-            yield all(pool["num_threads"] == 1 for pool in controller.info())
-    finally:
-        _blas_lock.release()

@@ -136,12 +136,13 @@ def _blas_libraries() -> list[Any]:
 
 
 @contextlib.contextmanager
-def blas_limit(threads: int) -> Iterator[None]:
+def blas_limit(threads: int) -> Iterator[bool]:
     """Run the block with the BLAS on at most ``threads`` threads (0: unchanged; a no-op without
-    threadpoolctl, and outside the main thread)."""
+    threadpoolctl, and outside the main thread). Yields whether the limit holds in the block (every
+    loaded BLAS on at most ``threads`` threads)."""
     global _blas_depth
     if threads <= 0 or threading.current_thread() is not threading.main_thread() or not _blas_libraries():
-        yield
+        yield False
         return
     with _blas_lock:
         if _blas_depth == 0:
@@ -150,8 +151,9 @@ def blas_limit(threads: int) -> Iterator[None]:
                 if count > threads:
                     lib.set_num_threads(threads)
         _blas_depth += 1
+        holds = all(lib.get_num_threads() <= threads for lib in _blas_libraries())
     try:
-        yield
+        yield holds
     finally:
         with _blas_lock:
             _blas_depth -= 1
