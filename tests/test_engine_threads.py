@@ -130,7 +130,7 @@ def test_route_gives_mid_size_calls_one_blas_thread():
 
     def routed(x_shape, w_shape, **hyper):
         f32 = np.dtype(np.float32)
-        args = (hyper.get("stride", 1), hyper.get("padding", 0), 0, 1, 1)
+        args = (hyper.get("stride", 1), hyper.get("padding", 0), 0, hyper.get("groups", 1), 1)
         return engine.route(build_plan("test", None, x_shape, f32, w_shape, f32, None, None, args))
 
     previous = threads.get_num_threads()
@@ -139,6 +139,8 @@ def test_route_gives_mid_size_calls_one_blas_thread():
         assert routed((1, 21, 16, 16), (21, 21, 4, 4), stride=2, padding=1).blas_threads == 1  # FCN's upscore2: 3.6 MFLOP
         assert routed((1, 1, 3, 3), (1, 1, 3, 3)).blas_threads == 0  # single-threaded in the BLAS anyway
         assert routed((8, 256, 16, 16), (256, 128, 4, 4), stride=2, padding=1).blas_threads == 0  # 2 GFLOP
+        depthwise = routed((4, 256, 32, 32), (256, 1, 4, 4), stride=2, padding=1, groups=256)  # 34 MFLOP, no GEMM
+        assert depthwise.blas_threads == 1
         threads.set_num_threads(1)
         assert routed((1, 21, 16, 16), (21, 21, 4, 4), stride=2, padding=1).blas_threads == 0
     finally:

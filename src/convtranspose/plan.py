@@ -68,8 +68,8 @@ class Plan:
     forward_path, backward_path : str
         Engine paths for the forward and the gradients (empty until ``engine.route``).
     blas_threads : int
-        Threads the BLAS may use for this call's GEMMs: 0 for its pool's setting, 1 for a call
-        too small to gain from more (set by ``engine.route``).
+        Threads the BLAS may use in the forward: 0 for its pool's setting, 1 for a call too small
+        to gain from more, or one with no GEMM (set by ``engine.route``).
     """
 
     spec: ConvTransposeSpec

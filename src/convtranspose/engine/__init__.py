@@ -116,22 +116,27 @@ def dispatch_state() -> tuple[Optional[str], int, int]:
 # --------------------------------------------------------------------------------------------
 
 
-#: A call whose products total fewer flops than this runs its GEMMs on one BLAS thread
-#: (:func:`convtranspose.engine.threads.blas_limit`): waking the BLAS's workers costs more than
-#: they save. Measured on a quiet 2-core machine (benchmarks/RESULTS.md).
-SINGLE_BLAS_THREAD_FLOPS = 2e7
+#: A forward with fewer useful flops than this runs its GEMMs on one BLAS thread
+#: (:func:`convtranspose.engine.threads.blas_limit`): waking OpenBLAS's workers costs more than
+#: they save, and a worker left spinning after a call takes a core from the engine's own threads.
+#: Measured on a quiet 2-core machine (auto path, 2 threads, BLAS at 1 vs 2 threads, interleaved,
+#: the 54 layers of the suite and sweep seed 1334851183 with 0.5-400 MFLOP): below 1e7 flops 17 of
+#: 19 forwards were faster on one BLAS thread (0.34-0.98x, two at 1.15x and 1.41x); from 2e7 most
+#: were slower (up to 1.76x). Depthwise forwards (no GEMM at all, only BLAS dot products in the
+#: finiteness checks) were faster at any size (0.26-1.03x: the spinning worker). Backwards gained
+#: nothing overall (0.48-1.53x below 1e7), so they keep the BLAS's setting.
+SINGLE_BLAS_THREAD_FLOPS = 1e7
 
 #: Below this many flops a call's GEMMs are single-threaded anyway (OpenBLAS threads a GEMM from
 #: 65536 x 4 multiply-adds), so the call skips setting the BLAS threads (a tiny call takes ~6 us).
 BLAS_THREADED_FROM_FLOPS = 2 * 65536 * 4
-
-
 def route(plan: Plan) -> Plan:
     """``plan`` with its forward and backward paths chosen (under the current dispatch state), and
-    the BLAS threads its GEMMs may use."""
+    the BLAS threads its forward may use."""
     flops = cost.sizes(plan).useful_flops
-    small = get_num_threads() > 1 and BLAS_THREADED_FROM_FLOPS <= flops < SINGLE_BLAS_THREAD_FLOPS
-    plan = replace(plan, blas_threads=1 if small else 0)
+    small = flops < SINGLE_BLAS_THREAD_FLOPS or plan.depthwise
+    single = get_num_threads() > 1 and flops >= BLAS_THREADED_FROM_FLOPS and small
+    plan = replace(plan, blas_threads=1 if single else 0)
     forced = getattr(_forced, "name", None)
     if forced is not None:
         reason = registry.load(registry.entry(forced).module).applies(plan)
@@ -283,6 +288,5 @@ def backward(
     kernel = _kernel(plan.backward_path, plan)
     if not kernel.EXACT and not finite(grad_output, x, weight):
         kernel = _kernel(registry.EXACT_FALLBACK, plan)
-    with threads.blas_limit(plan.blas_threads):
-        grads: Grads = kernel.backward(plan, grad_output, x, weight, Needs(need_input, need_weight, need_bias))
+    grads: Grads = kernel.backward(plan, grad_output, x, weight, Needs(need_input, need_weight, need_bias))
     return grads

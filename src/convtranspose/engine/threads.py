@@ -109,8 +109,9 @@ def run(task: Callable[..., None], parts: list) -> None:
 #
 # OpenBLAS splits a GEMM across its threads once it has more than about 2.6e5 multiply-adds, and
 # waking its workers costs more than it saves on GEMMs of a few MFLOP (on the 2-core machine of
-# benchmarks/RESULTS.md, FCN's upscore2 took 0.31 ms at 2 threads and 0.14 ms at 1). The
-# dispatcher marks such calls (Plan.blas_threads = 1) and runs them inside blas_limit(1). The
+# benchmarks/RESULTS.md, FCN's upscore2 took 0.31 ms at 2 threads and 0.14 ms at 1); a worker
+# left spinning after a call also takes a core from the engine's own threads. The dispatcher
+# marks such forwards (Plan.blas_threads = 1) and runs them inside blas_limit(1). The
 # BLAS thread count is process-wide and set from the main thread only: OpenBLAS 0.3.31 (NumPy's)
 # ignores a count set from another thread, and runs the GEMMs called from other threads on one
 # thread anyway (measured: no CPU time on its workers). Nested small calls restore it when the
