@@ -90,9 +90,9 @@ def _blas_threads() -> list[int]:
 
 def test_blas_limit_lowers_the_blas_threads_and_restores_them_after_concurrent_calls():
     """The main thread's small call lowers the BLAS threads and restores them when it returns,
-    whatever small calls other threads make meanwhile (they leave the count alone: OpenBLAS
-    0.3.31 ignores a count set from another thread and runs the GEMMs called from other threads
-    on one thread anyway); nested calls restore it once, at the outermost."""
+    whatever small calls other threads make meanwhile (they leave the count alone: threadpoolctl
+    lets only one thread set OpenBLAS's process-wide count); nested calls restore it once, at the
+    outermost."""
     import threading
 
     previous = threads.get_num_threads()

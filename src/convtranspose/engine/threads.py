@@ -112,9 +112,10 @@ def run(task: Callable[..., None], parts: list) -> None:
 # benchmarks/RESULTS.md, FCN's upscore2 took 0.31 ms at 2 threads and 0.14 ms at 1); a worker
 # left spinning after a call also takes a core from the engine's own threads. The dispatcher
 # marks such forwards (Plan.blas_threads = 1) and runs them inside blas_limit(1). The
-# BLAS thread count is process-wide and set from the main thread only: OpenBLAS 0.3.31 (NumPy's)
-# ignores a count set from another thread, and runs the GEMMs called from other threads on one
-# thread anyway (measured: no CPU time on its workers). Nested small calls restore it when the
+# BLAS thread count is process-wide (OpenBLAS without OpenMP, as NumPy ships it), and it is set
+# from the main thread only: threadpoolctl (3.8) lets only the first thread that sets a limit
+# change it and silently ignores the others, and the engine's set_num_threads runs there. Calls
+# from other threads leave it alone (blas_limit yields False). Nested calls restore it when the
 # outermost one returns.
 
 _blas_lock = threading.Lock()
