@@ -122,14 +122,18 @@ def dispatch_state() -> tuple[Optional[str], int, int]:
 #: Measured on a quiet 2-core machine (auto path, 2 threads, BLAS at 1 vs 2 threads, interleaved,
 #: the 54 layers of the suite and sweep seed 1334851183 with 0.5-400 MFLOP): below 1e7 flops 17 of
 #: 19 forwards were faster on one BLAS thread (0.34-0.98x, two at 1.15x and 1.41x); from 2e7 most
-#: were slower (up to 1.76x). Depthwise forwards (no GEMM at all, only BLAS dot products in the
-#: finiteness checks) were faster at any size (0.26-1.03x: the spinning worker). Backwards gained
-#: nothing overall (0.48-1.53x below 1e7), so they keep the BLAS's setting.
+#: were slower (up to 1.76x). Depthwise forwards (no GEMM at all) were faster at any size in that
+#: comparison (0.26-1.03x; the cause is not established, a BLAS worker still spinning from an
+#: earlier call is the suspect), though the full bench of 2026-11-30 05:56 did not show the gain
+#: on the suite's depthwise layer. Backwards gained nothing overall (0.48-1.53x below 1e7), so
+#: they keep the BLAS's setting.
 SINGLE_BLAS_THREAD_FLOPS = 1e7
 
 #: Below this many flops a call's GEMMs are single-threaded anyway (OpenBLAS threads a GEMM from
 #: 65536 x 4 multiply-adds), so the call skips setting the BLAS threads (a tiny call takes ~6 us).
 BLAS_THREADED_FROM_FLOPS = 2 * 65536 * 4
+
+
 def route(plan: Plan) -> Plan:
     """``plan`` with its forward and backward paths chosen (under the current dispatch state), and
     the BLAS threads its forward may use."""
