@@ -284,3 +284,144 @@ def test_gemm_jit_channel_chunks_fold_padding_modes(tiny_budget, monkeypatch, mo
         out = ct.conv_transpose(x, w, b, padding_mode=mode, **kwargs)
     assert calls, "a weight larger than the input should be chunked by output channels"
     assert_close(out, expected.detach().numpy(), np.float64)
+
+
+@pytest.fixture
+def split_forward(monkeypatch):
+    """Two engine threads, and ``gemm_jit``'s forward split into one part per thread however small
+    the call. Yields the module and the list of the splits it made (one list of parts per call)."""
+    gemm_jit = pytest.importorskip("convtranspose.engine.jit_gemm")
+    pytest.importorskip("threadpoolctl")  # the split needs it (it sets the BLAS threads to one)
+    for name in ("MIN_PARALLEL_FORWARD_MACS", "MIN_CHANNEL_SPLIT_MACS", "MIN_CHANNEL_SPLIT_POSITIONS"):
+        monkeypatch.setattr(gemm_jit, name, 0)
+    splits = []
+    original = gemm_jit._forward_parts
+    monkeypatch.setattr(gemm_jit, "_forward_parts", lambda *a: splits.append(original(*a)) or splits[-1])
+    previous = engine.get_num_threads()
+    engine.set_num_threads(2)
+    try:
+        yield gemm_jit, splits
+    finally:
+        engine.set_num_threads(previous)
+
+
+def _expected_parts(x_shape, w_shape, kwargs):
+    """How the forward split should divide these operands over two threads: 'batch', 'channels' or None."""
+    n, per_group_out = x_shape[0], w_shape[1]
+    if n >= 2 and n % 2 == 0:
+        return "batch"
+    if per_group_out >= 2:
+        return "channels"
+    return "batch" if n >= 2 else None
+
+
+@pytest.mark.parametrize("budget", [None, 600])
+@pytest.mark.parametrize("case", CASES + TILING_CASES + PER_ITEM_CASES[-1:], ids=lambda c: f"x{c[0]}-w{c[1]}")
+def test_gemm_jit_forward_split_into_thread_parts_matches_the_reference(split_forward, monkeypatch, case, budget):
+    """The forward split by batch items (an even batch) or by output channels (one item, or an odd
+    batch), whole parts and (600-byte budget) parts chunked into single items, ranges of positions
+    or of channels: every part's rows land in the output, with its bias, in every group."""
+    gemm_jit, splits = split_forward
+    if budget is not None:
+        monkeypatch.setattr(gemm_jit, "forward_budget", lambda output_bytes: budget)
+        monkeypatch.setattr(gemm_jit, "MIN_PART_BUDGET_BYTES", budget // 2)
+    x_shape, w_shape, kwargs = case
+    rng = np.random.default_rng(15)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[1] * kwargs.get("groups", 1))
+    with engine.use_path("gemm_jit"):
+        out = ct.conv_transpose(x, w, b, **kwargs)
+    assert_close(out, conv_transpose_naive(x, w, b, **kwargs), np.float64)
+    depthwise = kwargs.get("groups", 1) == x_shape[1]  # depthwise layers have kernels of their own
+    if depthwise:
+        return
+    (parts,) = splits
+    kind = _expected_parts(x_shape, w_shape, kwargs)
+    if kind is None:
+        assert len(parts) == 1, parts
+        return
+    assert len(parts) == 2, parts
+    batches, channels = zip(*parts)
+    if kind == "batch":
+        assert all(c == slice(0, w_shape[1]) for c in channels) and batches[0].stop == batches[1].start, parts
+    else:
+        assert all(bt == slice(0, x_shape[0]) for bt in batches) and channels[0].stop == channels[1].start, parts
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        ((2, 2, 5, 4), (2, 3, 4, 4), dict(stride=(2, 2), padding=(1, 1))),  # batch parts
+        ((1, 3, 7), (3, 4, 3), dict(stride=(1,), padding=(1,))),  # channel parts
+    ],
+    ids=lambda c: f"x{c[0]}" if isinstance(c, tuple) else c,
+)
+def test_gemm_jit_forward_split_folds_padding_modes(split_forward, mode, case):
+    """Each thread's part folds a padding mode's border into its own rows, like the definition:
+    torch's VJP of ``conv(F.pad(x, mode))``."""
+    pytest.importorskip("torch")
+    from padding_oracle import torch_vjp
+
+    gemm_jit, splits = split_forward
+    x_shape, w_shape, kwargs = case
+    rng = np.random.default_rng(9)
+    x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[1])
+    pads = tuple((p, p) for p in kwargs["padding"])
+    expected, _ = torch_vjp(
+        x, w, b, pads=pads, ops=(0,) * len(pads), mode=mode, stride=kwargs["stride"], dilation=(1,) * len(pads), groups=1
+    )
+    with engine.use_path("gemm_jit"):
+        out = ct.conv_transpose(x, w, b, padding_mode=mode, **kwargs)
+    assert splits and len(splits[-1]) == 2, splits
+    assert_close(out, expected.detach().numpy(), np.float64)
+
+
+def test_gemm_jit_split_forward_runs_one_blas_thread_and_restores_the_count(split_forward, monkeypatch):
+    """Within the split forward every GEMM runs on one BLAS thread, in the engine's pool threads;
+    afterwards the BLAS pools have their thread counts back, also when the call fails. Forwards
+    run from other threads (several at once), which cannot set the count, run unsplit and right."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_info
+
+    gemm_jit, splits = split_forward
+
+    def blas_threads(numpys_only=False):
+        return [
+            pool["num_threads"] for pool in threadpool_info()
+            if pool["user_api"] == "blas" and (not numpys_only or "numpy" in pool["filepath"])
+        ]
+
+    before = blas_threads()
+    seen = []
+    original = gemm_jit._forward_by_positions
+    monkeypatch.setattr(
+        gemm_jit, "_forward_by_positions", lambda *a: seen.append((blas_threads(True), engine.threads.in_task())) or original(*a)
+    )
+    rng = np.random.default_rng(16)
+    x, w, b = rng.standard_normal((4, 3, 5, 6)), rng.standard_normal((3, 2, 4, 4)), rng.standard_normal(2)
+    expected = conv_transpose_naive(x, w, b, stride=2, padding=1)
+
+    def call(_=None):
+        with engine.use_path("gemm_jit"):
+            return ct.conv_transpose(x, w, b, stride=2, padding=1)
+
+    assert_close(call(), expected, np.float64)
+    if not blas_threads(numpys_only=True):
+        pytest.skip("NumPy's BLAS is not the one its wheels ship: cannot tell which pool is NumPy's")
+    assert seen == [([1], True), ([1], True)], seen  # one part per thread, each on one BLAS thread
+    assert blas_threads() == before
+    items = []
+    original_part = gemm_jit._forward_part
+    monkeypatch.setattr(gemm_jit, "_forward_part", lambda *a: items.append(a[1].shape[0]) or original_part(*a))
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(call, range(6)))
+    for out in results:
+        assert_close(out, expected, np.float64)
+    assert items == [4] * 6, items  # every call in one part, its whole batch
+    assert blas_threads() == before
+    monkeypatch.setattr(gemm_jit, "_forward_by_positions", lambda *a: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        call()
+    assert blas_threads() == before

@@ -88,6 +88,31 @@ def _blas_threads() -> list[int]:
     return [info["num_threads"] for info in threadpoolctl.threadpool_info() if info["filepath"] in ours]
 
 
+def test_work_split_inside_a_part_runs_serially_on_that_thread(always_split):
+    """A part running on the pool that splits its own work (a forward split into thread parts,
+    whose scatter splits rows) runs it itself, in order, without waiting on the busy pool."""
+    import threading
+
+    seen = []
+
+    def inner(part):
+        seen.append((threading.current_thread().name, part, threads.in_task()))
+
+    def outer(part):
+        assert threads.split(10, 1 << 30) == [slice(0, 10)]
+        threads.run(inner, [slice(part.start, part.start + 1), slice(part.start + 1, part.start + 2)])
+
+    assert not threads.in_task()
+    threads.run(outer, [slice(0, 2), slice(2, 4), slice(4, 6)])
+    assert not threads.in_task()
+    assert sorted(part.start for _, part, _ in seen) == list(range(6))
+    assert all(in_task and name.startswith("convtranspose") for name, _, in_task in seen), seen
+    by_thread = {}
+    for name, part, _ in seen:
+        by_thread.setdefault(name, []).append(part.start)
+    assert all(starts == sorted(starts) for starts in by_thread.values()), by_thread
+
+
 def test_blas_limit_lowers_the_blas_threads_and_restores_them_after_concurrent_calls():
     """The main thread's small call lowers the BLAS threads and restores them when it returns,
     whatever small calls other threads make meanwhile (they leave the count alone: threadpoolctl

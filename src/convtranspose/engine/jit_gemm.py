@@ -261,34 +261,108 @@ def _channel_chunks(per_group_out: int, per_channel_bytes: int, budget: int) -> 
 
 
 def forward(plan: Plan, x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray]) -> np.ndarray:
-    """Transposed convolution: the GEMM of :mod:`convtranspose.engine.gemm`, compiled scatter."""
+    """Transposed convolution: the GEMM of :mod:`convtranspose.engine.gemm`, compiled scatter.
+
+    With several engine threads and a large enough call, the output is split into one part per
+    thread (:func:`_forward_parts`: ranges of batch items, else of output channels), and each
+    thread computes its part whole: its GEMMs on one BLAS thread, each chunk's columns scattered
+    by the thread that made them while they are still in its cache.
+    """
     n, c_in = x.shape[:2]
-    spatial_in, kernel = plan.input_spatial, plan.kernel
     groups, per_group_out = plan.groups, plan.per_group_out
-    taps, positions = prod(kernel), prod(spatial_in)
-    geo = plan.geometry
-    out_shape = plan.output_shape
-    disjoint = plan.tiles_exactly
-    out = np.empty(out_shape, dtype=x.dtype)  # every row is initialised (or assigned) by the scatter
-    flat_out = out.reshape(n, groups, per_group_out, prod(out_shape[2:]))
+    taps, positions = prod(plan.kernel), prod(plan.input_spatial)
+    out = np.empty(plan.output_shape, dtype=x.dtype)  # every row is initialised (or assigned) by the scatter
+    flat_out = out.reshape(n, groups, per_group_out, prod(plan.output_shape[2:]))
     flat_x = x.reshape(n, c_in, positions)
     fill = None if bias is None else np.ascontiguousarray(bias).reshape(groups, per_group_out)
-
     weight_t = grouped_weight(weight, groups).transpose(0, 2, 1)  # (G, Co*KK, Ci)
-    per_position = (groups * per_group_out * taps + c_in) * x.itemsize
     # Within the memory budget, chunks small enough to stay in cache from GEMM to scatter.
     budget = min(forward_budget(out.nbytes), CACHE_CHUNK_BYTES)
-    if n > 0 and n * positions * per_position > budget and weight.nbytes > x.nbytes:
+    parts = _forward_parts(n, positions, per_group_out, n * positions * c_in * per_group_out * taps)
+    # One BLAS thread per GEMM, set from the main thread (threads.blas_limit); where it cannot be
+    # set (another thread, no threadpoolctl) the parts are not split off and the GEMMs keep the
+    # BLAS's threads.
+    with threads.blas_limit(1 if len(parts) > 1 else 0) as one_blas_thread:
+        if not one_blas_thread:
+            parts = [(slice(0, n), slice(0, per_group_out))]
+        part_budget = max(min(budget, MIN_PART_BUDGET_BYTES), budget // len(parts))
+
+        def compute(batch: slice, chans: slice) -> None:
+            _forward_part(
+                plan, flat_x[batch], weight_t, weight.nbytes, flat_out[batch], fill, chans, taps, part_budget
+            )
+
+        threads.run(compute, parts)
+    return out
+
+
+def _forward_part(
+    plan: Plan, flat_x: np.ndarray, weight_t: np.ndarray, weight_bytes: int, flat_out: np.ndarray,
+    fill: Optional[np.ndarray], chans: slice, taps: int, budget: int,
+) -> None:
+    """The forward of batch items ``flat_x`` into ``flat_out`` (same items), output channels
+    ``chans`` of every group (all of them, or one thread's range)."""
+    groups, per_group_out = flat_out.shape[1], flat_out.shape[2]
+    c_in = flat_x.shape[1]
+    if chans != slice(0, per_group_out):
+        width, per_group_in = chans.stop - chans.start, weight_t.shape[2]
+        shaped = weight_t.reshape(groups, per_group_out, taps, per_group_in)
+        weight_t = shaped[:, chans].reshape(groups, width * taps, per_group_in)
+        flat_out = flat_out[:, :, chans]
+        fill = None if fill is None else np.ascontiguousarray(fill[:, chans])
+        weight_bytes = weight_bytes * width // per_group_out
+    n, _, positions = flat_x.shape
+    per_position = (groups * flat_out.shape[2] * taps + c_in) * flat_x.itemsize
+    geo, disjoint = plan.geometry, plan.tiles_exactly
+    if n > 0 and n * positions * per_position > budget and weight_bytes > flat_x.nbytes:
         # The columns exceed the budget. Chunking by batch items or input positions would read
         # the whole weight once per chunk, in GEMMs with few columns; when the weight is the
         # larger operand (HiFi-GAN's first upsampler: 8 MB of weight for a 32-sample input;
         # DCGAN's 8 MB dcgan.2 weight for 8 items of 4x4), chunk by output channels instead,
         # which reads every weight row once and the (smaller) input once per chunk. Measured
         # (1 thread, CPU time) against chunking batches of whole items: dcgan.2 0.62x, dcgan.3 0.91x.
+        x = flat_x.reshape((n, c_in) + tuple(plan.input_spatial))
         _forward_by_channels(x, weight_t, geo, plan.fold_mode, groups, flat_out, fill, disjoint, budget)
     else:
         _forward_by_positions(flat_x, weight_t, geo, plan.fold_mode, groups, flat_out, fill, disjoint, budget)
-    return out
+
+
+#: Split a large forward into one part per engine thread, each computed whole on its thread with
+#: one BLAS thread (off: one multi-threaded GEMM per chunk, the scatter split by rows). Measured at
+#: 2 threads, interleaved in one process with torch and onnxruntime, against the unsplit forward:
+#: dcgan.3 0.83x, dcgan.4 0.80x, dcgan.5 0.69x, unet.up3 0.85x, dilated 0.91x, and 0.48-0.85x on
+#: the sweep's layers of 3e7-1e9 multiply-adds split by batch items.
+PARALLEL_FORWARD = True
+#: Fewest multiply-adds for the split. Below it the two threads' start and meeting cost more than
+#: they save: 1e6-1.2e7 multiply-adds (0.2-1 ms) ran 1.3-2.4x slower split.
+MIN_PARALLEL_FORWARD_MACS = 1 << 24
+#: For a split by output channels (fewer batch items than threads), also this many input positions
+#: and multiply-adds. Each thread then reads the whole input and half the weight: HiFi-GAN's first
+#: upsampler (32 positions, 8 MB of weight, 6.7e7 multiply-adds) ran 1.39x slower split, while
+#: hifigan.up2/up3 (256 and 2048 positions) ran 0.92x and 0.86x, and 1-item sweep layers of
+#: 6e7-1.3e9 multiply-adds 0.68-0.87x.
+MIN_CHANNEL_SPLIT_POSITIONS = 256
+MIN_CHANNEL_SPLIT_MACS = 1 << 25
+#: Smallest chunk budget of a part.
+MIN_PART_BUDGET_BYTES = 256 * 1024
+
+
+def _forward_parts(n: int, positions: int, per_group_out: int, macs: int) -> list[tuple[slice, slice]]:
+    """``(batch, channels)`` parts of a forward's output, one per engine thread.
+
+    Batch items when they divide evenly among the threads (or are many); otherwise ranges of
+    output channels (per group), for a large enough call; a single part when neither splits.
+    """
+    count = threads.get_num_threads()
+    whole_batch, whole_chans = slice(0, n), slice(0, per_group_out)
+    if not PARALLEL_FORWARD or count < 2 or macs < MIN_PARALLEL_FORWARD_MACS or threads.in_task():
+        return [(whole_batch, whole_chans)]
+    by_batch = [(slice(n * i // count, n * (i + 1) // count), whole_chans) for i in range(count)]
+    if n >= count and (n % count == 0 or n >= 4 * count):
+        return by_batch
+    if per_group_out >= count and n * positions >= MIN_CHANNEL_SPLIT_POSITIONS and macs >= MIN_CHANNEL_SPLIT_MACS:
+        return [(whole_batch, slice(per_group_out * i // count, per_group_out * (i + 1) // count)) for i in range(count)]
+    return by_batch if n >= count else [(whole_batch, whole_chans)]
 
 
 def _forward_by_channels(

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator, Optional
 from ..errors import ParameterError, ParameterTypeError
 from .._checks import is_int
 
-__all__ = ["set_num_threads", "get_num_threads", "split", "split2", "run", "blas_limit"]
+__all__ = ["set_num_threads", "get_num_threads", "split", "split2", "run", "in_task", "blas_limit"]
 
 #: Below this many elements an operation is not worth splitting.
 MIN_PARALLEL_ELEMENTS = 1 << 18
@@ -69,9 +69,20 @@ def set_num_threads(n: int) -> None:
     threadpool_limits(limits=_num_threads, user_api="blas")
 
 
+#: Set in the engine's pool threads while they run a task: work they split further runs there,
+#: serially (a task that waited on the pool it runs in could deadlock it, and its threads are busy).
+_task = threading.local()
+
+
+def in_task() -> bool:
+    """Whether the calling thread is running one of :func:`run`'s parts (nested work runs serially)."""
+    return getattr(_task, "active", False)
+
+
 def split(length: int, work_elements: int) -> list[slice]:
-    """Contiguous slices of ``range(length)``, one per thread when the work is large enough."""
-    parts = min(_num_threads, length)
+    """Contiguous slices of ``range(length)``, one per thread when the work is large enough
+    (one slice inside a part already running on the pool, see :func:`in_task`)."""
+    parts = 1 if in_task() else min(_num_threads, length)
     if parts <= 1 or work_elements < MIN_PARALLEL_ELEMENTS:
         return [slice(0, length)]
     bounds = [length * i // parts for i in range(parts + 1)]
@@ -94,12 +105,21 @@ def run(task: Callable[..., None], parts: list) -> None:
     are several; re-raise the first error."""
     global _pool
     calls = [part if isinstance(part, tuple) else (part,) for part in parts]
-    if len(calls) == 1:
-        task(*calls[0])
+    if len(calls) == 1 or in_task():
+        for call in calls:
+            task(*call)
         return
     if _pool is None:
         _pool = ThreadPoolExecutor(max_workers=_num_threads, thread_name_prefix="convtranspose")
-    for future in [_pool.submit(task, *call) for call in calls]:
+
+    def marked(*call: Any) -> None:
+        _task.active = True
+        try:
+            task(*call)
+        finally:
+            _task.active = False
+
+    for future in [_pool.submit(marked, *call) for call in calls]:
         future.result()
 
 
