@@ -425,3 +425,79 @@ def test_gemm_jit_split_forward_runs_one_blas_thread_and_restores_the_count(spli
     with pytest.raises(ZeroDivisionError):
         call()
     assert blas_threads() == before
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ((2, 6, 1, 2), (6, 4, 3, 3), dict(padding=1)),  # sweep.046 in miniature: 3 of 9 taps land
+        ((2, 4, 2, 2, 2), (4, 3, 5, 5, 5), dict(padding=2, groups=2)),  # 27 of 125
+        ((3, 2, 3), (2, 3, 7), dict(stride=2, padding=5, dilation=1)),  # every other tap: 1, 3, 5
+        ((2, 2, 3), (2, 3, 8), dict(stride=3, padding=6)),  # two of every three: 0, 1, 3, 4, 6, 7
+        ((1, 3, 2, 3), (3, 2, 4, 3), dict(stride=(1, 2), padding=(2, 1), dilation=(2, 1))),
+    ],
+    ids=lambda c: f"x{c[0]}-w{c[1]}",
+)
+@pytest.mark.parametrize("budget", [None, 600])
+def test_gemm_jit_leaves_out_taps_that_never_land(monkeypatch, case, budget):
+    """Taps whose every copy falls in the crop are left out of the GEMMs (forward and backward,
+    whole and chunked); the results match torch autograd, their weight gradient is exactly zero."""
+    gemm_jit = pytest.importorskip("convtranspose.engine.jit_gemm")
+    monkeypatch.setattr(gemm_jit, "MIN_TRIM_MACS_PER_WEIGHT", 0)  # however few columns
+    trimmed = []
+    original = gemm_jit._trimmed_weight
+    monkeypatch.setattr(gemm_jit, "_trimmed_weight", lambda *a: trimmed.append(original(*a)[1]) or original(*a))
+    if budget is not None:
+        for name in ("forward_budget", "backward_budget"):
+            monkeypatch.setattr(gemm_jit, name, lambda output_bytes: budget)
+    x_shape, w_shape, kwargs = case
+    rng = np.random.default_rng(17)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[1] * kwargs.get("groups", 1))
+    # Which taps land, by brute force: scatter a one at every input position through each tap alone.
+    kernel = w_shape[2:]
+    landing = []
+    for tap in np.ndindex(*kernel):
+        probe = np.zeros((1, 1) + kernel)
+        probe[(0, 0) + tap] = 1.0
+        ones = np.ones((1, 1) + x_shape[2:])
+        spec = {k: v for k, v in kwargs.items() if k != "groups"}
+        landing.append(conv_transpose_naive(ones, probe, **spec).any())
+    expected_live = np.flatnonzero(landing)
+    assert expected_live.size < np.prod(kernel)  # every case has taps that never land
+    with engine.use_path("gemm_jit"):
+        call = ct.conv_transpose(x, w, b, **kwargs)  # (the plan for live_taps)
+    from convtranspose.plan import build_plan
+
+    hyper = (kwargs.get("stride", 1), kwargs.get("padding", 0), 0, kwargs.get("groups", 1), kwargs.get("dilation", 1))
+    plan = build_plan("conv_transpose", None, x.shape, x.dtype, w.shape, w.dtype, b.shape, b.dtype, hyper)
+    np.testing.assert_array_equal(gemm_jit.live_taps(plan.geometry, plan.fold_mode), expected_live)
+    ranges = gemm_jit.live_tap_ranges(plan.geometry, plan.fold_mode)
+    if ranges is None:  # not evenly spaced on some axis: selected by index
+        assert x_shape == (2, 2, 3)
+    else:
+        np.testing.assert_array_equal(np.arange(np.prod(kernel)).reshape(kernel)[ranges].ravel(), expected_live)
+    assert call.shape == conv_transpose_naive(x, w, b, **kwargs).shape
+    assert_matches_autograd(x, w, b, "gemm_jit", **kwargs)
+    grad_y = rng.standard_normal(call.shape)
+    with engine.use_path("gemm_jit"):
+        _, grad_w, _ = ct.conv_transpose_backward(grad_y, x, w, **kwargs)
+    dead = np.setdiff1d(np.arange(np.prod(kernel)), expected_live)
+    assert not grad_w.reshape(w_shape[0], w_shape[1], -1)[:, :, dead].any()
+    assert trimmed and all(live is not None for live in trimmed)  # every call left the dead taps out
+
+
+def test_gemm_jit_keeps_the_whole_weight_when_trimming_does_not_pay():
+    """Few GEMM columns per weight element (a large weight over a tiny input): no copy of the live
+    taps, the full weight with its dead taps."""
+    gemm_jit = pytest.importorskip("convtranspose.engine.jit_gemm")
+    from convtranspose.plan import build_plan
+
+    x_shape, w_shape = (1, 8, 1, 2), (8, 4, 3, 3)
+    plan = build_plan("conv_transpose", None, x_shape, np.dtype("float64"), w_shape, np.dtype("float64"), None, None, (1, 1, 0, 1, 1))
+    weight = np.ones(w_shape)
+    kept, live = gemm_jit._trimmed_weight(plan, weight, 2)
+    assert live is None and kept.shape == (8, 4, 9)
+    kept, live = gemm_jit._trimmed_weight(plan, weight, 2 * gemm_jit.MIN_TRIM_MACS_PER_WEIGHT)
+    np.testing.assert_array_equal(live, [3, 4, 5])
+    assert kept.shape == (8, 4, 3)

@@ -77,9 +77,80 @@ def target_map(geo: tuple[AxisGeometry, ...], fold_mode: str = "zeros") -> np.nd
 
 
 @lru_cache(maxsize=256)
-def target_map_t(geo: tuple[AxisGeometry, ...], fold_mode: str = "zeros") -> np.ndarray:
-    """:func:`target_map` transposed, ``(P, KK)`` (read-only, cached)."""
-    transposed = np.ascontiguousarray(target_map(geo, fold_mode).T)
+def live_taps(geo: tuple[AxisGeometry, ...], fold_mode: str = "zeros") -> Optional[np.ndarray]:
+    """Indices of the kernel taps that land in the output for some input position, or None if all do.
+
+    A kernel larger than a small input with padding has taps that only ever land in the crop
+    (a 3x3 kernel over a 1x2 input with padding 1: the first and last kernel rows): the forward
+    leaves them out of its GEMM, the backward out of both, and their weight gradient is zero.
+    """
+    live = np.flatnonzero((target_map(geo, fold_mode) >= 0).any(axis=1))
+    if live.size == prod(g.kernel_size for g in geo):
+        return None
+    live.flags.writeable = False
+    return live
+
+
+@lru_cache(maxsize=256)
+def live_tap_ranges(geo: tuple[AxisGeometry, ...], fold_mode: str = "zeros") -> Optional[tuple[slice, ...]]:
+    """:func:`live_taps` as one evenly spaced range of taps per axis, or None where they are not.
+
+    A tap lands in the output when it lands on every axis, so the live taps are the product of
+    each axis's live kernel indices. Those are usually an interval, or every ``n``-th index (an
+    output shorter than the stride); then ``weight[:, :, *ranges]`` selects the live taps by
+    slicing, in :func:`live_taps`'s (C) order. Otherwise (e.g. two of every three) None.
+    """
+    kernel = tuple(g.kernel_size for g in geo)
+    live = live_taps(geo, fold_mode)
+    if live is None:
+        return tuple(slice(0, k) for k in kernel)
+    ranges = []
+    for axis, k in enumerate(kernel):
+        landing = np.flatnonzero(np.isin(np.arange(k), np.unravel_index(live, kernel)[axis]))
+        step = int(landing[1] - landing[0]) if landing.size > 1 else 1
+        if np.any(np.diff(landing) != step):
+            return None
+        ranges.append(slice(int(landing[0]), int(landing[-1]) + 1, step))
+    return tuple(ranges)
+
+
+#: Leave the taps that never land out of the GEMMs when, per weight element copied, they save at
+#: least this many multiply-adds (GEMM columns times the share of dead taps): the copy of the live
+#: taps reads the whole weight. sweep.046 (a 3x3 kernel over 1x2 inputs, 16 columns, 9 MB of
+#: weight) ran slower trimmed (the copy cost more than the GEMM it saved).
+MIN_TRIM_MACS_PER_WEIGHT = 64
+
+
+def _trimmed_weight(plan: Plan, weight: np.ndarray, columns: int) -> tuple[np.ndarray, Optional[np.ndarray]]:
+    """``(weight (C_in, C_out/G, L), live taps)`` with only the live taps when that pays, else
+    ``(weight (C_in, C_out/G, KK), None)``."""
+    c_in, per_group_out = weight.shape[:2]
+    live = None if plan.tiles_exactly else live_taps(plan.geometry, plan.fold_mode)
+    taps = prod(plan.kernel)
+    if live is None or columns * (taps - live.size) < MIN_TRIM_MACS_PER_WEIGHT * taps:
+        return weight.reshape(c_in, per_group_out, taps), None
+    ranges = live_tap_ranges(plan.geometry, plan.fold_mode)
+    if ranges is None:
+        return np.take(weight.reshape(c_in, per_group_out, taps), live, axis=2), live
+    return np.ascontiguousarray(weight[(slice(None), slice(None)) + ranges]).reshape(c_in, per_group_out, -1), live
+
+
+@lru_cache(maxsize=256)
+def live_target_map(geo: tuple[AxisGeometry, ...], fold_mode: str = "zeros", trim: bool = False) -> np.ndarray:
+    """:func:`target_map`, its rows restricted to :func:`live_taps` with ``trim`` (read-only, cached)."""
+    full = target_map(geo, fold_mode)
+    live = live_taps(geo, fold_mode) if trim else None
+    if live is None:
+        return full
+    part = np.ascontiguousarray(full[live])
+    part.flags.writeable = False
+    return part
+
+
+@lru_cache(maxsize=256)
+def target_map_t(geo: tuple[AxisGeometry, ...], fold_mode: str = "zeros", trim: bool = False) -> np.ndarray:
+    """:func:`live_target_map` transposed, ``(P, KK)`` (read-only, cached)."""
+    transposed = np.ascontiguousarray(live_target_map(geo, fold_mode, trim).T)
     transposed.flags.writeable = False
     return transposed
 
@@ -275,6 +346,8 @@ def forward(plan: Plan, x: np.ndarray, weight: np.ndarray, bias: Optional[np.nda
     flat_out = out.reshape(n, groups, per_group_out, prod(plan.output_shape[2:]))
     flat_x = x.reshape(n, c_in, positions)
     fill = None if bias is None else np.ascontiguousarray(bias).reshape(groups, per_group_out)
+    weight, live = _trimmed_weight(plan, weight, n * positions)  # taps that never land: left out of the GEMM
+    taps = weight.shape[2]
     weight_t = grouped_weight(weight, groups).transpose(0, 2, 1)  # (G, Co*KK, Ci)
     # Within the memory budget, chunks small enough to stay in cache from GEMM to scatter.
     budget = min(forward_budget(out.nbytes), CACHE_CHUNK_BYTES)
@@ -289,7 +362,8 @@ def forward(plan: Plan, x: np.ndarray, weight: np.ndarray, bias: Optional[np.nda
 
         def compute(batch: slice, chans: slice) -> None:
             _forward_part(
-                plan, flat_x[batch], weight_t, weight.nbytes, flat_out[batch], fill, chans, taps, part_budget
+                plan, flat_x[batch], weight_t, weight.nbytes, flat_out[batch], fill, chans, taps, live is not None,
+                part_budget,
             )
 
         threads.run(compute, parts)
@@ -298,10 +372,11 @@ def forward(plan: Plan, x: np.ndarray, weight: np.ndarray, bias: Optional[np.nda
 
 def _forward_part(
     plan: Plan, flat_x: np.ndarray, weight_t: np.ndarray, weight_bytes: int, flat_out: np.ndarray,
-    fill: Optional[np.ndarray], chans: slice, taps: int, budget: int,
+    fill: Optional[np.ndarray], chans: slice, taps: int, trim: bool, budget: int,
 ) -> None:
     """The forward of batch items ``flat_x`` into ``flat_out`` (same items), output channels
-    ``chans`` of every group (all of them, or one thread's range)."""
+    ``chans`` of every group (all of them, or one thread's range); ``weight_t`` holds only the
+    :func:`live_taps` with ``trim``."""
     groups, per_group_out = flat_out.shape[1], flat_out.shape[2]
     c_in = flat_x.shape[1]
     if chans != slice(0, per_group_out):
@@ -322,9 +397,9 @@ def _forward_part(
         # which reads every weight row once and the (smaller) input once per chunk. Measured
         # (1 thread, CPU time) against chunking batches of whole items: dcgan.2 0.62x, dcgan.3 0.91x.
         x = flat_x.reshape((n, c_in) + tuple(plan.input_spatial))
-        _forward_by_channels(x, weight_t, geo, plan.fold_mode, groups, flat_out, fill, disjoint, budget)
+        _forward_by_channels(x, weight_t, geo, plan.fold_mode, trim, groups, flat_out, fill, disjoint, budget)
     else:
-        _forward_by_positions(flat_x, weight_t, geo, plan.fold_mode, groups, flat_out, fill, disjoint, budget)
+        _forward_by_positions(flat_x, weight_t, geo, plan.fold_mode, trim, groups, flat_out, fill, disjoint, budget)
 
 
 #: Split a large forward into one part per engine thread, each computed whole on its thread with
@@ -366,7 +441,8 @@ def _forward_parts(n: int, positions: int, per_group_out: int, macs: int) -> lis
 
 
 def _forward_by_channels(
-    x: np.ndarray, weight_t: np.ndarray, geo: tuple[AxisGeometry, ...], fold_mode: str, groups: int, flat_out: np.ndarray,
+    x: np.ndarray, weight_t: np.ndarray, geo: tuple[AxisGeometry, ...], fold_mode: str, trim: bool, groups: int,
+    flat_out: np.ndarray,
     fill: Optional[np.ndarray], disjoint: bool, budget: int,
 ) -> None:
     """The scatter of :func:`forward` for ranges of output channels, with the whole input.
@@ -396,11 +472,11 @@ def _forward_by_channels(
         if position_major:
             w_part = per_channel_weights[:, :, chans].reshape(groups, per_group_in, width * taps)  # a view
             cols = np.matmul(grouped_x, w_part).reshape(groups, n, positions, width, taps)
-            kernel, target = _col2im_position_major, target_map_t(geo, fold_mode)
+            kernel, target = _col2im_position_major, target_map_t(geo, fold_mode, trim)
         else:
             w_part = per_tap_weights[:, chans].reshape(groups, width * taps, per_group_in)
             cols = np.matmul(w_part, grouped_x).reshape(groups, width, taps, n, positions)
-            kernel, target = _col2im, target_map(geo, fold_mode)
+            kernel, target = _col2im, live_target_map(geo, fold_mode, trim)
         _over_rows(kernel, n * groups * width, cols.size, cols, target, flat_out[:, :, chans], part_fill, disjoint, True)
         del cols
 
@@ -410,7 +486,7 @@ BY_CHANNELS_POSITION_MAJOR = True
 
 
 def _forward_by_positions(
-    flat_x: np.ndarray, weight_t: np.ndarray, geo: tuple[AxisGeometry, ...], fold_mode: str, groups: int,
+    flat_x: np.ndarray, weight_t: np.ndarray, geo: tuple[AxisGeometry, ...], fold_mode: str, trim: bool, groups: int,
     flat_out: np.ndarray,
     fill: Optional[np.ndarray], disjoint: bool, budget: int,
 ) -> None:
@@ -442,7 +518,7 @@ def _forward_by_positions(
             del cols
             continue
         kernel = _col2im_position_major if position_major else _col2im
-        part_target = _span_target(geo, fold_mode, span, positions, position_major)
+        part_target = _span_target(geo, fold_mode, span, positions, position_major, trim)
         start_rows = span.start == 0  # a row's first chunk initialises it
         _over_rows(kernel, row_count, cols.size, cols, part_target, flat_out[batch], fill, disjoint, start_rows)
         del cols  # free this chunk's columns before the next GEMM allocates its own
@@ -486,12 +562,13 @@ def _per_item_columns(x_part, weight_rows, per_group_out, taps, position_major):
 
 
 def _span_target(
-    geo: tuple[AxisGeometry, ...], fold_mode: str, span: slice, positions: int, transposed: bool
+    geo: tuple[AxisGeometry, ...], fold_mode: str, span: slice, positions: int, transposed: bool, trim: bool = False
 ) -> np.ndarray:
-    """The target map (``(KK, P)``, or transposed ``(P, KK)``) restricted to the positions of ``span``."""
+    """The target map (``(KK, P)``, or transposed ``(P, KK)``; live taps only with ``trim``)
+    restricted to the positions of ``span``."""
     if span.start == 0 and span.stop == positions:
-        return target_map_t(geo, fold_mode) if transposed else target_map(geo, fold_mode)
-    part = target_map(geo, fold_mode)[:, span]
+        return target_map_t(geo, fold_mode, trim) if transposed else live_target_map(geo, fold_mode, trim)
+    part = live_target_map(geo, fold_mode, trim)[:, span]
     return np.ascontiguousarray(part.T if transposed else part)
 
 
@@ -517,7 +594,10 @@ def backward(plan: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndar
     per_group_in = c_in // groups
     taps, positions = prod(kernel), prod(spatial_in)
     geo = plan.geometry
-    grouped_w = grouped_weight(weight, groups)  # (G, Ci, Co*KK)
+    # Taps that never land in the output: no columns, a zero weight gradient.
+    live_weight, live = _trimmed_weight(plan, weight, n * positions)
+    taps = live_weight.shape[2]
+    grouped_w = grouped_weight(live_weight, groups)  # (G, Ci, Co*KK)
     flat_gy = np.ascontiguousarray(grad_output).reshape(n, groups, per_group_out, prod(grad_output.shape[2:]))
     flat_x = x.reshape(n, groups, per_group_in, positions)
 
@@ -546,7 +626,7 @@ def backward(plan: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndar
                 # Row-major columns: measured (1 thread, CPU time) against the position-major
                 # gather (the forward's layout transposed) this was dcgan.4 0.97x, dcgan.5 0.89x,
                 # and more at 2 threads, where the position-major gather's short runs scaled badly.
-                part_target = _span_target(geo, plan.fold_mode, span, positions, False)
+                part_target = _span_target(geo, plan.fold_mode, span, positions, False, live is not None)
                 cols = np.empty((groups, per_group_out, taps, rows, width), dtype=x.dtype)
                 _over_rows(_im2col, row_count, cols.size, flat_gy[batch], part_target, cols)
                 channel_major = cols.reshape(groups, per_group_out * taps, rows * width)
@@ -562,6 +642,10 @@ def backward(plan: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndar
                 threads.run(gradients, parts)
                 del cols, channel_major, part_target  # free this chunk's buffers before the next chunk makes its own
     grad_b = bias_grad(grad_output) if need_bias else None
+    if need_weight and live is not None:
+        live_grad_w = grad_w
+        grad_w = np.zeros(weight.shape, dtype=x.dtype)
+        grad_w.reshape(c_in, per_group_out, -1)[:, :, live] = live_grad_w.reshape(c_in, per_group_out, taps)
     return (
         grad_x.reshape(x.shape) if need_input else None,
         grad_w.reshape(weight.shape) if need_weight else None,
