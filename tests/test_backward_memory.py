@@ -117,6 +117,7 @@ def test_split_backward_peak_extra_memory_is_under_twice_the_largest_gradient(mo
     pytest.importorskip("threadpoolctl")
     monkeypatch.setattr(gemm_jit, "MIN_PARALLEL_MACS", 0)
     monkeypatch.setattr(gemm_jit, "MIN_PART_CHANNELS", 1)
+    monkeypatch.setattr(gemm_jit, "PARALLEL_BACKWARD_BATCH", False)  # (its own test below)
     splits = []
     original = gemm_jit._channel_parts
     monkeypatch.setattr(gemm_jit, "_channel_parts", lambda *a: splits.append(original(*a)) or splits[-1])
@@ -136,5 +137,37 @@ def test_split_backward_peak_extra_memory_is_under_twice_the_largest_gradient(mo
     assert splits and all(len(parts) == 2 for parts in splits)
     assert usage.ratio <= BOUND, (
         f"split {name}: peak extra {usage.extra_bytes} bytes = {usage.ratio:.2f}x the largest gradient "
+        f"({largest} bytes), bound {BOUND}x"
+    )
+
+
+@pytest.mark.parametrize("name", list(SHAPES))
+def test_batch_split_backward_peak_extra_memory_is_under_twice_the_largest_gradient(monkeypatch, name):
+    """``gemm_jit``'s backward split by batch items across two threads keeps the bound: the threads
+    share the columns budget, and the second thread's weight gradient is only allowed where it
+    fits a quarter of the largest gradient (so "weight-largest" is not split)."""
+    gemm_jit = pytest.importorskip("convtranspose.engine.jit_gemm")
+    pytest.importorskip("threadpoolctl")
+    monkeypatch.setattr(gemm_jit, "MIN_BATCH_SPLIT_MACS", 0)
+    splits = []
+    original = gemm_jit._backward_batch_parts
+    monkeypatch.setattr(gemm_jit, "_backward_batch_parts", lambda *a: splits.append(original(*a)) or splits[-1])
+    grad_y, x, w, kwargs = _operands(name)
+    largest = max(x.nbytes, w.nbytes)
+    previous = engine.get_num_threads()
+    engine.set_num_threads(2)
+    try:
+        with engine.use_path("gemm_jit"):
+            def call():
+                return ct.conv_transpose_backward(grad_y, x, w, **kwargs)
+
+            call()
+            usage = peak_extra(call, largest)
+    finally:
+        engine.set_num_threads(previous)
+    expect_split = x.shape[0] > 1 and w.nbytes <= 0.25 * largest
+    assert splits and all(len(parts) == (2 if expect_split else 1) for parts in splits), splits
+    assert usage.ratio <= BOUND, (
+        f"batch split {name}: peak extra {usage.extra_bytes} bytes = {usage.ratio:.2f}x the largest gradient "
         f"({largest} bytes), bound {BOUND}x"
     )

@@ -501,3 +501,73 @@ def test_gemm_jit_keeps_the_whole_weight_when_trimming_does_not_pay():
     kept, live = gemm_jit._trimmed_weight(plan, weight, 2 * gemm_jit.MIN_TRIM_MACS_PER_WEIGHT)
     np.testing.assert_array_equal(live, [3, 4, 5])
     assert kept.shape == (8, 4, 3)
+
+
+@pytest.fixture
+def batch_split_backward(monkeypatch):
+    """Two engine threads, and ``gemm_jit``'s backward split by batch items however small the call
+    and its weight gradient. Yields the module and the list of the batch splits it made."""
+    gemm_jit = pytest.importorskip("convtranspose.engine.jit_gemm")
+    pytest.importorskip("threadpoolctl")  # the split needs it (it sets the BLAS threads to one)
+    monkeypatch.setattr(gemm_jit, "MIN_BATCH_SPLIT_MACS", 0)
+    monkeypatch.setattr(gemm_jit, "BATCH_SPLIT_GRADIENT_SHARE", float("inf"))
+    splits = []
+    original = gemm_jit._backward_batch_parts
+    monkeypatch.setattr(gemm_jit, "_backward_batch_parts", lambda *a: splits.append(original(*a)) or splits[-1])
+    previous = engine.get_num_threads()
+    engine.set_num_threads(2)
+    try:
+        yield gemm_jit, splits
+    finally:
+        engine.set_num_threads(previous)
+
+
+BATCH_SPLIT_CASES = [case for case in CASES + TILING_CASES if case[0][0] >= 2] + [
+    ((4, 3, 5, 6), (3, 2, 4, 4), dict(stride=2, padding=1)),
+    ((9, 2, 7), (2, 3, 3), dict(stride=2, padding=1, output_padding=1)),  # an odd batch of at least 4 per thread
+    ((8, 4, 3, 3), (4, 2, 3, 3), dict(stride=2, groups=2)),
+]
+
+
+@pytest.mark.parametrize("budget", [None, 600])
+@pytest.mark.parametrize("case", BATCH_SPLIT_CASES, ids=lambda c: f"x{c[0]}-w{c[1]}")
+def test_gemm_jit_backward_split_by_batch_items_matches_torch(batch_split_backward, monkeypatch, case, budget):
+    """The batch-split backward (each thread gathers, multiplies and accumulates the weight
+    gradient of its own items; the accumulators are summed): whole parts and (600-byte budget)
+    parts chunked into items or ranges of positions, every gradient alone and all together."""
+    gemm_jit, splits = batch_split_backward
+    if budget is not None:
+        monkeypatch.setattr(gemm_jit, "backward_budget", lambda largest_gradient_bytes: budget)
+        monkeypatch.setattr(gemm_jit, "accumulation_budget", lambda largest_gradient_bytes: 1)
+    x_shape, w_shape, kwargs = case
+    rng = np.random.default_rng(18)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[1] * kwargs.get("groups", 1))
+    assert_matches_autograd(x, w, b, "gemm_jit", **kwargs)
+    depthwise = kwargs.get("groups", 1) == x_shape[1]
+    n = x_shape[0]
+    if not depthwise:
+        expect_split = n % 2 == 0 or n >= 8
+        assert splits and all(len(parts) == (2 if expect_split else 1) for parts in splits), splits
+        if expect_split:
+            assert all(parts[0].stop == parts[1].start and parts[1].stop == n for parts in splits), splits
+
+
+def test_gemm_jit_backward_batch_split_respects_the_weight_gradient_share():
+    """The batch split gives each extra thread a weight gradient of its own: only where those fit
+    a quarter of the largest gradient; never for small calls, or from inside a pool part."""
+    gemm_jit = pytest.importorskip("convtranspose.engine.jit_gemm")
+    previous = engine.get_num_threads()
+    engine.set_num_threads(2)
+    try:
+        big = gemm_jit.MIN_BATCH_SPLIT_MACS
+        assert gemm_jit._backward_batch_parts(8, big, 100, 400) == [slice(0, 4), slice(4, 8)]
+        assert gemm_jit._backward_batch_parts(8, big, 101, 400) == [slice(0, 8)]  # 101 > 0.25 x 400
+        assert gemm_jit._backward_batch_parts(8, big - 1, 100, 400) == [slice(0, 8)]
+        assert gemm_jit._backward_batch_parts(3, big, 100, 400) == [slice(0, 3)]  # uneven, small batch
+        assert gemm_jit._backward_batch_parts(9, big, 100, 400) == [slice(0, 4), slice(4, 9)]
+        assert gemm_jit._backward_batch_parts(1, big, 0, 400) == [slice(0, 1)]
+        engine.set_num_threads(1)
+        assert gemm_jit._backward_batch_parts(8, big, 0, 400) == [slice(0, 8)]
+    finally:
+        engine.set_num_threads(previous)

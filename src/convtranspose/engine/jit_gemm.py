@@ -613,34 +613,49 @@ def backward(plan: Plan, grad_output: np.ndarray, x: np.ndarray, weight: np.ndar
         budget = max(backward_budget(largest), -(-n * positions * per_position // MAX_BACKWARD_CHUNKS))
         if positions * per_position > budget:  # items are split: each range of positions copies its target map
             per_position += taps * np.dtype(np.int64).itemsize
-        parts = _channel_parts(per_group_in, n * positions * per_group_out * taps * per_group_in)
+        macs = n * positions * per_group_out * taps * per_group_in
+        batches = _backward_batch_parts(n, macs, grad_w.nbytes if need_weight else 0, largest)
+        parts = _channel_parts(per_group_in, macs) if len(batches) == 1 else [slice(0, per_group_in)]
         # One BLAS thread per GEMM, set from the main thread (threads.blas_limit); where it
         # cannot be set (another thread, no threadpoolctl) the GEMMs keep the BLAS's threads.
-        with threads.blas_limit(1 if len(parts) > 1 else 0) as one_blas_thread:
+        with threads.blas_limit(1 if len(parts) > 1 or len(batches) > 1 else 0) as one_blas_thread:
             if not one_blas_thread:
-                parts = [slice(0, per_group_in)]
-            accumulation = accumulation_budget(largest) // len(parts)
-            for index, (batch, span) in enumerate(_chunks(n, positions, per_position, budget)):
-                rows, width = batch.stop - batch.start, span.stop - span.start
-                row_count = rows * groups * per_group_out
-                # Row-major columns: measured (1 thread, CPU time) against the position-major
-                # gather (the forward's layout transposed) this was dcgan.4 0.97x, dcgan.5 0.89x,
-                # and more at 2 threads, where the position-major gather's short runs scaled badly.
-                part_target = _span_target(geo, plan.fold_mode, span, positions, False, live is not None)
-                cols = np.empty((groups, per_group_out, taps, rows, width), dtype=x.dtype)
-                _over_rows(_im2col, row_count, cols.size, flat_gy[batch], part_target, cols)
-                channel_major = cols.reshape(groups, per_group_out * taps, rows * width)
+                parts, batches = [slice(0, per_group_in)], [slice(0, n)]
+            accumulation = accumulation_budget(largest) // (len(parts) * len(batches))
+            # The first batch part accumulates into grad_w, the others into weight-gradient buffers
+            # of their own (within a quarter of the largest gradient), added to it at the end.
+            accumulators = [grad_w] + [buffer_if(need_weight, grouped_w.shape, x.dtype) for _ in batches[1:]]
 
-                def gradients(part: slice, batch: slice = batch, span: slice = span, first: bool = index == 0) -> None:
-                    """Both gradients' rows for the input channels ``part`` (of every group)."""
-                    if need_input:
-                        _input_grad_into(grad_x[batch, :, part, span], grouped_w[:, part], channel_major)
-                    if need_weight:
-                        x_part = _grouped_rows(flat_x[batch, :, part, span])  # (G, part, rows*width)
-                        accumulate_matmul(grad_w[:, part], x_part, channel_major.transpose(0, 2, 1), first, accumulation)
+            def items(batch: slice, accumulator: np.ndarray) -> None:
+                """Both gradients for the batch items ``batch`` (the weight's into ``accumulator``)."""
+                for index, (chunk, span) in enumerate(_chunks(batch.stop - batch.start, positions, per_position, budget // len(batches))):
+                    chunk = slice(batch.start + chunk.start, batch.start + chunk.stop)
+                    rows, width = chunk.stop - chunk.start, span.stop - span.start
+                    row_count = rows * groups * per_group_out
+                    # Row-major columns: measured (1 thread, CPU time) against the position-major
+                    # gather (the forward's layout transposed) this was dcgan.4 0.97x, dcgan.5 0.89x,
+                    # and more at 2 threads, where the position-major gather's short runs scaled badly.
+                    part_target = _span_target(geo, plan.fold_mode, span, positions, False, live is not None)
+                    cols = np.empty((groups, per_group_out, taps, rows, width), dtype=x.dtype)
+                    _over_rows(_im2col, row_count, cols.size, flat_gy[chunk], part_target, cols)
+                    channel_major = cols.reshape(groups, per_group_out * taps, rows * width)
 
-                threads.run(gradients, parts)
-                del cols, channel_major, part_target  # free this chunk's buffers before the next chunk makes its own
+                    def gradients(part: slice, chunk: slice = chunk, span: slice = span, first: bool = index == 0) -> None:
+                        """Both gradients' rows for the input channels ``part`` (of every group)."""
+                        if need_input:
+                            _input_grad_into(grad_x[chunk, :, part, span], grouped_w[:, part], channel_major)
+                        if need_weight:
+                            x_part = _grouped_rows(flat_x[chunk, :, part, span])  # (G, part, rows*width)
+                            accumulate_matmul(accumulator[:, part], x_part, channel_major.transpose(0, 2, 1), first, accumulation)
+
+                    threads.run(gradients, parts)
+                    del cols, channel_major, part_target  # free this chunk's buffers before the next chunk makes its own
+
+            threads.run(items, list(zip(batches, accumulators)))
+            if need_weight:
+                for accumulator in accumulators[1:]:
+                    grad_w += accumulator
+            del accumulators
     grad_b = bias_grad(grad_output) if need_bias else None
     if need_weight and live is not None:
         live_grad_w = grad_w
@@ -675,6 +690,32 @@ PARALLEL_BACKWARD = True
 #: (best round 0.82x vs 0.63x torch, median 0.98x vs 0.91x, over 15 rounds), hence 2^27.
 MIN_PART_CHANNELS = 32
 MIN_PARALLEL_MACS = 1 << 27
+
+
+#: Split a backward's batch across the engine's threads, each thread gathering, multiplying and
+#: accumulating the weight gradient of its own items (one BLAS thread each), when the extra weight
+#: gradients fit :data:`BATCH_SPLIT_GRADIENT_SHARE` of the largest gradient. Each thread's columns
+#: stay in its cache from the gather to the GEMMs. Measured at 2 threads, interleaved in one
+#: process with torch (best of 5 rounds), against the backward without it: dcgan.5 0.79x,
+#: unet.up3 0.85x, unet3d.up 0.90x, dilated 0.85x, and 0.72-0.85x on the sweep's larger batched
+#: layers (sweep.022, .036, .053, .056, .059); no layer it splits was slower beyond the noise
+#: (up to 1.14x, as unsplit layers also moved between runs).
+PARALLEL_BACKWARD_BATCH = True
+MIN_BATCH_SPLIT_MACS = 1 << 24
+BATCH_SPLIT_GRADIENT_SHARE = 0.25
+
+
+def _backward_batch_parts(n: int, macs: int, grad_w_bytes: int, largest: int) -> list[slice]:
+    """Ranges of batch items, one per engine thread, for the batch-split backward (or the whole batch)."""
+    count = min(threads.get_num_threads(), n)
+    whole = [slice(0, n)]
+    if not PARALLEL_BACKWARD_BATCH or count < 2 or macs < MIN_BATCH_SPLIT_MACS or threads.in_task():
+        return whole
+    if n % count and n < 4 * count:  # uneven halves of a small batch
+        return whole
+    if (count - 1) * grad_w_bytes > BATCH_SPLIT_GRADIENT_SHARE * largest:
+        return whole
+    return [slice(n * i // count, n * (i + 1) // count) for i in range(count)]
 
 
 def _channel_parts(per_group_in: int, macs: int) -> list[slice]:
