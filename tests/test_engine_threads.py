@@ -80,6 +80,25 @@ def test_errors_in_worker_threads_propagate(always_split):
         threads.run(task, threads.split(6, work_elements=1))
 
 
+def test_a_failing_part_waits_for_the_others_before_raising(always_split):
+    """The caller's own part fails first: the pool's parts, which write into shared buffers, still
+    finish before the error reaches the caller."""
+    import time
+
+    finished = []
+
+    def task(part):
+        if part.start == 0:
+            raise ValueError("first part")
+        time.sleep(0.05)
+        finished.append(part.start)
+
+    with pytest.raises(ValueError, match="first part"):
+        threads.run(task, [slice(0, 1), slice(1, 2), slice(2, 3)])
+    assert sorted(finished) == [1, 2]
+    assert not threads.in_task()
+
+
 def _blas_threads() -> list[int]:
     """Thread counts of the BLAS libraries the engine controls (NumPy's, loaded at its first use),
     read afresh through threadpoolctl (other libraries loaded later, e.g. by torch, are not ours)."""
@@ -106,7 +125,9 @@ def test_work_split_inside_a_part_runs_serially_on_that_thread(always_split):
     threads.run(outer, [slice(0, 2), slice(2, 4), slice(4, 6)])
     assert not threads.in_task()
     assert sorted(part.start for _, part, _ in seen) == list(range(6))
-    assert all(in_task and name.startswith("convtranspose") for name, _, in_task in seen), seen
+    # The first part runs on the calling thread, the others on the pool; all of them as parts.
+    assert all(in_task and (name.startswith("convtranspose") or name == "MainThread") for name, _, in_task in seen), seen
+    assert [name for name, part, _ in seen if part.start < 2] == ["MainThread"] * 2, seen
     by_thread = {}
     for name, part, _ in seen:
         by_thread.setdefault(name, []).append(part.start)
