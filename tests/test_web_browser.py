@@ -156,20 +156,30 @@ def terms_of(cell, x_shape, k_shape, stride, padding, dilation=(1, 1)):
     return pairs
 
 
-def set_number(page, selector, value):
-    """Type a value into a number field and wait for the API's answer."""
+def answered(page, act):
+    """Run ``act()``, wait for the API's answer to it *and* for the page to have shown it (the
+    response arrives before the page has parsed and rendered it); returns the response."""
+    before = page.evaluate("window.__ct.answers")
     with page.expect_response(lambda r: r.url.endswith("/api/explain")) as answer:
-        page.fill(selector, str(value))
+        act()
+    page.wait_for_function(f"window.__ct.answers > {before}")
     return answer.value
+
+
+def set_number(page, selector, value):
+    """Type a value into a number field and wait for the API's answer, shown."""
+    return answered(page, lambda: page.fill(selector, str(value)))
 
 
 def change_number(page, selector, value):
     """A size field: applied on "change" (Enter/blur), which rebuilds the editors and asks the API."""
-    with page.expect_response(lambda r: r.url.endswith("/api/explain")) as answer:
+
+    def act():
         page.fill(selector, str(value))
         page.press(selector, "Enter")
         page.dispatch_event(selector, "change")
-    return answer.value
+
+    return answered(page, act)
 
 
 SEED_X = [[0.0, 1.0], [2.0, 3.0]]
@@ -262,8 +272,7 @@ def test_served_page_end_to_end(browser, server, shots):
 
     # Every view shows the same output.
     for view in ("conv", "matrix", "phase", "overlap", "scatter"):
-        with page.expect_response(lambda r: r.url.endswith("/api/explain")):
-            page.click(f"#tab-{view}")
+        answered(page, lambda: page.click(f"#tab-{view}"))
         page.wait_for_function(f"document.getElementById('tab-{view}').getAttribute('aria-selected') === 'true'")
         page.wait_for_selector("#output-grid")
         assert_grid_equals(page, expected)
@@ -277,8 +286,7 @@ def test_served_page_end_to_end(browser, server, shots):
     page.wait_for_function("document.querySelector('button.copy[data-code=\"pytorch\"]').textContent === '✓ Copied'")
 
     # Chinese.
-    with page.expect_response(lambda r: r.url.endswith("/api/explain")):
-        page.click("#lang-toggle")
+    answered(page, lambda: page.click("#lang-toggle"))
     page.wait_for_function("document.querySelector('h1').textContent === '转置卷积：逐步计算'")
     assert page.inner_text("#lang-toggle") == "English"
     assert "步长" in page.inner_text("#settings") and "输出填充" in page.inner_text("#settings")
@@ -295,8 +303,7 @@ def test_served_page_end_to_end(browser, server, shots):
     page.screenshot(path=str(shots / "page_zh.png"), full_page=True)
 
     # A preset: the checkerboard-prone layer, and its overlap map's warning.
-    with page.expect_response(lambda r: r.url.endswith("/api/explain")):
-        page.select_option("#preset", "checkerboard")
+    answered(page, lambda: page.select_option("#preset", "checkerboard"))
     page.wait_for_function("document.querySelectorAll('#output-grid .cell').length === 81")
     assert_grid_equals(page, reference(np.ones((4, 4)), np.ones((3, 3)), 2, 0))
     guard.check()
@@ -326,10 +333,8 @@ def mode_reference(x, k, stride, padding, padding_mode, output_padding=0, dilati
 
 
 def select(page, selector, value):
-    """Choose an option and wait for the API's answer."""
-    with page.expect_response(lambda r: r.url.endswith("/api/explain")) as answer:
-        page.select_option(selector, value)
-    return answer.value
+    """Choose an option and wait for the API's answer, shown."""
+    return answered(page, lambda: page.select_option(selector, value))
 
 
 def test_padding_forms_and_modes_on_the_page(browser, server, shots):
@@ -386,8 +391,7 @@ def test_padding_forms_and_modes_on_the_page(browser, server, shots):
     page.screenshot(path=str(shots / "page_en_pairs_circular.png"), full_page=True)
 
     # In Chinese, an invalid setting is explained in Chinese with its numbers.
-    with page.expect_response(lambda r: r.url.endswith("/api/explain")):
-        page.click("#lang-toggle")
+    answered(page, lambda: page.click("#lang-toggle"))
     page.wait_for_function("document.querySelector('h1').textContent === '转置卷积：逐步计算'")
     assert select(page, "#padding-mode", "reflect").status == 200
     guard.allow_422 = True

@@ -26,7 +26,7 @@ const state = {
   preset: config.preset || "custom",
   seq: 0,
 };
-window.__ct = { renders: [], lastRenderMs: null, ready: false, requests: 0 };
+window.__ct = { renders: [], lastRenderMs: null, ready: false, requests: 0, answers: 0 };
 
 const app = document.getElementById("app");
 const t = (key, values = {}) => {
@@ -185,6 +185,7 @@ function accept(payload) {
   if (app.dataset.lang !== state.lang) renderAll();
   else renderResults();
   window.__ct.ready = true;
+  window.__ct.answers += 1; // rendered: tests wait for this after the API's response
 }
 
 function showError(message) {
@@ -194,6 +195,7 @@ function showError(message) {
   box.innerHTML = `<strong>${esc(t("invalid"))}</strong> <span class="error-text">${esc(message)}</span><br><span class="muted">${esc(t("invalid_keep"))}</span>`;
   document.getElementById("main").classList.add("stale");
   window.__ct.ready = true;
+  window.__ct.answers += 1;
 }
 
 // ------------------------------------------------------------------------------------------
