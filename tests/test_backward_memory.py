@@ -108,6 +108,24 @@ def test_accumulate_matmul_adds_products_blockwise(budget):
     np.testing.assert_array_equal(out, sum(a @ b for a, b in pairs))
 
 
+def _usage_on_two_threads(name: str):
+    """Peak extra memory of ``gemm_jit``'s backward of shape ``name`` with two engine threads, and
+    its largest gradient's size (bytes)."""
+    grad_y, x, w, kwargs = _operands(name)
+    previous = engine.get_num_threads()
+    engine.set_num_threads(2)
+    try:
+        with engine.use_path("gemm_jit"):
+            def call():
+                return ct.conv_transpose_backward(grad_y, x, w, **kwargs)
+
+            call()
+            largest = max(x.nbytes, w.nbytes)
+            return peak_extra(call, largest), largest
+    finally:
+        engine.set_num_threads(previous)
+
+
 @pytest.mark.parametrize("name", list(SHAPES))
 def test_split_backward_peak_extra_memory_is_under_twice_the_largest_gradient(monkeypatch, name):
     """``gemm_jit``'s backward split by input channels across two threads (each GEMM on one BLAS
@@ -121,19 +139,7 @@ def test_split_backward_peak_extra_memory_is_under_twice_the_largest_gradient(mo
     splits = []
     original = gemm_jit._channel_parts
     monkeypatch.setattr(gemm_jit, "_channel_parts", lambda *a: splits.append(original(*a)) or splits[-1])
-    grad_y, x, w, kwargs = _operands(name)
-    largest = max(x.nbytes, w.nbytes)
-    previous = engine.get_num_threads()
-    engine.set_num_threads(2)
-    try:
-        with engine.use_path("gemm_jit"):
-            def call():
-                return ct.conv_transpose_backward(grad_y, x, w, **kwargs)
-
-            call()
-            usage = peak_extra(call, largest)
-    finally:
-        engine.set_num_threads(previous)
+    usage, largest = _usage_on_two_threads(name)
     assert splits and all(len(parts) == 2 for parts in splits)
     assert usage.ratio <= BOUND, (
         f"split {name}: peak extra {usage.extra_bytes} bytes = {usage.ratio:.2f}x the largest gradient "
@@ -152,19 +158,8 @@ def test_batch_split_backward_peak_extra_memory_is_under_twice_the_largest_gradi
     splits = []
     original = gemm_jit._backward_batch_parts
     monkeypatch.setattr(gemm_jit, "_backward_batch_parts", lambda *a: splits.append(original(*a)) or splits[-1])
-    grad_y, x, w, kwargs = _operands(name)
-    largest = max(x.nbytes, w.nbytes)
-    previous = engine.get_num_threads()
-    engine.set_num_threads(2)
-    try:
-        with engine.use_path("gemm_jit"):
-            def call():
-                return ct.conv_transpose_backward(grad_y, x, w, **kwargs)
-
-            call()
-            usage = peak_extra(call, largest)
-    finally:
-        engine.set_num_threads(previous)
+    usage, largest = _usage_on_two_threads(name)
+    _, x, w, _ = _operands(name)
     expect_split = x.shape[0] > 1 and w.nbytes <= 0.25 * largest
     assert splits and all(len(parts) == (2 if expect_split else 1) for parts in splits), splits
     assert usage.ratio <= BOUND, (

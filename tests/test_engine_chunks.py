@@ -140,6 +140,17 @@ def test_gemm_jit_tiling_scatter_matches_the_reference(monkeypatch, case, with_b
         assert any(first_line > 0 for first_line in calls), "the small budget should split items by input lines"
 
 
+def _blas_threads(numpys_only=False):
+    """Thread counts of the loaded BLAS pools (NumPy's only: its wheels ship their BLAS in
+    numpy.libs; another BLAS, such as SciPy's, may be loaded too)."""
+    from threadpoolctl import threadpool_info
+
+    return [
+        pool["num_threads"] for pool in threadpool_info()
+        if pool["user_api"] == "blas" and (not numpys_only or "numpy" in pool["filepath"])
+    ]
+
+
 @pytest.fixture
 def split_backward(monkeypatch):
     """Two engine threads, and ``gemm_jit``'s backward split by input channels however small the
@@ -188,16 +199,8 @@ def test_gemm_jit_split_backward_runs_one_blas_thread_and_restores_the_count(spl
     gradients."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from threadpoolctl import threadpool_info
-
     gemm_jit, splits = split_backward
-
-    def blas_threads(numpys_only=False):
-        # NumPy's wheels ship their BLAS in numpy.libs (another BLAS, such as SciPy's, may be loaded too)
-        return [
-            pool["num_threads"] for pool in threadpool_info()
-            if pool["user_api"] == "blas" and (not numpys_only or "numpy" in pool["filepath"])
-        ]
+    blas_threads = _blas_threads
 
     before = blas_threads()
     seen = []
@@ -378,20 +381,13 @@ def test_gemm_jit_forward_split_folds_padding_modes(split_forward, mode, case):
 
 
 def test_gemm_jit_split_forward_runs_one_blas_thread_and_restores_the_count(split_forward, monkeypatch):
-    """Within the split forward every GEMM runs on one BLAS thread, in the engine's pool threads;
+    """Within the split forward every GEMM runs on one BLAS thread, as one of the engine's parts;
     afterwards the BLAS pools have their thread counts back, also when the call fails. Forwards
     run from other threads (several at once), which cannot set the count, run unsplit and right."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from threadpoolctl import threadpool_info
-
     gemm_jit, splits = split_forward
-
-    def blas_threads(numpys_only=False):
-        return [
-            pool["num_threads"] for pool in threadpool_info()
-            if pool["user_api"] == "blas" and (not numpys_only or "numpy" in pool["filepath"])
-        ]
+    blas_threads = _blas_threads
 
     before = blas_threads()
     seen = []
