@@ -151,24 +151,30 @@ def _blas_threads(numpys_only=False):
     ]
 
 
-@pytest.fixture
-def split_backward(monkeypatch):
-    """Two engine threads, and ``gemm_jit``'s backward split by input channels however small the
-    call: each thread computes both gradients' rows of its channels, on one BLAS thread. Yields
-    the module and the list of the splits it made (one list of channel ranges per call)."""
+def _two_threads_recording(monkeypatch, parts_function, **settings):
+    """For the split fixtures: ``gemm_jit`` with ``settings`` (module constants) and two engine
+    threads; yields the module and the list of what ``parts_function`` returned, one entry per call."""
     gemm_jit = pytest.importorskip("convtranspose.engine.jit_gemm")
-    pytest.importorskip("threadpoolctl")  # the split needs it (it sets the BLAS threads to one)
-    monkeypatch.setattr(gemm_jit, "MIN_PART_CHANNELS", 1)
-    monkeypatch.setattr(gemm_jit, "MIN_PARALLEL_MACS", 0)
+    pytest.importorskip("threadpoolctl")  # the splits need it (they set the BLAS threads to one)
+    for name, value in settings.items():
+        monkeypatch.setattr(gemm_jit, name, value)
     splits = []
-    original = gemm_jit._channel_parts
-    monkeypatch.setattr(gemm_jit, "_channel_parts", lambda *a: splits.append(original(*a)) or splits[-1])
+    original = getattr(gemm_jit, parts_function)
+    monkeypatch.setattr(gemm_jit, parts_function, lambda *a: splits.append(original(*a)) or splits[-1])
     previous = engine.get_num_threads()
     engine.set_num_threads(2)
     try:
         yield gemm_jit, splits
     finally:
         engine.set_num_threads(previous)
+
+
+@pytest.fixture
+def split_backward(monkeypatch):
+    """Two engine threads, and ``gemm_jit``'s backward split by input channels however small the
+    call: each thread computes both gradients' rows of its channels, on one BLAS thread. Yields
+    the module and the list of the splits it made (one list of channel ranges per call)."""
+    yield from _two_threads_recording(monkeypatch, "_channel_parts", MIN_PART_CHANNELS=1, MIN_PARALLEL_MACS=0)
 
 
 @pytest.mark.parametrize("budget", [None, 600])
@@ -293,19 +299,9 @@ def test_gemm_jit_channel_chunks_fold_padding_modes(tiny_budget, monkeypatch, mo
 def split_forward(monkeypatch):
     """Two engine threads, and ``gemm_jit``'s forward split into one part per thread however small
     the call. Yields the module and the list of the splits it made (one list of parts per call)."""
-    gemm_jit = pytest.importorskip("convtranspose.engine.jit_gemm")
-    pytest.importorskip("threadpoolctl")  # the split needs it (it sets the BLAS threads to one)
-    for name in ("MIN_PARALLEL_FORWARD_MACS", "MIN_CHANNEL_SPLIT_MACS", "MIN_CHANNEL_SPLIT_POSITIONS"):
-        monkeypatch.setattr(gemm_jit, name, 0)
-    splits = []
-    original = gemm_jit._forward_parts
-    monkeypatch.setattr(gemm_jit, "_forward_parts", lambda *a: splits.append(original(*a)) or splits[-1])
-    previous = engine.get_num_threads()
-    engine.set_num_threads(2)
-    try:
-        yield gemm_jit, splits
-    finally:
-        engine.set_num_threads(previous)
+    yield from _two_threads_recording(
+        monkeypatch, "_forward_parts", MIN_PARALLEL_FORWARD_MACS=0, MIN_CHANNEL_SPLIT_MACS=0, MIN_CHANNEL_SPLIT_POSITIONS=0
+    )
 
 
 def _expected_parts(x_shape, w_shape, kwargs):
@@ -503,19 +499,9 @@ def test_gemm_jit_keeps_the_whole_weight_when_trimming_does_not_pay():
 def batch_split_backward(monkeypatch):
     """Two engine threads, and ``gemm_jit``'s backward split by batch items however small the call
     and its weight gradient. Yields the module and the list of the batch splits it made."""
-    gemm_jit = pytest.importorskip("convtranspose.engine.jit_gemm")
-    pytest.importorskip("threadpoolctl")  # the split needs it (it sets the BLAS threads to one)
-    monkeypatch.setattr(gemm_jit, "MIN_BATCH_SPLIT_MACS", 0)
-    monkeypatch.setattr(gemm_jit, "BATCH_SPLIT_GRADIENT_SHARE", float("inf"))
-    splits = []
-    original = gemm_jit._backward_batch_parts
-    monkeypatch.setattr(gemm_jit, "_backward_batch_parts", lambda *a: splits.append(original(*a)) or splits[-1])
-    previous = engine.get_num_threads()
-    engine.set_num_threads(2)
-    try:
-        yield gemm_jit, splits
-    finally:
-        engine.set_num_threads(previous)
+    yield from _two_threads_recording(
+        monkeypatch, "_backward_batch_parts", MIN_BATCH_SPLIT_MACS=0, BATCH_SPLIT_GRADIENT_SHARE=float("inf")
+    )
 
 
 BATCH_SPLIT_CASES = [case for case in CASES + TILING_CASES if case[0][0] >= 2] + [
